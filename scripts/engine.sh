@@ -1,0 +1,231 @@
+#!/usr/bin/env bash
+# Bring up (or tear down) a real Docker engine with BuildKit, buildx and a local
+# registry, for stagecache's tests and for developers.
+#
+#   scripts/engine.sh up      install if needed, start dockerd + registry, make base images
+#   scripts/engine.sh down    stop what `up` started (by pid), nothing else
+#   scripts/engine.sh status  print what is running
+#   scripts/engine.sh env     print the variables the tests read (KEY=VALUE lines)
+#
+# Idempotent: `up` twice starts nothing twice; `down` twice stops nothing twice.
+# A machine that already has a working docker with buildx is used as it is: the
+# script then starts only the registry (and installs only it, if missing).
+# Facts behind every step are in ../shared/ENGINE.md of the project workspace.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+STATE_DIR=${STAGECACHE_ENGINE_DIR:-"$here/../.engine"}
+mkdir -p "$STATE_DIR"
+STATE_DIR=$(cd "$STATE_DIR" && pwd)
+BASE_IMAGE_NAME=${STAGECACHE_BASE_IMAGE_NAME:-stagecache/busybox:latest}
+
+log() { printf 'engine: %s\n' "$*" >&2; }
+die() { printf 'engine: error: %s\n' "$*" >&2; exit 1; }
+
+pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+docker_ok() { timeout 10 docker info >/dev/null 2>&1; }
+buildx_ok() { timeout 10 docker buildx version >/dev/null 2>&1; }
+
+need_root() {
+  [ "$(id -u)" = 0 ] || die "installing or starting dockerd needs root; run as root or start Docker yourself"
+}
+
+apt_updated=0
+apt_install_trixie() {
+  # Only the named packages come from trixie; every dependency stays on bookworm.
+  need_root
+  local src=/etc/apt/sources.list.d/stagecache-trixie.sources
+  local pin=/etc/apt/preferences.d/stagecache-trixie
+  if [ ! -f "$src" ]; then
+    log "adding Debian trixie as a low-priority apt source"
+    cat >"$src" <<'EOF'
+Types: deb
+URIs: http://deb.debian.org/debian
+Suites: trixie
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+EOF
+    cat >"$pin" <<'EOF'
+Package: *
+Pin: release n=trixie
+Pin-Priority: 100
+EOF
+  fi
+  if [ "$apt_updated" = 0 ]; then
+    apt-get update -qq >/dev/null
+    apt_updated=1
+  fi
+  local pkgs=()
+  for p in "$@"; do pkgs+=("$p/trixie"); done
+  log "installing ${pkgs[*]}"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
+}
+
+apt_install_bookworm() {
+  need_root
+  if [ "$apt_updated" = 0 ]; then
+    apt-get update -qq >/dev/null
+    apt_updated=1
+  fi
+  log "installing $*"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+wait_for() { # wait_for SECONDS DESCRIPTION CMD...
+  local secs=$1 what=$2
+  shift 2
+  local i
+  for ((i = 0; i < secs * 10; i++)); do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    sleep 0.1
+  done
+  die "$what did not come up within ${secs}s"
+}
+
+start_dockerd() {
+  if docker_ok && buildx_ok; then
+    if pid_alive "$STATE_DIR/dockerd.pid"; then
+      log "dockerd already running (pid $(cat "$STATE_DIR/dockerd.pid"))"
+    else
+      log "using the Docker engine that is already running"
+    fi
+    return
+  fi
+  if ! command -v dockerd >/dev/null 2>&1 || ! buildx_ok; then
+    apt_install_trixie docker.io docker-cli docker-buildx
+  fi
+  need_root
+  # Our own config file, so a machine's /etc/docker/daemon.json is never touched.
+  cat >"$STATE_DIR/daemon.json" <<'EOF'
+{
+  "features": { "containerd-snapshotter": true },
+  "bridge": "none",
+  "iptables": false,
+  "ip6tables": false
+}
+EOF
+  log "starting dockerd (log: $STATE_DIR/dockerd.log)"
+  setsid dockerd --config-file "$STATE_DIR/daemon.json" >"$STATE_DIR/dockerd.log" 2>&1 </dev/null &
+  echo $! >"$STATE_DIR/dockerd.pid"
+  wait_for 60 dockerd docker_ok
+  buildx_ok || die "docker buildx is not available after installing docker-buildx"
+}
+
+registry_ok() {
+  [ -f "$STATE_DIR/registry.addr" ] &&
+    python3 - "$(cat "$STATE_DIR/registry.addr")" <<'EOF'
+import sys, urllib.request
+urllib.request.urlopen(f"http://{sys.argv[1]}/v2/", timeout=2).read()
+EOF
+}
+
+start_registry() {
+  if pid_alive "$STATE_DIR/registry.pid" && registry_ok; then
+    log "registry already running on $(cat "$STATE_DIR/registry.addr")"
+    return
+  fi
+  command -v docker-registry >/dev/null 2>&1 || apt_install_trixie docker-registry
+  local port addr
+  port=$(free_port)
+  addr="127.0.0.1:$port"
+  mkdir -p "$STATE_DIR/registry-data"
+  cat >"$STATE_DIR/registry.yml" <<EOF
+version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: $STATE_DIR/registry-data
+  delete:
+    enabled: true
+http:
+  addr: $addr
+EOF
+  echo "$addr" >"$STATE_DIR/registry.addr"
+  log "starting registry on $addr"
+  setsid docker-registry serve "$STATE_DIR/registry.yml" >"$STATE_DIR/registry.log" 2>&1 </dev/null &
+  echo $! >"$STATE_DIR/registry.pid"
+  wait_for 30 registry registry_ok
+}
+
+make_base_image() {
+  local addr
+  addr=$(cat "$STATE_DIR/registry.addr")
+  if ! docker image inspect "$BASE_IMAGE_NAME" >/dev/null 2>&1; then
+    [ -x /bin/busybox ] && /bin/busybox --list >/dev/null 2>&1 && ldd /bin/busybox 2>&1 | grep -q 'not a dynamic' ||
+      apt_install_bookworm busybox-static
+    local root
+    root=$(mktemp -d)
+    mkdir -p "$root/bin" "$root/tmp" "$root/etc" "$root/root"
+    cp /bin/busybox "$root/bin/busybox"
+    for applet in $(/bin/busybox --list); do
+      [ "$applet" = busybox ] || ln -sf busybox "$root/bin/$applet"
+    done
+    echo 'root:x:0:0:root:/root:/bin/sh' >"$root/etc/passwd"
+    log "importing $BASE_IMAGE_NAME from busybox-static"
+    tar -C "$root" -c . | docker import -c 'ENV PATH=/bin' -c 'CMD ["/bin/sh"]' - "$BASE_IMAGE_NAME" >/dev/null
+    rm -rf "$root"
+  fi
+  # The same image in the local registry, so `FROM REGISTRY/...` resolves on a
+  # pruned engine and on docker-container builders that cannot see local images.
+  local remote="$addr/$BASE_IMAGE_NAME"
+  docker tag "$BASE_IMAGE_NAME" "$remote"
+  docker push -q "$remote" >/dev/null
+  echo "$remote" >"$STATE_DIR/base-image"
+}
+
+print_env() {
+  [ -f "$STATE_DIR/registry.addr" ] || die "engine is not up (run: scripts/engine.sh up)"
+  echo "STAGECACHE_TEST_REGISTRY=$(cat "$STATE_DIR/registry.addr")"
+  echo "STAGECACHE_TEST_BASE_IMAGE=$(cat "$STATE_DIR/base-image" 2>/dev/null || echo "$BASE_IMAGE_NAME")"
+  echo "STAGECACHE_TEST_LOCAL_BASE_IMAGE=$BASE_IMAGE_NAME"
+}
+
+stop_pidfile() { # stop_pidfile NAME
+  local f="$STATE_DIR/$1.pid"
+  if pid_alive "$f"; then
+    local pid
+    pid=$(cat "$f")
+    log "stopping $1 (pid $pid)"
+    kill -TERM "$pid" 2>/dev/null || true
+    local i
+    for ((i = 0; i < 300; i++)); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$f"
+}
+
+case "${1:-}" in
+  up)
+    start_dockerd
+    start_registry
+    make_base_image
+    print_env >"$STATE_DIR/env"
+    log "up: $(docker version --format 'dockerd {{.Server.Version}}') / $(docker buildx version | cut -d' ' -f2) / registry $(cat "$STATE_DIR/registry.addr")"
+    ;;
+  down)
+    stop_pidfile registry
+    stop_pidfile dockerd
+    rm -f "$STATE_DIR/registry.addr" "$STATE_DIR/env" "$STATE_DIR/base-image"
+    ;;
+  status)
+    if pid_alive "$STATE_DIR/dockerd.pid"; then echo "dockerd: running (pid $(cat "$STATE_DIR/dockerd.pid"))"
+    elif docker_ok; then echo "dockerd: running (not started by this script)"
+    else echo "dockerd: not running"; fi
+    if pid_alive "$STATE_DIR/registry.pid"; then echo "registry: running on $(cat "$STATE_DIR/registry.addr")"
+    else echo "registry: not running"; fi
+    ;;
+  env) print_env ;;
+  *)
+    echo "usage: $0 up|down|status|env" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,3 @@
+from stagecache.cli import main
+
+main()

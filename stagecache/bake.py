@@ -1,0 +1,357 @@
+"""``stagecache bake``: execute a :class:`~stagecache.plan.BuildPlan` stage by stage.
+
+Checks first (engine up, builder able to export the chosen cache, secrets
+present, local cache directory safe), then builds each stage in order,
+reading BuildKit's progress into per-step results. A local cache is written
+to a fresh directory and swapped in only after its stage built, under a lock,
+so a failed or interrupted bake leaves the previous cache exactly as it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from stagecache.errors import BuildFailed, EnvironmentProblem, Interrupted, RegistryError, StagecacheError, UsageError
+from stagecache.plan import BuildPlan, StageBuild
+from stagecache.progress import BuildProgress, Event, LegacyProgress
+from stagecache.report import BakeResult, StageResult, step_results
+from stagecache.runner import Runner
+
+_REGISTRY_FAILURES = (
+    "failed to push",
+    "error writing layer blob",
+    "error writing manifest blob",
+    "failed to do request",
+    "connection refused",
+    "unauthorized",
+    "authentication required",
+    "no basic auth credentials",
+    "denied:",
+)
+
+
+class Display(Protocol):
+    """What bake tells the user while it runs (see stagecache.display)."""
+
+    def stage_started(self, stage: str, index: int, count: int, detail: str) -> None: ...
+    def event(self, e: Event) -> None: ...
+    def stage_finished(self, stage: str, steps: int, cached: int, seconds: float, status: str) -> None: ...
+    def message(self, text: str) -> None: ...
+    def close(self) -> None: ...
+
+
+class QuietDisplay:
+    """A display that shows nothing (library use, benchmarks)."""
+
+    def stage_started(self, stage: str, index: int, count: int, detail: str) -> None:  # noqa: D102
+        pass
+
+    def event(self, e: Event) -> None:  # noqa: D102
+        pass
+
+    def stage_finished(self, stage: str, steps: int, cached: int, seconds: float, status: str) -> None:  # noqa: D102
+        pass
+
+    def message(self, text: str) -> None:  # noqa: D102
+        pass
+
+    def close(self) -> None:  # noqa: D102
+        pass
+
+
+@dataclass(frozen=True)
+class BakeOptions:
+    """Knobs that do not change what is built."""
+
+    check_builder: bool = True
+
+
+def check_local_dir(plan: BuildPlan) -> None:
+    """Refuse a local cache directory that is unsafe to create, replace or delete in.
+
+    Raises UsageError (exit 2) before anything is created.
+    """
+    cfg = plan.config
+    if plan.mode.name != "local":
+        return
+    d = cfg.cache.local_dir
+    home = Path.home().resolve()
+    if d == Path(d.anchor) or d == home:
+        raise UsageError(
+            f"{cfg.source}: key 'cache.local_dir' is {d}; stagecache replaces directories inside it, "
+            "so it must be a folder of its own, such as .stagecache/cache."
+        )
+    for p in (d, *d.parents):
+        if p.is_symlink():
+            raise UsageError(
+                f"{cfg.source}: key 'cache.local_dir' ({d}) goes through the symlink {p}; "
+                "use the real path so the cache cannot be redirected."
+            )
+    if cfg.root not in (d, *d.parents):
+        raise UsageError(
+            f"{cfg.source}: key 'cache.local_dir' ({d}) is outside the project folder {cfg.root}; "
+            "put it inside the project (e.g. .stagecache/cache)."
+        )
+    if cfg.context in d.parents and not _dockerignored(cfg.context, d):
+        rel = d.relative_to(cfg.context)
+        top = rel.parts[0]
+        raise UsageError(
+            f"{cfg.source}: the local cache directory {d} is inside the build context {cfg.context} "
+            f"and not excluded by its .dockerignore, so every build would send the cache as context "
+            f"(and `COPY . .` would change with it). Add the line '{top}/' to "
+            f"{cfg.context / '.dockerignore'}, or set cache.local_dir outside the context."
+        )
+
+
+def _dockerignored(context: Path, path: Path) -> bool:
+    """Whether ``path`` is excluded by the context's .dockerignore (the common forms)."""
+    import fnmatch
+
+    ignore = context / ".dockerignore"
+    if not ignore.is_file():
+        return False
+    rel = path.relative_to(context).as_posix()
+    candidates = [rel]
+    parts = rel.split("/")
+    candidates += ["/".join(parts[: i + 1]) for i in range(len(parts) - 1)]
+    excluded = False
+    for raw in ignore.read_text(encoding="utf-8", errors="replace").splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        negate = line.startswith("!")
+        pattern = line.lstrip("!").strip().strip("/")
+        pattern = pattern[2:] if pattern.startswith("./") else pattern
+        pattern = pattern.replace("**/", "*").replace("/**", "/*")
+        if any(fnmatch.fnmatchcase(c, pattern) for c in candidates):
+            excluded = not negate
+    return excluded
+
+
+def check_secrets(plan: BuildPlan, env: dict[str, str]) -> None:
+    """Every configured secret must have a source now, or the build would fail halfway."""
+    for secret in plan.config.secrets:
+        if secret.env and secret.env not in env:
+            raise UsageError(
+                f"{plan.config.source}: key 'build.secrets.{secret.id}': environment variable "
+                f"{secret.env} is not set. Export it before running stagecache."
+            )
+        if secret.file and not secret.file.is_file():
+            raise UsageError(
+                f"{plan.config.source}: key 'build.secrets.{secret.id}': file {secret.file} does not exist."
+            )
+
+
+def check_builder(plan: BuildPlan, runner: Runner) -> dict[str, str]:
+    """Make sure the engine and builder can do what the plan asks; return version facts."""
+    engine = runner.engine_info()
+    facts = {
+        "docker": engine.server_version,
+        "buildx": engine.buildx_version,
+        "containerd_store": str(engine.containerd_store).lower(),
+    }
+    if plan.mode.legacy_builder:
+        return facts
+    builder = runner.builder_info(plan.config.builder)
+    facts["builder"] = builder.name
+    facts["driver"] = builder.driver
+    if plan.mode.exports_cache and not builder.can_export_cache:
+        raise EnvironmentProblem(
+            f"cache mode '{plan.mode.name}' needs a builder that can export cache, but builder "
+            f"'{builder.name}' uses the docker driver without the containerd image store. Fix it one of "
+            "two ways: turn on the containerd image store (daemon.json: "
+            '{"features": {"containerd-snapshotter": true}}, then restart dockerd), or create a '
+            "docker-container builder (docker buildx create --name stagecache --driver docker-container) "
+            "and set [project].builder = \"stagecache\". Cache mode 'inline' works on this builder as it is."
+        )
+    return facts
+
+
+@contextlib.contextmanager
+def local_cache_lock(plan: BuildPlan, display: Display) -> Iterator[None]:
+    """Serialise bakes that share a local cache directory."""
+    if plan.mode.name != "local":
+        yield
+        return
+    d = plan.config.cache.local_dir
+    d.mkdir(parents=True, exist_ok=True)
+    with open(d / ".lock", "w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            display.message(f"waiting for another stagecache bake that uses {d} ...")
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            _recover_local(d)
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _recover_local(d: Path) -> None:
+    """Finish a swap that a crash interrupted: '.X.old' without 'X' goes back."""
+    for old in d.glob(".*.old"):
+        final = d / old.name[1 : -len(".old")]
+        if final.exists():
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(old, final)
+    for incoming in d.glob(".*.incoming"):
+        shutil.rmtree(incoming, ignore_errors=True)
+
+
+def _swap_in(incoming: Path, final: Path) -> None:
+    old = final.parent / f".{final.name}.old"
+    if old.exists():
+        shutil.rmtree(old)
+    if final.exists():
+        os.replace(final, old)
+    os.replace(incoming, final)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def bake(
+    plan: BuildPlan,
+    runner: Runner,
+    display: Display | None = None,
+    options: BakeOptions | None = None,
+) -> BakeResult:
+    """Build every stage of ``plan``. Returns the result; on failure raises a
+    StagecacheError whose ``result`` attribute holds what was done so far."""
+    display = display or QuietDisplay()
+    options = options or BakeOptions()
+    started = time.monotonic()
+    check_local_dir(plan)
+    check_secrets(plan, runner.env)
+    engine = check_builder(plan, runner) if options.check_builder else {}
+    for w in plan.warnings:
+        display.message(f"warning: {w}")
+
+    results: list[StageResult] = []
+    status = "success"
+    error: StagecacheError | None = None
+    try:
+        with local_cache_lock(plan, display):
+            for ref in (c.argv[-1] for c in plan.pulls):
+                reason = runner.pull(ref)
+                if reason:
+                    display.message(f"note: no cached image {ref} ({reason}); it will be built.")
+            for i, build in enumerate(plan.builds, 1):
+                display.stage_started(build.stage, i, len(plan.builds), _detail(plan, build))
+                result = _build_stage(plan, build, runner, display)
+                results.append(result)
+                display.stage_finished(build.stage, len(result.steps), result.cached, result.seconds, result.status)
+    except Interrupted as exc:
+        status, error = "interrupted", exc
+    except StagecacheError as exc:
+        status, error = "failed", exc
+    finally:
+        display.close()
+    done = {r.stage for r in results}
+    for build in plan.builds:
+        if build.stage not in done:
+            results.append(StageResult(stage=build.stage, status="skipped", tags=build.tags))
+    result = BakeResult(
+        status=status,
+        target=plan.target,
+        cache_mode=plan.mode.name,
+        registry_mode=plan.config.cache.registry_mode,
+        stages=tuple(results),
+        seconds=time.monotonic() - started,
+        warnings=plan.warnings,
+        engine=engine,
+    )
+    if error is not None:
+        error.result = result  # type: ignore[attr-defined]
+        raise error
+    return result
+
+
+def _detail(plan: BuildPlan, build: StageBuild) -> str:
+    cache = plan.mode.name + (f"/{plan.config.cache.registry_mode}" if plan.mode.name == "registry" else "")
+    return f"cache {cache}" + (", push" if build.push else "")
+
+
+def _build_stage(plan: BuildPlan, build: StageBuild, runner: Runner, display: Display) -> StageResult:
+    mine = set(build.reports)
+
+    def on_event(e: Event) -> None:
+        # A stage's build re-lists its upstream stages' steps (all cached): show only its own.
+        if e.step is None or (e.step.stage or build.stage) in mine:
+            display.event(e)
+
+    progress = (LegacyProgress if plan.mode.legacy_builder else BuildProgress)(on_event=on_event)
+    if build.local_swap:
+        shutil.rmtree(build.local_swap[0], ignore_errors=True)
+    t0 = time.monotonic()
+    try:
+        rc = runner.run(build.build, progress.feed)
+    except BaseException:
+        if build.local_swap:
+            shutil.rmtree(build.local_swap[0], ignore_errors=True)
+        raise
+    progress.close()
+    seconds = time.monotonic() - t0
+    steps = []
+    for label in build.reports:
+        stage = plan.graph.find(label)
+        own = [s for s in progress.steps.values() if (s.stage or build.stage) == label]
+        steps.extend(step_results(stage, label, own))
+    export_errors = tuple(progress.export_errors)
+    result = StageResult(
+        stage=build.stage,
+        status="built" if rc == 0 else "failed",
+        seconds=round(seconds, 3),
+        steps=tuple(steps),
+        tags=build.tags,
+        pushed=build.tags if (rc == 0 and build.push and not build.push_commands) else (),
+        cache_from=tuple(str(s) for s in build.cache.cache_from) + build.cache.legacy_from,
+        cache_to=tuple(str(s) for s in build.cache.cache_to),
+        import_errors=tuple(progress.import_errors),
+        missing_caches=tuple(progress.missing_caches),
+        export_errors=export_errors,
+    )
+    if rc != 0:
+        if build.local_swap:
+            shutil.rmtree(build.local_swap[0], ignore_errors=True)
+        raise _failure(plan, build, progress, rc, result)
+    if build.local_swap:
+        incoming, final = build.local_swap
+        if (incoming / "index.json").is_file():
+            _swap_in(incoming, final)
+        else:
+            shutil.rmtree(incoming, ignore_errors=True)
+    for cmd in build.push_commands:
+        runner.push(cmd.argv[-1])
+    if build.push_commands:
+        from dataclasses import replace
+
+        result = replace(result, pushed=build.tags)
+    return result
+
+
+def _failure(
+    plan: BuildPlan, build: StageBuild, progress: BuildProgress | LegacyProgress, rc: int, result: StageResult
+) -> StagecacheError:
+    lines = progress.error_lines()
+    step = progress.failed_step()
+    where = f"stage '{build.stage}'"
+    if step is not None:
+        where += f", step {step.number} ({' '.join(step.instruction.split())[:100]})"
+    detail = "\n".join(f"  {ln}" for ln in lines[-8:]) or "  (no error text from the builder)"
+    logs = ""
+    if step is not None and step.logs:
+        logs = "\nlast output of the step:\n" + "\n".join(f"  | {ln}" for ln in list(step.logs)[-10:])
+    text = "\n".join(lines).lower()
+    if step is None and any(marker in text for marker in _REGISTRY_FAILURES):
+        refs = ", ".join(build.tags if build.push else ()) or ", ".join(result.cache_to)
+        return RegistryError(f"{where}: the build ran but a registry operation failed ({refs}), exit {rc}:\n{detail}")
+    return BuildFailed(f"{where} failed (builder exit {rc}):\n{detail}{logs}")

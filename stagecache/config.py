@@ -1,0 +1,436 @@
+"""``stagecache.toml``: loading, validation and precedence (flag > env > file > default).
+
+The file is read once into frozen dataclasses. Every problem is reported as a
+:class:`~stagecache.errors.ConfigError` that names the file, the key path and
+what was expected, so the CLI can print one paragraph and exit 2.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from stagecache import refs
+from stagecache.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+CONFIG_NAME = "stagecache.toml"
+ENV_CACHE_MODE = "STAGECACHE_CACHE_MODE"
+ENV_CONFIG = "STAGECACHE_CONFIG"
+
+CACHE_MODES = ("registry", "inline", "local", "classic", "none")
+REGISTRY_MODES = ("min", "max")
+EXPORT_ERROR_POLICIES = ("warn", "fail")
+DEFAULT_REF_TEMPLATE = "{image}:cache-{stage}"
+DEFAULT_TAG_TEMPLATE = "{image}:{stage}"
+DEFAULT_LOCAL_DIR = ".stagecache/cache"
+TEMPLATE_FIELDS = ("image", "stage", "branch")
+
+
+@dataclass(frozen=True)
+class Secret:
+    """A BuildKit secret: ``id`` and where its value comes from (never the value)."""
+
+    id: str
+    env: str | None = None
+    file: Path | None = None
+
+    def source(self) -> str:
+        """``env=NAME`` or ``src=PATH``, as buildx's ``--secret`` wants it."""
+        return f"env={self.env}" if self.env else f"src={self.file}"
+
+
+@dataclass(frozen=True)
+class StageSettings:
+    """``[stages.NAME]``: per-stage overrides."""
+
+    tags: tuple[str, ...] = ()
+    push: bool | None = None
+
+
+@dataclass(frozen=True)
+class CacheSettings:
+    """``[cache]``."""
+
+    mode: str = "local"
+    registry_mode: str = "max"
+    ref: str = DEFAULT_REF_TEMPLATE
+    tag: str = DEFAULT_TAG_TEMPLATE
+    local_dir: Path = Path(DEFAULT_LOCAL_DIR)
+    on_export_error: str = "warn"
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole, validated configuration. Paths are absolute."""
+
+    path: Path | None
+    root: Path
+    dockerfile: Path
+    context: Path
+    image: str
+    target: str = ""
+    tags: tuple[str, ...] = ()
+    builder: str = ""
+    network: str = ""
+    platforms: tuple[str, ...] = ()
+    push: bool | None = None
+    cache: CacheSettings = field(default_factory=CacheSettings)
+    build_args: tuple[tuple[str, str], ...] = ()
+    secrets: tuple[Secret, ...] = ()
+    stages: tuple[tuple[str, StageSettings], ...] = ()
+
+    @property
+    def source(self) -> str:
+        """Where the config came from, for messages."""
+        return str(self.path) if self.path else "the embedded default configuration"
+
+    def stage_settings(self, stage: str) -> StageSettings:
+        """Overrides for ``stage`` (empty when none are configured)."""
+        return dict(self.stages).get(stage.lower(), StageSettings())
+
+    @property
+    def push_enabled(self) -> bool:
+        """Whether stage images are pushed: configured, else on for the registry-backed modes."""
+        if self.push is not None:
+            return self.push
+        return self.cache.mode in ("registry", "inline", "classic")
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """Values from the command line; None means "not given"."""
+
+    cache_mode: str | None = None
+    registry_mode: str | None = None
+    push: bool | None = None
+    target: str | None = None
+
+
+# --- schema -----------------------------------------------------------------
+# One table per section: key -> validator(value, keypath) -> python value.
+
+Validator = Callable[[Any, str], Any]
+
+
+class _Checker:
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, keypath: str, message: str) -> ConfigError:
+        return ConfigError(f"{self.source}: key '{keypath}': {message}")
+
+    def string(self, value: Any, keypath: str) -> str:
+        if not isinstance(value, str):
+            raise self.fail(keypath, f"expected a string, got {_typename(value)} {value!r}.")
+        return value
+
+    def flagsafe(self, value: Any, keypath: str) -> str:
+        value = self.string(value, keypath)
+        problem = refs.check_option_value(value)
+        if problem:
+            raise self.fail(keypath, f"{value!r} is not allowed: {problem}.")
+        return value
+
+    def boolean(self, value: Any, keypath: str) -> bool:
+        if not isinstance(value, bool):
+            raise self.fail(keypath, f"expected true or false, got {_typename(value)} {value!r}.")
+        return value
+
+    def choice(self, options: tuple[str, ...]) -> Validator:
+        def check(value: Any, keypath: str) -> str:
+            value = self.string(value, keypath)
+            if value not in options:
+                raise self.fail(keypath, f"expected one of {_quoted(options)}, got {value!r}.{_hint(value, options)}")
+            return value
+
+        return check
+
+    def reference(self, value: Any, keypath: str) -> str:
+        value = self.string(value, keypath)
+        problem = refs.check_reference(value)
+        if problem:
+            raise self.fail(keypath, f"{value!r} is not a valid image reference: {problem}.")
+        return value
+
+    def repository(self, value: Any, keypath: str) -> str:
+        value = self.string(value, keypath)
+        problem = refs.check_repository(value)
+        if problem:
+            raise self.fail(keypath, f"{value!r} is not a valid repository: {problem}.")
+        return value
+
+    def template(self, value: Any, keypath: str) -> str:
+        value = self.string(value, keypath)
+        unknown = sorted(set(re.findall(r"\{([^{}]*)\}", value)) - set(TEMPLATE_FIELDS))
+        if unknown:
+            raise self.fail(
+                keypath,
+                f"{value!r} uses unknown placeholder {{{unknown[0]}}}; "
+                f"the placeholders are {', '.join('{' + n + '}' for n in TEMPLATE_FIELDS)}.",
+            )
+        try:
+            value.format(**{n: "x" for n in TEMPLATE_FIELDS})
+        except (KeyError, IndexError, ValueError):
+            raise self.fail(keypath, f"{value!r} has an unbalanced '{{' or '}}'.") from None
+        if "{stage}" not in value:
+            raise self.fail(keypath, f"{value!r} must contain {{stage}}, or every stage would share one name.")
+        sample = value.format(image="registry.example.com/app", stage="stage", branch="main")
+        problem = refs.check_reference(sample)
+        if problem:
+            raise self.fail(keypath, f"{value!r} does not make a valid image reference: {problem}.")
+        return value
+
+    def string_list(self, item: Validator) -> Validator:
+        def check(value: Any, keypath: str) -> tuple[str, ...]:
+            if isinstance(value, str):
+                value = [value]
+            if not isinstance(value, list):
+                raise self.fail(keypath, f"expected a list of strings, got {_typename(value)}.")
+            return tuple(item(v, f"{keypath}[{i}]") for i, v in enumerate(value))
+
+        return check
+
+    def platform(self, value: Any, keypath: str) -> str:
+        value = self.flagsafe(value, keypath)
+        if not re.fullmatch(r"[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?", value):
+            raise self.fail(keypath, f"{value!r} is not a platform; expected os/arch[/variant], e.g. linux/amd64.")
+        return value
+
+    def table(self, value: Any, keypath: str) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise self.fail(keypath, f"expected a table ([{keypath}]), got {_typename(value)}.")
+        return value
+
+    def keys(self, data: Mapping[str, Any], allowed: tuple[str, ...], prefix: str) -> None:
+        for key in data:
+            if key not in allowed:
+                where = f"{prefix}.{key}" if prefix else key
+                raise self.fail(where, f"unknown key.{_hint(key, allowed)} Valid keys here: {_quoted(allowed)}.")
+
+
+def _typename(value: Any) -> str:
+    return {
+        bool: "a boolean",
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        list: "a list",
+        dict: "a table",
+    }.get(type(value), type(value).__name__)
+
+
+def _quoted(options: tuple[str, ...]) -> str:
+    return ", ".join(f'"{o}"' for o in options)
+
+
+def _hint(value: str, options: tuple[str, ...]) -> str:
+    close = difflib.get_close_matches(value, options, n=1, cutoff=0.6)
+    return f" Did you mean '{close[0]}'?" if close else ""
+
+
+_SECTIONS = ("project", "cache", "build", "stages", "bench")
+_PROJECT_KEYS = ("dockerfile", "context", "target", "image", "tags", "builder", "network", "platforms", "push")
+_CACHE_KEYS = ("mode", "registry_mode", "ref", "tag", "local_dir", "on_export_error")
+_BUILD_KEYS = ("args", "secrets")
+_STAGE_KEYS = ("tags", "push")
+_SECRET_KEYS = ("env", "file")
+
+
+def default_image(root: Path) -> str:
+    """A local repository name derived from the project folder (``stagecache/<folder>``)."""
+    name = re.sub(r"[^a-z0-9]+", "-", root.name.lower()).strip("-") or "project"
+    return f"stagecache/{name}"
+
+
+def find_config(start: Path, explicit: Path | None = None, env: Mapping[str, str] | None = None) -> Path | None:
+    """The config file to use: ``--config``, else ``$STAGECACHE_CONFIG``, else
+    ``stagecache.toml`` in ``start``; None means "use the embedded default"."""
+    env = os.environ if env is None else env
+    chosen = explicit or (Path(env[ENV_CONFIG]) if env.get(ENV_CONFIG) else None)
+    if chosen is not None:
+        chosen = chosen if chosen.is_absolute() else start / chosen
+        if not chosen.is_file():
+            raise ConfigError(f"{chosen}: config file not found. Pass an existing file to --config, or omit it.")
+        return chosen
+    candidate = start / CONFIG_NAME
+    return candidate if candidate.is_file() else None
+
+
+def load(
+    path: Path | None,
+    root: Path | None = None,
+    overrides: Overrides | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Config:
+    """Read and validate ``path`` (or the embedded default when None) and apply
+    ``overrides`` and the environment. ``root`` is the project folder used when
+    there is no file (default: the current directory)."""
+    env = os.environ if env is None else env
+    if path is None:
+        data: dict[str, Any] = {}
+        base = (root or Path.cwd()).resolve()
+        source = f"{base / CONFIG_NAME} (embedded default)"
+    else:
+        path = path.resolve()
+        base = path.parent
+        source = str(path)
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read the config file: {exc.strerror}.") from None
+        try:
+            data = tomllib.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise ConfigError(f"{path}: the config file is not UTF-8 text.") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(_toml_error(path, exc)) from None
+    config = _from_dict(data, base, path, source)
+    return apply_overrides(config, overrides or Overrides(), env)
+
+
+def _toml_error(path: Path, exc: Exception) -> str:
+    msg = str(exc)
+    m = re.search(r"\(at line (\d+), column (\d+)\)", msg)
+    if m:
+        reason = msg[: m.start()].strip()
+        return (
+            f"{path}:{m.group(1)}:{m.group(2)}: TOML syntax error: {reason}. "
+            "Fix that line (see https://toml.io for the syntax)."
+        )
+    return f"{path}: TOML syntax error: {msg}."
+
+
+def _from_dict(data: dict[str, Any], base: Path, path: Path | None, source: str) -> Config:
+    c = _Checker(source)
+    c.keys(data, _SECTIONS, "")
+    project = c.table(data.get("project", {}), "project")
+    c.keys(project, _PROJECT_KEYS, "project")
+    cache = c.table(data.get("cache", {}), "cache")
+    c.keys(cache, _CACHE_KEYS, "cache")
+    build = c.table(data.get("build", {}), "build")
+    c.keys(build, _BUILD_KEYS, "build")
+
+    def rel(value: str) -> Path:
+        p = Path(value)
+        return (p if p.is_absolute() else base / p).resolve()
+
+    context = rel(c.flagsafe(project.get("context", "."), "project.context"))
+    dockerfile = rel(c.flagsafe(project.get("dockerfile", "Dockerfile"), "project.dockerfile"))
+    target = project.get("target", "")
+    if target:
+        target = c.flagsafe(target, "project.target")
+        if not refs.STAGE_NAME_RE.match(target):
+            raise c.fail("project.target", f"{target!r} is not a stage name (letters, digits, '-', '_', '.').")
+    image = project.get("image")
+    image = c.repository(image, "project.image") if image is not None else default_image(base)
+    push = project.get("push")
+    if push is not None:
+        push = c.boolean(push, "project.push")
+
+    cache_settings = CacheSettings(
+        mode=c.choice(CACHE_MODES)(cache.get("mode", "local"), "cache.mode"),
+        registry_mode=c.choice(REGISTRY_MODES)(cache.get("registry_mode", "max"), "cache.registry_mode"),
+        ref=c.template(cache.get("ref", DEFAULT_REF_TEMPLATE), "cache.ref"),
+        tag=c.template(cache.get("tag", DEFAULT_TAG_TEMPLATE), "cache.tag"),
+        local_dir=rel(c.flagsafe(cache.get("local_dir", DEFAULT_LOCAL_DIR), "cache.local_dir")),
+        on_export_error=c.choice(EXPORT_ERROR_POLICIES)(cache.get("on_export_error", "warn"), "cache.on_export_error"),
+    )
+
+    args = c.table(build.get("args", {}), "build.args")
+    build_args = []
+    for name, value in args.items():
+        if not refs.ARG_NAME_RE.match(name):
+            raise c.fail(
+                f"build.args.{name}", "not a valid build arg name (letters, digits and '_', not starting with a digit)."
+            )
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = str(value)
+        value = c.string(value, f"build.args.{name}")
+        if "\n" in value or "\x00" in value:
+            raise c.fail(f"build.args.{name}", "a build arg value cannot contain a newline.")
+        build_args.append((name, value))
+
+    secrets = []
+    for sid, spec in c.table(build.get("secrets", {}), "build.secrets").items():
+        key = f"build.secrets.{sid}"
+        c.flagsafe(sid, key)
+        if isinstance(spec, str):
+            spec = {"env": spec}
+        spec = c.table(spec, key)
+        c.keys(spec, _SECRET_KEYS, key)
+        if len(spec) != 1:
+            raise c.fail(key, 'set exactly one of env = "VAR" or file = "path".')
+        if "env" in spec:
+            var = c.flagsafe(spec["env"], f"{key}.env")
+            if not refs.ARG_NAME_RE.match(var):
+                raise c.fail(f"{key}.env", f"{var!r} is not an environment variable name.")
+            secrets.append(Secret(sid, env=var))
+        else:
+            secrets.append(Secret(sid, file=rel(c.flagsafe(spec["file"], f"{key}.file"))))
+
+    stages = []
+    for name, spec in c.table(data.get("stages", {}), "stages").items():
+        key = f"stages.{name}"
+        if not refs.STAGE_NAME_RE.match(name):
+            raise c.fail(key, "not a stage name (letters, digits, '-', '_', '.').")
+        spec = c.table(spec, key)
+        c.keys(spec, _STAGE_KEYS, key)
+        push_value = spec.get("push")
+        stages.append(
+            (
+                name.lower(),
+                StageSettings(
+                    tags=c.string_list(c.reference)(spec.get("tags", []), f"{key}.tags"),
+                    push=None if push_value is None else c.boolean(push_value, f"{key}.push"),
+                ),
+            )
+        )
+
+    return Config(
+        path=path,
+        root=base,
+        dockerfile=dockerfile,
+        context=context,
+        image=image,
+        target=target,
+        tags=c.string_list(c.reference)(project.get("tags", []), "project.tags"),
+        builder=c.flagsafe(project.get("builder", ""), "project.builder"),
+        network=c.flagsafe(project.get("network", ""), "project.network"),
+        platforms=c.string_list(c.platform)(project.get("platforms", []), "project.platforms"),
+        push=push,
+        cache=cache_settings,
+        build_args=tuple(build_args),
+        secrets=tuple(secrets),
+        stages=tuple(stages),
+    )
+
+
+def apply_overrides(config: Config, overrides: Overrides, env: Mapping[str, str]) -> Config:
+    """Apply flag and environment overrides: flag > env > file > default."""
+    c = _Checker("command line")
+    mode = config.cache.mode
+    if env.get(ENV_CACHE_MODE):
+        mode = _Checker(f"environment variable {ENV_CACHE_MODE}").choice(CACHE_MODES)(env[ENV_CACHE_MODE], "value")
+    if overrides.cache_mode:
+        mode = c.choice(CACHE_MODES)(overrides.cache_mode, "--cache-mode")
+    cache = replace(config.cache, mode=mode)
+    if overrides.registry_mode:
+        cache = replace(cache, registry_mode=c.choice(REGISTRY_MODES)(overrides.registry_mode, "--registry-mode"))
+    config = replace(config, cache=cache)
+    if overrides.push is not None:
+        config = replace(config, push=overrides.push)
+    if overrides.target:
+        target = c.flagsafe(overrides.target, "--target")
+        config = replace(config, target=target)
+    return config

@@ -1,0 +1,264 @@
+"""Planning: config + stage graph -> the exact commands ``bake`` will run.
+
+Pure: nothing here touches docker or the file system beyond reading the
+Dockerfile. ``stagecache plan`` prints this; ``stagecache bake`` executes it.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Collection
+from dataclasses import dataclass
+from pathlib import Path
+
+from stagecache import graph as graphmod
+from stagecache.cache import CacheMode, Naming, StageCache, get_mode
+from stagecache.config import Config
+from stagecache.errors import UsageError
+
+_SECRETISH = re.compile(r"TOKEN|PASSWORD|PASSWD|SECRET|KEY|CREDENTIAL|AUTH", re.IGNORECASE)
+REDACTED = "***"
+
+
+def looks_secret(name: str) -> bool:
+    """Whether a build arg name suggests its value is a secret."""
+    return bool(_SECRETISH.search(name))
+
+
+@dataclass(frozen=True)
+class Command:
+    """One docker invocation: argv (``argv[0]`` is ``docker``) and extra environment."""
+
+    argv: tuple[str, ...]
+    env: tuple[tuple[str, str], ...] = ()
+
+    def redacted(self, secret_args: Collection[str] = ()) -> tuple[str, ...]:
+        """argv with the values of ``secret_args`` build args replaced by ``***``."""
+        out = list(self.argv)
+        for i, item in enumerate(out):
+            if i and out[i - 1] == "--build-arg":
+                name = item.split("=", 1)[0]
+                if name in secret_args:
+                    out[i] = f"{name}={REDACTED}"
+        return tuple(out)
+
+    def display(self, secret_args: Collection[str] = ()) -> str:
+        """A copy-pasteable shell line (values quoted), secrets redacted."""
+        prefix = " ".join(f"{k}={shlex.quote(v)}" for k, v in self.env)
+        line = shlex.join(self.redacted(secret_args))
+        return f"{prefix} {line}" if prefix else line
+
+
+@dataclass(frozen=True)
+class StageBuild:
+    """The build of one stage."""
+
+    stage: str
+    index: int
+    target: str | None
+    upstream: tuple[str, ...]
+    tags: tuple[str, ...]
+    push: bool
+    cache: StageCache
+    build: Command
+    push_commands: tuple[Command, ...] = ()
+    local_swap: tuple[Path, Path] | None = None
+    folded: tuple[str, ...] = ()
+    """Unnamed upstream stages built (and reported) as part of this build."""
+
+    @property
+    def reports(self) -> tuple[str, ...]:
+        """Stage labels whose steps this build's progress is attributed to."""
+        return (*self.folded, self.stage)
+
+
+@dataclass(frozen=True)
+class BuildPlan:
+    """Everything ``bake`` will do, in order."""
+
+    config: Config
+    mode: CacheMode
+    graph: graphmod.StageGraph
+    target: str
+    builds: tuple[StageBuild, ...]
+    pulls: tuple[Command, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def secret_args(self) -> tuple[str, ...]:
+        """Build arg names whose values must never be shown."""
+        return tuple(name for name, _ in self.config.build_args if looks_secret(name))
+
+    def commands(self) -> tuple[Command, ...]:
+        """Every command in execution order."""
+        out: list[Command] = list(self.pulls)
+        for b in self.builds:
+            out.append(b.build)
+            out.extend(b.push_commands)
+        return tuple(out)
+
+
+def load_graph(config: Config) -> graphmod.StageGraph:
+    """Parse the configured Dockerfile with the configured build args and platform."""
+    platform = config.platforms[0] if config.platforms else None
+    return graphmod.parse(config.dockerfile, dict(config.build_args), platform)
+
+
+def make_plan(config: Config, graph: graphmod.StageGraph | None = None, branch: str = "main") -> BuildPlan:
+    """Work out every command ``bake`` runs for ``config``."""
+    graph = graph or load_graph(config)
+    mode = get_mode(config.cache.mode)
+    target = graph.resolve_target(config.target or None)
+    order = graph.build_order(target.label if target.name else str(target.index))
+    naming = Naming(
+        image=config.image,
+        tag_template=config.cache.tag,
+        ref_template=config.cache.ref,
+        local_dir=config.cache.local_dir,
+        branch=branch,
+    )
+    warnings = list(graph.warnings)
+    warnings.extend(_secret_arg_warnings(config))
+    if mode.legacy_builder:
+        _check_classic(config)
+    if mode.push_required and not config.push_enabled:
+        warnings.append(
+            f"cache mode '{mode.name}' keeps its cache in the pushed stage images; with push off, "
+            "this bake imports cache but saves none for the next run."
+        )
+
+    builds: list[StageBuild] = []
+    folded: list[str] = []
+    for stage in order:
+        is_target = stage.index == target.index
+        if stage.name is None and not is_target:
+            # BuildKit cannot --target an unnamed stage; it is built inside the next build that needs it.
+            folded.append(stage.label)
+            warnings.append(
+                f"{graph.path}:{stage.line}: stage {stage.index} has no name, so it cannot be built and "
+                f"cached on its own; it is built as part of the stage that uses it. Name it "
+                f"('FROM ... AS name') to cache it separately."
+            )
+            continue
+        upstream = tuple(s.label for s in graph.upstream(stage) if s.name is not None)
+        builds.append(_stage_build(config, mode, naming, stage, upstream, is_target, tuple(folded)))
+        folded = []
+
+    pulls: tuple[Command, ...] = ()
+    if mode.legacy_builder:
+        images = dict.fromkeys(ref for b in builds for ref in b.cache.pull)
+        pulls = tuple(Command(("docker", "pull", "--quiet", ref)) for ref in images)
+    return BuildPlan(
+        config=config,
+        mode=mode,
+        graph=graph,
+        target=target.label,
+        builds=tuple(builds),
+        pulls=pulls,
+        warnings=tuple(warnings),
+    )
+
+
+def _secret_arg_warnings(config: Config) -> list[str]:
+    return [
+        f"{config.source}: build arg '{name}' looks like a secret; build args end up in the image "
+        f"history. Move it to [build.secrets] and use RUN --mount=type=secret,id={name.lower()}."
+        for name, _ in config.build_args
+        if looks_secret(name)
+    ]
+
+
+def _check_classic(config: Config) -> None:
+    if config.secrets:
+        raise UsageError(
+            f"{config.source}: cache mode 'classic' uses the legacy builder, which has no build secrets; "
+            "remove [build.secrets] or choose a BuildKit cache mode (registry, inline, local)."
+        )
+    if len(config.platforms) > 1:
+        raise UsageError(
+            f"{config.source}: cache mode 'classic' builds one platform at a time; "
+            "set a single entry in [project].platforms or choose a BuildKit cache mode."
+        )
+
+
+def _stage_build(
+    config: Config,
+    mode: CacheMode,
+    naming: Naming,
+    stage: graphmod.Stage,
+    upstream: tuple[str, ...],
+    is_target: bool,
+    folded: tuple[str, ...],
+) -> StageBuild:
+    label = stage.label
+    settings = config.stage_settings(label)
+    tags = [naming.image_tag(label), *settings.tags]
+    if is_target:
+        tags.extend(config.tags)
+    tags = list(dict.fromkeys(tags))
+    push = config.push_enabled if settings.push is None else settings.push
+    cache = mode.for_stage(
+        label,
+        upstream,
+        naming,
+        config.cache.registry_mode,
+        ignore_export_errors=config.cache.on_export_error == "warn",
+    )
+    target = stage.name  # None only for the unnamed last stage: build the default target.
+
+    argv: list[str] = ["docker"]
+    env: tuple[tuple[str, str], ...] = ()
+    if mode.legacy_builder:
+        argv.append("build")
+        env = (("DOCKER_BUILDKIT", "0"),)
+    else:
+        argv.extend(["buildx", "build"])
+        if config.builder:
+            argv.extend(["--builder", config.builder])
+        argv.append("--progress=rawjson")
+    argv.extend(["--file", str(config.dockerfile)])
+    if target:
+        argv.extend(["--target", target])
+    for tag in tags:
+        argv.extend(["--tag", tag])
+    for name, value in config.build_args:
+        argv.extend(["--build-arg", f"{name}={value}"])
+    for secret in config.secrets:
+        argv.extend(["--secret", f"id={secret.id},{secret.source()}"])
+    if config.network:
+        argv.extend(["--network", config.network])
+    if config.platforms:
+        argv.extend(["--platform", ",".join(config.platforms)])
+    for ref in cache.legacy_from:
+        argv.extend(["--cache-from", ref])
+    for spec in cache.cache_from:
+        argv.extend(["--cache-from", str(spec)])
+    for spec in cache.cache_to:
+        argv.extend(["--cache-to", str(spec)])
+    push_commands: tuple[Command, ...] = ()
+    if not mode.legacy_builder:
+        if push:
+            argv.append("--push")
+        elif len(config.platforms) <= 1:
+            argv.append("--load")
+    elif push:
+        push_commands = tuple(Command(("docker", "push", "--quiet", tag)) for tag in tags)
+    argv.append(str(config.context))
+
+    local_swap = None
+    if any(spec.type == "local" for spec in cache.cache_to):
+        local_swap = (naming.local_incoming(label), naming.local_cache(label))
+    return StageBuild(
+        stage=label,
+        index=stage.index,
+        target=target,
+        upstream=upstream,
+        tags=tuple(tags),
+        push=push,
+        cache=cache,
+        build=Command(tuple(argv), env),
+        push_commands=push_commands,
+        local_swap=local_swap,
+        folded=folded,
+    )

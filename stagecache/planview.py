@@ -1,0 +1,117 @@
+"""Rendering of a BuildPlan: text for people, JSON (``stagecache.plan/v1``) for tools.
+
+Build args whose names look secret are shown as ``***``; secrets are shown by
+id and source (an environment variable name or a file path), never by value.
+"""
+
+from __future__ import annotations
+
+from stagecache.plan import BuildPlan
+
+PLAN_SCHEMA = "stagecache.plan/v1"
+
+
+def _stage_rows(plan: BuildPlan) -> list[dict]:
+    built = {b.stage for b in plan.builds} | {f for b in plan.builds for f in b.folded}
+    rows = []
+    for s in plan.graph.stages:
+        rows.append(
+            {
+                "name": s.label,
+                "index": s.index,
+                "line": s.line,
+                "base": s.base,
+                "base_stage": plan.graph.stages[s.base_stage].label if s.base_stage is not None else None,
+                "depends_on": [plan.graph.stages[d].label for d in s.deps],
+                "images": list(s.images),
+                "platform": s.platform,
+                "built": s.label in built,
+            }
+        )
+    return rows
+
+
+def to_json(plan: BuildPlan) -> dict:
+    """The plan as a JSON-ready dict."""
+    secret = plan.secret_args
+    cfg = plan.config
+    return {
+        "schema": PLAN_SCHEMA,
+        "config": str(cfg.path) if cfg.path else None,
+        "dockerfile": str(cfg.dockerfile),
+        "context": str(cfg.context),
+        "target": plan.target,
+        "cache": {"mode": plan.mode.name, "registry_mode": cfg.cache.registry_mode},
+        "push": cfg.push_enabled,
+        "stages": _stage_rows(plan),
+        "pulls": [list(c.argv) for c in plan.pulls],
+        "builds": [
+            {
+                "stage": b.stage,
+                "target": b.target,
+                "includes": list(b.folded),
+                "upstream": list(b.upstream),
+                "tags": list(b.tags),
+                "push": b.push,
+                "cache_from": [str(s) for s in b.cache.cache_from] + list(b.cache.legacy_from),
+                "cache_to": [str(s) for s in b.cache.cache_to],
+                "argv": list(b.build.redacted(secret)),
+                "env": dict(b.build.env),
+                "then": [list(c.argv) for c in b.push_commands],
+            }
+            for b in plan.builds
+        ],
+        "warnings": list(plan.warnings),
+    }
+
+
+def render(plan: BuildPlan) -> str:
+    """The plan as text: the graph, then every command in order."""
+    cfg = plan.config
+    secret = plan.secret_args
+    mode = plan.mode.name + (f" (mode={cfg.cache.registry_mode})" if plan.mode.name == "registry" else "")
+    out = [
+        f"config:     {cfg.source}",
+        f"dockerfile: {cfg.dockerfile}",
+        f"context:    {cfg.context}",
+        f"target:     {plan.target}",
+        f"cache:      {mode}: {plan.mode.summary}",
+        f"push:       {'on' if cfg.push_enabled else 'off'}",
+        "",
+        "stages:",
+    ]
+    rows = _stage_rows(plan)
+    width = max(len(r["name"]) for r in rows)
+    for r in rows:
+        deps = ", ".join(r["depends_on"])
+        images = ", ".join(r["images"])
+        parts = []
+        if deps:
+            parts.append(f"needs {deps}")
+        if images:
+            parts.append(f"image {images}")
+        mark = "*" if r["built"] else " "
+        note = "" if r["built"] else "  (not needed by the target)"
+        out.append(f"  {mark} {r['name']:<{width}}  line {r['line']:<4} {'; '.join(parts) or 'FROM scratch'}{note}")
+    external = sorted({i for r in rows if r["built"] for i in r["images"]})
+    if external:
+        out.append(f"external images: {', '.join(external)}")
+    out += ["", "commands:"]
+    n = 0
+    for cmd in plan.pulls:
+        n += 1
+        out.append(f"  {n}. {cmd.display()}    # a missing image is fine on the first run")
+    for b in plan.builds:
+        n += 1
+        label = b.stage + (f" (with {', '.join(b.folded)})" if b.folded else "")
+        out.append(f"  {n}. # {label}")
+        out.append(f"     {b.build.display(secret)}")
+        for cmd in b.push_commands:
+            n += 1
+            out.append(f"  {n}. {cmd.display()}")
+        if b.local_swap:
+            out.append(f"     # then {b.local_swap[0].name} replaces {b.local_swap[1]}")
+    if plan.warnings:
+        out.append("")
+        out.extend(f"warning: {w}" for w in plan.warnings)
+    return "\n".join(out)

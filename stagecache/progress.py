@@ -1,0 +1,426 @@
+"""BuildKit's progress stream -> per-step facts (cached or executed, seconds).
+
+``--progress=rawjson`` prints BuildKit's SolveStatus messages as pretty-printed
+JSON objects, one after another, interleaved with plain lines from buildx
+(``WARNING: ...``, ``ERROR: ...``). :class:`RawJsonDecoder` splits that stream
+incrementally in linear time; :class:`BuildProgress` folds the messages into
+one record per vertex, keeping memory bounded by the number of vertices, not
+by the length of the log.
+
+The classic builder has no such stream; :class:`LegacyProgress` reads its
+``Step N/M :`` / ``---> Using cache`` lines into the same records.
+
+What counts as a step: a vertex named ``[stage i/n] INSTRUCTION`` with i > 1,
+i.e. one filesystem-changing instruction (RUN, COPY, ADD, WORKDIR). Step 1 is
+the ``FROM`` of an external image: a pull, never a cacheable step. ENV, ARG,
+LABEL, CMD and friends change only image metadata and are not vertices.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+STEP_RE = re.compile(
+    r"^\[(?:(?P<platform>[a-z0-9]+/[^\s\]]+) )?(?:(?P<stage>[^\s\]/]+) )?(?P<num>\d+)/(?P<total>\d+)\] (?P<text>.*)$",
+    re.DOTALL,
+)
+_TOKEN_RE = re.compile(r'[{}"\\]')
+LOG_TAIL = 20
+"""Lines of a vertex's own output kept for error messages."""
+
+
+def parse_time(value: str | None) -> float | None:
+    """RFC 3339 with nanoseconds (as BuildKit prints it) -> POSIX seconds."""
+    if not value:
+        return None
+    m = re.match(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$", value)
+    if not m:
+        return None
+    base = datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S")
+    tz = m.group(3)
+    if tz == "Z":
+        base = base.replace(tzinfo=timezone.utc)
+    else:
+        sign = 1 if tz[0] == "+" else -1
+        from datetime import timedelta
+
+        base = base.replace(tzinfo=timezone(sign * timedelta(hours=int(tz[1:3]), minutes=int(tz[4:6]))))
+    frac = float("0." + m.group(2)) if m.group(2) else 0.0
+    return base.timestamp() + frac
+
+
+class RawJsonDecoder:
+    """Incremental splitter for a stream of concatenated JSON objects and text lines.
+
+    ``feed(chunk)`` yields ``dict`` for each complete top-level JSON object and
+    ``str`` for each complete line of plain text outside any object. Each
+    character is looked at once, so the cost is linear in the stream's length.
+    """
+
+    def __init__(self) -> None:
+        self._buf: list[str] = []
+        self._depth = 0
+        self._in_string = False
+        self._escape = False
+        self._text = False  # inside a plain-text line at depth 0
+
+    def feed(self, chunk: str) -> Iterator[dict | str]:
+        """Consume ``chunk``; yield every object or text line it completes."""
+        start = 0
+        pos = 0
+        n = len(chunk)
+        while pos < n:
+            if self._depth == 0 and not self._text:
+                # Between objects: skip blanks; '{' opens an object, anything else is text.
+                while pos < n and chunk[pos] in " \t\r\n":
+                    pos += 1
+                if pos >= n:
+                    break
+                start = pos
+                if chunk[pos] == "{":
+                    self._depth = 1
+                    pos += 1
+                else:
+                    self._text = True
+            if self._text:
+                nl = chunk.find("\n", pos)
+                if nl < 0:
+                    self._buf.append(chunk[start:])
+                    return
+                self._buf.append(chunk[start:nl])
+                line = "".join(self._buf).rstrip("\r")
+                self._buf.clear()
+                self._text = False
+                pos = nl + 1
+                if line.strip():
+                    yield line
+                continue
+            while pos < n and self._depth > 0:
+                if self._escape:
+                    self._escape = False
+                    pos += 1
+                    continue
+                m = _TOKEN_RE.search(chunk, pos)
+                if m is None:
+                    pos = n
+                    break
+                ch = m.group()
+                pos = m.end()
+                if ch == "\\":
+                    if self._in_string:
+                        self._escape = True
+                elif ch == '"':
+                    self._in_string = not self._in_string
+                elif self._in_string:
+                    continue
+                elif ch == "{":
+                    self._depth += 1
+                elif ch == "}":
+                    self._depth -= 1
+            if self._depth == 0 and not self._in_string:
+                self._buf.append(chunk[start:pos])
+                text = "".join(self._buf)
+                self._buf.clear()
+                try:
+                    yield json.loads(text)
+                except json.JSONDecodeError:
+                    yield text.strip()
+                start = pos
+            else:
+                self._buf.append(chunk[start:pos])
+                start = pos
+
+    def close(self) -> Iterator[dict | str]:
+        """Flush what is left at the end of the stream (an unterminated line)."""
+        rest = "".join(self._buf).strip()
+        self._buf.clear()
+        if rest:
+            yield rest
+
+
+@dataclass
+class Step:
+    """One build step (a vertex with a ``[stage i/n]`` name)."""
+
+    stage: str
+    number: int
+    total: int
+    instruction: str
+    digest: str = ""
+    platform: str | None = None
+    line: int | None = None
+    cached: bool = False
+    started: float | None = None
+    completed: float | None = None
+    error: str | None = None
+    logs: deque[str] = field(default_factory=lambda: deque(maxlen=LOG_TAIL))
+
+    @property
+    def seconds(self) -> float:
+        """Wall time of the step (0 for a cache hit)."""
+        if self.started is None or self.completed is None:
+            return 0.0
+        return max(0.0, self.completed - self.started)
+
+    @property
+    def is_pull(self) -> bool:
+        """Step 1 (``FROM image``) is a pull, not a cacheable step."""
+        return self.number == 1 or self.instruction.upper().startswith("FROM ")
+
+    @property
+    def done(self) -> bool:
+        """Finished, one way or another."""
+        return self.cached or self.completed is not None or self.error is not None
+
+
+@dataclass(frozen=True)
+class Event:
+    """What the display is told about: a step started, finished, or a line of log."""
+
+    kind: str  # "start" | "cached" | "done" | "error" | "log" | "message"
+    step: Step | None = None
+    text: str = ""
+
+
+@dataclass
+class Vertex:
+    """Other vertices (internal, exporting...) kept for errors and export status."""
+
+    name: str
+    started: float | None = None
+    completed: float | None = None
+    error: str | None = None
+    cached: bool = False
+
+
+_IMPORT_FAIL_RE = re.compile(r"failed to configure (?P<kind>\w+) cache importer", re.IGNORECASE)
+_LOCAL_MISSING_RE = re.compile(r"local cache import at (?P<src>\S+) not found")
+_IMPORT_NAME = "importing cache manifest from "
+_NOT_FOUND_RE = re.compile(r": not found$|manifest unknown|404 Not Found", re.IGNORECASE)
+_EXPORT_NAMES = ("exporting cache", "exporting to ", "writing cache", "preparing build cache for export")
+
+
+class _Progress:
+    """What both progress readers collect."""
+
+    def __init__(self, on_event: Callable[[Event], None] | None = None) -> None:
+        self.steps: dict[str, Step] = {}
+        self.messages: list[str] = []
+        self.import_errors: list[str] = []
+        self.missing_caches: list[str] = []
+        self.export_errors: list[str] = []
+        self._on_event = on_event or (lambda e: None)
+
+    def failed_step(self) -> Step | None:
+        """The first step that reported an error, if any."""
+        failed = [s for s in self.steps.values() if s.error]
+        return min(failed, key=lambda s: s.started or 0.0) if failed else None
+
+
+class BuildProgress(_Progress):
+    """Folds a buildx rawjson stream into steps, errors and cache import/export facts."""
+
+    def __init__(self, on_event: Callable[[Event], None] | None = None) -> None:
+        super().__init__(on_event)
+        self.vertices: dict[str, Vertex] = {}
+        self._decoder = RawJsonDecoder()
+
+    def feed(self, chunk: str) -> None:
+        """Consume a chunk of buildx's stderr."""
+        for item in self._decoder.feed(chunk):
+            self._handle(item)
+
+    def close(self) -> None:
+        """End of stream."""
+        for item in self._decoder.close():
+            self._handle(item)
+
+    def _handle(self, item: dict | str) -> None:
+        if isinstance(item, str):
+            self._message(item)
+            return
+        for v in item.get("vertexes") or ():
+            self._vertex(v)
+        for log in item.get("logs") or ():
+            self._log(log)
+        for w in item.get("warnings") or ():
+            short = w.get("short")
+            if short:
+                try:
+                    self._message("WARNING: " + base64.b64decode(short).decode("utf-8", "replace"))
+                except ValueError:
+                    pass
+
+    def _message(self, line: str) -> None:
+        self.messages.append(line)
+        if len(self.messages) > 200:
+            del self.messages[:100]
+        m = _LOCAL_MISSING_RE.search(line)
+        if m:
+            # A cache that does not exist yet: normal on a first run, not a problem.
+            self.missing_caches.append(m.group("src"))
+            return
+        if _IMPORT_FAIL_RE.search(line) or (line.startswith("WARNING") and "cache import" in line):
+            self.import_errors.append(line)
+        self._on_event(Event("message", text=line))
+
+    def _vertex(self, v: dict) -> None:
+        digest = v.get("digest", "")
+        name = v.get("name", "")
+        m = STEP_RE.match(name)
+        if not m:
+            vx = self.vertices.get(digest)
+            if vx is None:
+                vx = self.vertices[digest] = Vertex(name)
+            vx.started = parse_time(v.get("started")) or vx.started
+            vx.completed = parse_time(v.get("completed")) or vx.completed
+            vx.cached = vx.cached or bool(v.get("cached"))
+            if v.get("error") and not vx.error:
+                vx.error = v["error"]
+                if name.startswith(_IMPORT_NAME):
+                    ref = name[len(_IMPORT_NAME) :]
+                    if _NOT_FOUND_RE.search(vx.error):
+                        self.missing_caches.append(ref)
+                    else:
+                        self.import_errors.append(f"{ref}: {vx.error}")
+                elif any(name.startswith(p) for p in _EXPORT_NAMES) and "cache" in name:
+                    self.export_errors.append(f"{name}: {v['error']}")
+            return
+        step = self.steps.get(digest)
+        if step is None:
+            step = self.steps[digest] = Step(
+                stage=m.group("stage") or "",
+                number=int(m.group("num")),
+                total=int(m.group("total")),
+                instruction=m.group("text"),
+                digest=digest,
+                platform=m.group("platform"),
+            )
+        was_started = step.started is not None
+        was_done = step.done
+        started = parse_time(v.get("started"))
+        completed = parse_time(v.get("completed"))
+        # BuildKit re-sends a vertex with a new 'started' when it runs it again
+        # after a cache probe; keep the earliest start and latest completion.
+        if started is not None and (step.started is None or started < step.started):
+            step.started = started
+        if completed is not None and (step.completed is None or completed > step.completed):
+            step.completed = completed
+        if v.get("cached"):
+            step.cached = True
+        if v.get("error"):
+            step.error = v["error"]
+        if step.error and not was_done:
+            self._on_event(Event("error", step))
+        elif step.done and not was_done:
+            self._on_event(Event("cached" if step.cached else "done", step))
+        elif step.started is not None and not was_started:
+            self._on_event(Event("start", step))
+
+    def _log(self, log: dict) -> None:
+        step = self.steps.get(log.get("vertex", ""))
+        try:
+            data = base64.b64decode(log.get("data") or "").decode("utf-8", "replace")
+        except ValueError:
+            return
+        for line in data.splitlines():
+            if step is not None:
+                step.logs.append(line)
+            self._on_event(Event("log", step, line))
+
+    def error_lines(self) -> list[str]:
+        """BuildKit's and buildx's error lines, as shown to the user on failure."""
+        return [m for m in self.messages if m.startswith("ERROR") or "error" in m.lower()[:40]]
+
+
+_LEGACY_STEP_RE = re.compile(r"^Step (?P<num>\d+)/(?P<total>\d+) : (?P<text>.*)$")
+_LEGACY_FROM_RE = re.compile(r"^FROM\s+(?:--platform=\S+\s+)?\S+(?:\s+AS\s+(?P<name>\S+))?\s*$", re.IGNORECASE)
+
+
+class LegacyProgress(_Progress):
+    """Reads the classic builder's output (``Step N/M : ...``) into the same Steps.
+
+    The classic builder numbers steps across the whole Dockerfile; a ``FROM``
+    step starts the next stage. Its metadata instructions (ENV, LABEL...) are
+    steps here too, unlike in BuildKit, so they are dropped to count the same way.
+    """
+
+    _COUNTED = ("RUN", "COPY", "ADD", "WORKDIR")
+
+    def __init__(self, on_event: Callable[[Event], None] | None = None, clock: Callable[[], float] = time.time) -> None:
+        super().__init__(on_event)
+        self._clock = clock
+        self._stage_index = -1
+        self._stage = ""
+        self._stage_step = 0
+        self._current: Step | None = None
+        self._buf = ""
+
+    def feed(self, chunk: str) -> None:
+        """Consume a chunk of ``docker build`` output."""
+        self._buf += chunk
+        *lines, self._buf = self._buf.split("\n")
+        for line in lines:
+            self._line(line.rstrip("\r"))
+
+    def close(self) -> None:
+        """End of stream: the last step, if still open, finished now."""
+        if self._buf:
+            self._line(self._buf)
+            self._buf = ""
+        self._finish()
+
+    def _finish(self) -> None:
+        step = self._current
+        if step is not None and not step.done:
+            step.completed = self._clock()
+            self._on_event(Event("cached" if step.cached else "done", step))
+        self._current = None
+
+    def _line(self, line: str) -> None:
+        m = _LEGACY_STEP_RE.match(line)
+        if m:
+            self._finish()
+            text = m.group("text")
+            f = _LEGACY_FROM_RE.match(text)
+            if f:
+                self._stage_index += 1
+                self._stage = (f.group("name") or f"stage-{self._stage_index}").lower()
+                self._stage_step = 1
+                return
+            if text.split(None, 1)[0].upper() not in self._COUNTED:
+                return
+            self._stage_step += 1
+            key = f"legacy-{m.group('num')}"
+            step = Step(self._stage, self._stage_step, 0, text, digest=key, started=self._clock())
+            self.steps[key] = step
+            self._current = step
+            self._on_event(Event("start", step))
+            return
+        stripped = line.strip()
+        step = self._current
+        if step is not None and stripped == "---> Using cache":
+            step.cached = True
+            step.completed = step.started
+            self._on_event(Event("cached", step))
+            return
+        if line.startswith(("ERROR", "The command ", "COPY failed", "error")) or "returned a non-zero code" in line:
+            self.messages.append(line)
+            if step is not None and not step.done:
+                step.error = line
+                self._on_event(Event("error", step))
+            return
+        if step is not None and not stripped.startswith("--->"):
+            step.logs.append(line)
+        self._on_event(Event("log", step, line))
+
+    def error_lines(self) -> list[str]:
+        """The classic builder's error lines."""
+        return list(self.messages)

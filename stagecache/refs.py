@@ -1,0 +1,72 @@
+"""Validation of the values that end up in docker argv.
+
+Every string taken from config or flags and passed to docker is checked here
+first, so no value can be read as a flag, break out of a ``k=v,k=v`` option or
+name something other than an image. Patterns follow distribution/reference
+(the grammar docker itself uses).
+"""
+
+from __future__ import annotations
+
+import re
+
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_DOMAIN_PART = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+_DOMAIN = rf"(?:{_DOMAIN_PART}(?:\.{_DOMAIN_PART})*|\[[0-9a-fA-F:]+\])(?::[0-9]+)?"
+_NAME = rf"(?:{_DOMAIN}/)?{_COMPONENT}(?:/{_COMPONENT})*"
+_TAG = r"[\w][\w.-]{0,127}"
+_DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
+
+REPOSITORY_RE = re.compile(rf"^{_NAME}$")
+REFERENCE_RE = re.compile(rf"^(?P<name>{_NAME})(?::(?P<tag>{_TAG}))?(?:@(?P<digest>{_DIGEST}))?$")
+TAG_RE = re.compile(rf"^{_TAG}$")
+# BuildKit: stage names are letters, digits, '-', '_', '.'; must start with a letter.
+STAGE_NAME_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9_.-]*$")
+ARG_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Characters that would split or re-key a buildx `k=v,k=v` option or argv.
+OPTION_UNSAFE = frozenset(',"=\n\r\x00')
+
+
+def check_reference(value: str) -> str | None:
+    """Return why ``value`` is not a valid image reference, or None if it is."""
+    if not value:
+        return "it is empty"
+    if value.startswith("-"):
+        return "it starts with '-' and would be read as a flag"
+    if len(value) > 255 + 129 + 72:
+        return "it is too long"
+    m = REFERENCE_RE.match(value)
+    if not m:
+        return "it is not an image reference (expected [registry[:port]/]name[:tag], lowercase name components)"
+    if len(m.group("name")) > 255:
+        return "its repository name is longer than 255 characters"
+    return None
+
+
+def check_repository(value: str) -> str | None:
+    """Return why ``value`` is not a repository name (no tag, no digest), or None."""
+    problem = check_reference(value)
+    if problem:
+        return problem
+    if not REPOSITORY_RE.match(value):
+        return "it must be a repository without a tag or digest (e.g. registry.example.com/team/app)"
+    return None
+
+
+def check_option_value(value: str) -> str | None:
+    """Return why ``value`` cannot go inside a ``k=v,k=v`` option or argv, or None."""
+    if value.startswith("-"):
+        return "it starts with '-' and would be read as a flag"
+    bad = sorted({c for c in value if c in OPTION_UNSAFE})
+    if bad:
+        shown = ", ".join(repr(c) for c in bad)
+        return f"it contains {shown}, which would change the meaning of a buildx option"
+    return None
+
+
+def sanitize_tag(value: str) -> str:
+    """Make a valid tag out of arbitrary text such as a branch name."""
+    tag = re.sub(r"[^\w.-]+", "-", value).strip(".-") or "default"
+    if not re.match(r"[\w]", tag[0]):
+        tag = "_" + tag
+    return tag[:128]

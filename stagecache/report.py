@@ -1,0 +1,206 @@
+"""Results of a bake: per-step and per-stage figures, the summary table and the
+JSON report (schema ``stagecache.report/v1``, documented in docs/report.md)."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from stagecache.graph import Stage
+from stagecache.progress import Step
+
+REPORT_SCHEMA = "stagecache.report/v1"
+_COUNTED = ("RUN", "COPY", "ADD", "WORKDIR")
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """One step of one stage."""
+
+    stage: str
+    number: int
+    instruction: str
+    line: int | None
+    cached: bool
+    seconds: float
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class StageResult:
+    """One stage's figures."""
+
+    stage: str
+    status: str  # "built" | "failed" | "skipped"
+    seconds: float = 0.0
+    steps: tuple[StepResult, ...] = ()
+    pushed: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    cache_from: tuple[str, ...] = ()
+    cache_to: tuple[str, ...] = ()
+    import_errors: tuple[str, ...] = ()
+    missing_caches: tuple[str, ...] = ()
+    export_errors: tuple[str, ...] = ()
+
+    @property
+    def cached(self) -> int:
+        """Steps that were cache hits."""
+        return sum(1 for s in self.steps if s.cached)
+
+    @property
+    def executed(self) -> int:
+        """Steps that ran."""
+        return sum(1 for s in self.steps if not s.cached and s.error is None)
+
+    @property
+    def hit_ratio(self) -> float | None:
+        """Cache hits / steps, or None for a stage without steps."""
+        return self.cached / len(self.steps) if self.steps else None
+
+
+@dataclass(frozen=True)
+class BakeResult:
+    """A whole bake."""
+
+    status: str  # "success" | "failed" | "interrupted"
+    target: str
+    cache_mode: str
+    registry_mode: str
+    stages: tuple[StageResult, ...]
+    seconds: float
+    warnings: tuple[str, ...] = ()
+    engine: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def steps(self) -> int:
+        """All steps of all stages."""
+        return sum(len(s.steps) for s in self.stages)
+
+    @property
+    def cached(self) -> int:
+        """All cache hits."""
+        return sum(s.cached for s in self.stages)
+
+    @property
+    def hit_ratio(self) -> float | None:
+        """Overall cache hits / steps."""
+        return self.cached / self.steps if self.steps else None
+
+    @property
+    def cold(self) -> bool:
+        """No step was a cache hit: a first run, or caches that were all missing."""
+        return self.steps > 0 and self.cached == 0
+
+
+def step_results(stage: Stage | None, label: str, steps: Iterable[Step]) -> tuple[StepResult, ...]:
+    """Turn progress steps of one stage into results, with Dockerfile line numbers.
+
+    BuildKit numbers a stage's vertices 1 (FROM) then one per RUN/COPY/ADD/WORKDIR,
+    so step N is the (N-1)th such instruction of the stage.
+    """
+    counted = [i for i in stage.instructions if i.keyword in _COUNTED] if stage else []
+    out = []
+    for s in sorted(steps, key=lambda s: s.number):
+        if s.is_pull:
+            continue
+        line = counted[s.number - 2].line if 0 <= s.number - 2 < len(counted) else None
+        out.append(
+            StepResult(
+                stage=label,
+                number=s.number,
+                instruction=s.instruction.splitlines()[0] if s.instruction else "",
+                line=line,
+                cached=s.cached,
+                seconds=round(0.0 if s.cached else s.seconds, 3),
+                error=s.error,
+            )
+        )
+    return tuple(out)
+
+
+def _pct(ratio: float | None) -> str:
+    return "-" if ratio is None else f"{ratio * 100:.0f}%"
+
+
+def render_table(rows: Sequence[Sequence[str]], header: Sequence[str], right: Sequence[int] = ()) -> str:
+    """A plain-text table with aligned columns."""
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+
+    def fmt(row: Sequence[str]) -> str:
+        pairs = enumerate(zip(row, widths, strict=True))
+        cells = [str(c).rjust(w) if i in right else str(c).ljust(w) for i, (c, w) in pairs]
+        return "  ".join(cells).rstrip()
+
+    return "\n".join([fmt(header), "  ".join("-" * w for w in widths), *(fmt(r) for r in rows)])
+
+
+def summary(result: BakeResult) -> str:
+    """The end-of-bake table: stage, steps, cached, hit %, seconds, pushed."""
+    rows = []
+    for s in result.stages:
+        where = ", ".join(s.pushed) if s.pushed else ("(local) " + ", ".join(s.tags[:1]) if s.tags else "")
+        if s.status != "built":
+            where = s.status
+        rows.append([s.stage, str(len(s.steps)), str(s.cached), _pct(s.hit_ratio), f"{s.seconds:.1f}", where])
+    rows.append(["total", str(result.steps), str(result.cached), _pct(result.hit_ratio), f"{result.seconds:.1f}", ""])
+    table = render_table(rows, ["stage", "steps", "cached", "hit", "seconds", "image"], right=(1, 2, 3, 4))
+    lines = [table]
+    for s in result.stages:
+        for e in s.import_errors:
+            lines.append(f"warning: {s.stage}: cache import failed: {e}")
+        for e in s.export_errors:
+            lines.append(f"WARNING: {s.stage}: cache export failed, the next run will not have this cache: {e}")
+    if result.cold and result.status == "success":
+        lines.append("cold build: no step came from cache (first run, or no cache was found to import).")
+    return "\n".join(lines)
+
+
+def to_json(result: BakeResult) -> dict:
+    """The report as a JSON-ready dict (schema ``stagecache.report/v1``)."""
+    stages = []
+    for s in result.stages:
+        d = asdict(s)
+        d.update(
+            {
+                "steps_total": len(s.steps),
+                "steps_cached": s.cached,
+                "steps_executed": s.executed,
+                "hit_ratio": s.hit_ratio,
+                "steps": [asdict(st) for st in s.steps],
+            }
+        )
+        stages.append(d)
+    return {
+        "schema": REPORT_SCHEMA,
+        "status": result.status,
+        "target": result.target,
+        "cache_mode": result.cache_mode,
+        "registry_mode": result.registry_mode,
+        "seconds": round(result.seconds, 3),
+        "steps_total": result.steps,
+        "steps_cached": result.cached,
+        "hit_ratio": result.hit_ratio,
+        "cold": result.cold,
+        "warnings": list(result.warnings),
+        "engine": dict(result.engine),
+        "stages": stages,
+    }
+
+
+def write_json(path: Path, data: dict) -> None:
+    """Write JSON atomically (temp file + rename), so a reader never sees half a report."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, indent=2)
+            fh.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

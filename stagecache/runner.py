@@ -1,0 +1,289 @@
+"""The one module that runs docker.
+
+python-on-whales does what it does well here: it builds the ``DockerClient``
+(docker binary, host, context, config dir), inspects builders and the daemon,
+pulls, pushes and removes images. Builds are the one place it falls short:
+``buildx.build(stream_logs=True)`` cannot stream ``--progress=rawjson``
+unchanged, does not stop buildx when the generator is closed, and its
+exceptions carry the whole argv (build-arg values included). So builds run
+here, from the client's own ``docker_cmd``, as a process group that receives
+SIGINT/SIGTERM and is never orphaned.
+"""
+
+from __future__ import annotations
+
+import codecs
+import os
+import shutil
+import signal
+import subprocess
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from stagecache.errors import EnvironmentProblem, Interrupted, RegistryError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from python_on_whales import DockerClient
+
+    from stagecache.plan import Command
+
+CONTAINERD_SNAPSHOTTER = "io.containerd.snapshotter.v1"
+
+
+@dataclass(frozen=True)
+class BuilderInfo:
+    """What the selected buildx builder can do."""
+
+    name: str
+    driver: str
+    containerd_store: bool
+    buildkit_version: str = ""
+
+    @property
+    def can_export_cache(self) -> bool:
+        """Whether ``type=registry`` / ``type=local`` cache export works on this builder."""
+        return self.driver != "docker" or self.containerd_store
+
+
+@dataclass(frozen=True)
+class EngineInfo:
+    """Versions, for reports and benchmarks."""
+
+    server_version: str
+    buildx_version: str
+    storage_driver: str
+    containerd_store: bool
+
+
+def _docker_binary() -> str | None:
+    return shutil.which("docker")
+
+
+class Runner:
+    """Runs docker for stagecache. Inject one; there is no global client."""
+
+    def __init__(self, client: DockerClient | None = None, env: Mapping[str, str] | None = None) -> None:
+        self._client = client
+        self.env = dict(os.environ if env is None else env)
+
+    @property
+    def client(self) -> DockerClient:
+        """The python-on-whales client (created on first use)."""
+        if self._client is None:
+            if _docker_binary() is None:
+                raise EnvironmentProblem(
+                    "the docker CLI was not found on PATH. Install Docker (with the buildx plugin) "
+                    "or, in this repository, run: scripts/engine.sh up"
+                )
+            from python_on_whales import DockerClient
+
+            self._client = DockerClient()
+        return self._client
+
+    @property
+    def docker_cmd(self) -> list[str]:
+        """The docker command line prefix the client uses (binary, --host, --config...)."""
+        return [str(part) for part in self.client.client_config.docker_cmd]
+
+    # --- inspection ----------------------------------------------------------
+
+    def engine_info(self) -> EngineInfo:
+        """Daemon and buildx versions; raises EnvironmentProblem when the daemon is down."""
+        from python_on_whales.exceptions import DockerException
+
+        try:
+            info = self.client.info()
+        except DockerException as exc:
+            raise EnvironmentProblem(
+                "the Docker daemon is not reachable "
+                f"({_first_line(exc.stderr) or 'docker info failed'}). Start it (for example "
+                "`sudo systemctl start docker`, or in this repository `scripts/engine.sh up`) and try again."
+            ) from None
+        containerd = any(CONTAINERD_SNAPSHOTTER in str(v) for pair in (info.driver_status or []) for v in pair)
+        try:
+            buildx = self.client.buildx.version()
+            buildx_version = buildx.get("version", "") if isinstance(buildx, dict) else str(buildx)
+        except DockerException:
+            raise EnvironmentProblem(
+                "docker buildx is not installed. Install the buildx plugin (Debian: docker-buildx, "
+                "Docker's packages: docker-buildx-plugin) and try again."
+            ) from None
+        return EngineInfo(
+            server_version=info.server_version or "",
+            buildx_version=buildx_version,
+            storage_driver=info.driver or "",
+            containerd_store=containerd,
+        )
+
+    def builder_info(self, builder: str = "") -> BuilderInfo:
+        """Inspect the selected builder (empty = the current one)."""
+        from python_on_whales.exceptions import DockerException
+
+        engine = self.engine_info()
+        try:
+            b = self.client.buildx.inspect(builder or None)
+        except DockerException as exc:
+            raise EnvironmentProblem(
+                f"buildx builder '{builder or 'current'}' cannot be used: "
+                f"{_first_line(exc.stderr)}. List builders with `docker buildx ls`, or set "
+                "[project].builder to an existing one."
+            ) from None
+        version = ""
+        for node in b.nodes or []:
+            version = getattr(node, "version", "") or version
+        return BuilderInfo(
+            name=b.name, driver=b.driver, containerd_store=engine.containerd_store, buildkit_version=version
+        )
+
+    # --- images --------------------------------------------------------------
+
+    def pull(self, ref: str) -> str | None:
+        """Pull ``ref``. Returns None on success, else the reason (a missing image is normal)."""
+        from python_on_whales.exceptions import DockerException
+
+        try:
+            self.client.image.pull(ref, quiet=True)
+            return None
+        except DockerException as exc:
+            return _first_line(exc.stderr) or "pull failed"
+
+    def push(self, ref: str) -> None:
+        """Push ``ref``; raises RegistryError naming the ref (never the argv)."""
+        from python_on_whales.exceptions import DockerException
+
+        try:
+            self.client.image.push(ref, quiet=True)
+        except DockerException as exc:
+            raise RegistryError(f"pushing {ref} failed: {_first_line(exc.stderr) or 'docker push failed'}.") from None
+
+    def image_exists(self, ref: str) -> bool:
+        """Whether the local engine has an image called ``ref``."""
+        return self.client.image.exists(ref)
+
+    def image_id(self, ref: str) -> str | None:
+        """The local image id of ``ref``, or None."""
+        from python_on_whales.exceptions import DockerException
+
+        try:
+            return self.client.image.inspect(ref).id
+        except DockerException:
+            return None
+
+    def remove_images(self, refs: Iterable[str]) -> None:
+        """Remove local images by reference; missing ones are ignored."""
+        from python_on_whales.exceptions import DockerException
+
+        for ref in refs:
+            if self.image_exists(ref):
+                try:
+                    self.client.image.remove(ref, force=True, prune=True)
+                except DockerException:
+                    pass
+
+    def prune_build_cache(self, builder: str = "") -> None:
+        """Drop the builder's whole BuildKit cache (simulates a fresh CI runner)."""
+        self.client.buildx.prune(all=True, builder=builder or None)
+
+    # --- builds --------------------------------------------------------------
+
+    def run(self, command: Command, on_output: Callable[[str], None]) -> int:
+        """Run one planned command, streaming its merged stdout/stderr to ``on_output``.
+
+        The process gets its own process group. SIGINT and SIGTERM received
+        meanwhile are forwarded to that group; once it has exited,
+        :class:`Interrupted` is raised with the signal's exit code.
+        """
+        argv = [*self.docker_cmd, *command.argv[1:]]
+        env = dict(self.env)
+        env.update(dict(command.env))
+        try:
+            proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                env=env,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            raise EnvironmentProblem(f"cannot run {argv[0]}: {exc.strerror}.") from None
+
+        received: list[int] = []
+
+        def forward(signum: int, _frame: object) -> None:
+            received.append(signum)
+            try:
+                os.killpg(proc.pid, signum)
+            except ProcessLookupError:
+                pass
+
+        previous = _install(forward)
+        try:
+            decoder = codecs.getincrementaldecoder("utf-8")("replace")
+            assert proc.stdout is not None
+            fd = proc.stdout.fileno()
+            while True:
+                try:
+                    data = os.read(fd, 65536)
+                except InterruptedError:  # pragma: no cover - PEP 475 retries for us
+                    continue
+                if not data:
+                    break
+                on_output(decoder.decode(data))
+            tail = decoder.decode(b"", final=True)
+            if tail:
+                on_output(tail)
+            rc = proc.wait()
+        except BaseException:
+            _kill_group(proc)
+            raise
+        finally:
+            _restore(previous)
+            if proc.stdout is not None:
+                proc.stdout.close()
+        if received:
+            # The leader is gone; buildx plugin processes in its group may not be.
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            raise Interrupted(received[0])
+        return rc
+
+
+def _install(handler: Callable[[int, object], None]) -> dict[int, object]:
+    previous: dict[int, object] = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            previous[sig] = signal.signal(sig, handler)
+        except ValueError:  # not the main thread: leave signals alone
+            pass
+    return previous
+
+
+def _restore(previous: dict[int, object]) -> None:
+    for sig, handler in previous.items():
+        signal.signal(sig, handler)  # type: ignore[arg-type]
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """Make sure nothing of the build outlives us."""
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=10)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait()
+
+
+def _first_line(text: object) -> str:
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    lines = [ln.strip() for ln in str(text or "").splitlines() if ln.strip()]
+    errors = [ln for ln in lines if "error" in ln.lower()]
+    return (errors or lines or [""])[-1]
