@@ -10,10 +10,12 @@ by the length of the log.
 The classic builder has no such stream; :class:`LegacyProgress` reads its
 ``Step N/M :`` / ``---> Using cache`` lines into the same records.
 
-What counts as a step: a vertex named ``[stage i/n] INSTRUCTION`` with i > 1,
-i.e. one filesystem-changing instruction (RUN, COPY, ADD, WORKDIR). Step 1 is
-the ``FROM`` of an external image: a pull, never a cacheable step. ENV, ARG,
-LABEL, CMD and friends change only image metadata and are not vertices.
+What counts as a step: a vertex named ``[stage i/n] INSTRUCTION`` for one
+filesystem-changing instruction (RUN, COPY, ADD, WORKDIR). A stage built
+``FROM`` an external image has that pull as step 1, which is not a cacheable
+step and is not counted; a stage built ``FROM`` another stage or ``scratch``
+starts at its first instruction. ENV, ARG, LABEL, CMD and friends change only
+image metadata and are not vertices.
 """
 
 from __future__ import annotations
@@ -171,8 +173,8 @@ class Step:
 
     @property
     def is_pull(self) -> bool:
-        """Step 1 (``FROM image``) is a pull, not a cacheable step."""
-        return self.number == 1 or self.instruction.upper().startswith("FROM ")
+        """``FROM image`` is a pull, not a cacheable step."""
+        return self.instruction[:5].upper() == "FROM "
 
     @property
     def done(self) -> bool:
@@ -341,7 +343,9 @@ class BuildProgress(_Progress):
 
 
 _LEGACY_STEP_RE = re.compile(r"^Step (?P<num>\d+)/(?P<total>\d+) : (?P<text>.*)$")
-_LEGACY_FROM_RE = re.compile(r"^FROM\s+(?:--platform=\S+\s+)?\S+(?:\s+AS\s+(?P<name>\S+))?\s*$", re.IGNORECASE)
+_LEGACY_FROM_RE = re.compile(
+    r"^FROM\s+(?:--platform=\S+\s+)?(?P<base>\S+)(?:\s+AS\s+(?P<name>\S+))?\s*$", re.IGNORECASE
+)
 
 
 class LegacyProgress(_Progress):
@@ -358,6 +362,7 @@ class LegacyProgress(_Progress):
         super().__init__(on_event)
         self._clock = clock
         self._stage_index = -1
+        self._stage_names: set[str] = set()
         self._stage = ""
         self._stage_step = 0
         self._current: Step | None = None
@@ -393,7 +398,11 @@ class LegacyProgress(_Progress):
             if f:
                 self._stage_index += 1
                 self._stage = (f.group("name") or f"stage-{self._stage_index}").lower()
-                self._stage_step = 1
+                base = f.group("base").lower()
+                # Number steps as BuildKit does: an image FROM is step 1; a stage or scratch FROM is no step.
+                from_stage = base == "scratch" or base in self._stage_names or base.isdigit()
+                self._stage_step = 0 if from_stage else 1
+                self._stage_names.add(self._stage)
                 return
             if text.split(None, 1)[0].upper() not in self._COUNTED:
                 return

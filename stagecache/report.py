@@ -99,15 +99,17 @@ class BakeResult:
 def step_results(stage: Stage | None, label: str, steps: Iterable[Step]) -> tuple[StepResult, ...]:
     """Turn progress steps of one stage into results, with Dockerfile line numbers.
 
-    BuildKit numbers a stage's vertices 1 (FROM) then one per RUN/COPY/ADD/WORKDIR,
-    so step N is the (N-1)th such instruction of the stage.
+    BuildKit numbers one vertex per RUN/COPY/ADD/WORKDIR, after a ``FROM`` vertex
+    (step 1) when the stage starts from an external image.
     """
     counted = [i for i in stage.instructions if i.keyword in _COUNTED] if stage else []
+    offset = 2 if stage is not None and stage.images[:1] == (stage.base,) else 1
     out = []
     for s in sorted(steps, key=lambda s: s.number):
         if s.is_pull:
             continue
-        line = counted[s.number - 2].line if 0 <= s.number - 2 < len(counted) else None
+        k = s.number - offset
+        line = counted[k].line if 0 <= k < len(counted) else None
         out.append(
             StepResult(
                 stage=label,

@@ -182,8 +182,16 @@ class Runner:
                     pass
 
     def prune_build_cache(self, builder: str = "") -> None:
-        """Drop the builder's whole BuildKit cache (simulates a fresh CI runner)."""
+        """Drop the builder's whole BuildKit cache."""
         self.client.buildx.prune(all=True, builder=builder or None)
+
+    def simulate_fresh_runner(self, repositories: Iterable[str], builder: str = "") -> None:
+        """Make the engine look like a new CI runner for a project: BuildKit's
+        cache pruned, every image of ``repositories`` removed, base images kept."""
+        self.prune_build_cache(builder)
+        prefixes = tuple(r.rstrip("/") + ":" for r in repositories)
+        doomed = [t for image in self.client.image.list() for t in image.repo_tags or [] if t.startswith(prefixes)]
+        self.remove_images(doomed)
 
     # --- builds --------------------------------------------------------------
 

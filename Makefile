@@ -1,0 +1,46 @@
+# stagecache developer tasks. Set-up on a fresh machine: `make install`, then `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: install test unit lint format engine-up engine-down engine-status demo clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+# The whole suite: brings the engine up (installs it on a fresh Debian machine), then unit + engine tests.
+test: install engine-up
+	$(BIN)/pytest
+
+# Unit tests only: no engine needed.
+unit: install
+	$(BIN)/pytest -m "not engine"
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+engine-up:
+	scripts/engine.sh up
+
+engine-down:
+	scripts/engine.sh down
+
+engine-status:
+	scripts/engine.sh status
+
+# The main job on the bundled example, with the embedded default (local cache, no registry).
+demo: install engine-up
+	$(BIN)/stagecache bake -C examples/hello
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache examples/*/.stagecache

@@ -1,0 +1,2 @@
+#!/bin/sh
+cat /app/lib/liba.txt /app/lib/libb.txt

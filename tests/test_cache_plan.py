@@ -1,0 +1,202 @@
+"""CacheSpec round-trips, and the exact argv planned for every cache mode."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from stagecache import config as cfg
+from stagecache.cache import MODES, CacheSpec, dedupe
+from stagecache.errors import UsageError
+from stagecache.plan import make_plan
+
+DOCKERFILE = """\
+FROM alpine AS compile
+RUN make
+FROM alpine AS runtime
+COPY --from=compile /app /app
+"""
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "type=registry,ref=reg.example.com/app:cache-compile,mode=max",
+        "type=local,src=/tmp/cache/compile",
+        "type=inline",
+        "type=registry,ref=r/a:c,mode=min,ignore-error=true",
+    ],
+)
+def test_cache_spec_round_trip(text: str) -> None:
+    spec = CacheSpec.parse(text)
+    assert str(spec) == text
+    assert CacheSpec.parse(str(spec)) == spec
+
+
+def test_cache_spec_bare_ref_is_registry() -> None:
+    assert CacheSpec.parse("user/app:cache") == CacheSpec("registry", (("ref", "user/app:cache"),))
+    assert CacheSpec.parse("type=registry,ref=x").get("ref") == "x"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ("registry", (("ref", "x,type=local"),)),
+            "cache option ref='x,type=local' is not allowed: it contains ',', '='",
+        ),
+        (("registry", (("ref", "-x"),)), "cache option ref='-x' is not allowed: it starts with '-'"),
+        (("registry", (("ref", 'a"b'),)), "cache option ref='a\"b' is not allowed: it contains '\"'"),
+        (("local", (("dest", "a\nb"),)), "cache option dest='a\\nb' is not allowed: it contains '\\n'"),
+        (("registry", (("ref", "a"), ("ref", "b"))), "cache option 'type=registry,...' repeats a key: ref, ref."),
+    ],
+)
+def test_cache_spec_refuses_injection(args: tuple, message: str) -> None:
+    with pytest.raises(UsageError) as info:
+        CacheSpec(*args)
+    assert str(info.value).startswith(message)
+
+
+def test_cache_spec_parse_errors() -> None:
+    with pytest.raises(UsageError, match="must have exactly one type"):
+        CacheSpec.parse("ref=a,mode=max")
+    with pytest.raises(UsageError, match="repeats a key"):
+        CacheSpec.parse("type=registry,ref=a,ref=b")
+
+
+def test_dedupe_keeps_first() -> None:
+    a, b = CacheSpec.parse("type=inline"), CacheSpec.parse("type=registry,ref=r/a:b")
+    assert dedupe([a, b, a]) == (a, b)
+
+
+def make(tmp_path: Path, toml: str, dockerfile: str = DOCKERFILE, **overrides):
+    (tmp_path / "Dockerfile").write_text(dockerfile)
+    (tmp_path / "stagecache.toml").write_text(toml)
+    return make_plan(cfg.load(tmp_path / "stagecache.toml", overrides=cfg.Overrides(**overrides), env={}))
+
+
+def argvs(plan) -> list[list[str]]:
+    return [[a.replace(str(plan.config.root), "ROOT") for a in c.argv] for c in plan.commands()]
+
+
+BASE = '[project]\nimage = "reg.example.com/app"\nnetwork = "none"\n'
+
+
+def test_registry_mode_argv(tmp_path: Path) -> None:
+    plan = make(tmp_path, BASE + '[cache]\nmode = "registry"\nregistry_mode = "min"\n')
+    assert argvs(plan) == [
+        ["docker", "buildx", "build", "--progress=rawjson", "--file", "ROOT/Dockerfile", "--target", "compile",
+         "--tag", "reg.example.com/app:compile", "--network", "none",
+         "--cache-from", "type=registry,ref=reg.example.com/app:cache-compile",
+         "--cache-to", "type=registry,ref=reg.example.com/app:cache-compile,mode=min,ignore-error=true",
+         "--push", "ROOT"],
+        ["docker", "buildx", "build", "--progress=rawjson", "--file", "ROOT/Dockerfile", "--target", "runtime",
+         "--tag", "reg.example.com/app:runtime", "--network", "none",
+         "--cache-from", "type=registry,ref=reg.example.com/app:cache-runtime",
+         "--cache-from", "type=registry,ref=reg.example.com/app:cache-compile",
+         "--cache-to", "type=registry,ref=reg.example.com/app:cache-runtime,mode=min,ignore-error=true",
+         "--push", "ROOT"],
+    ]  # fmt: skip
+
+
+def test_switching_mode_changes_only_the_cache_flags(tmp_path: Path) -> None:
+    reg = make(tmp_path, BASE + '[cache]\nmode = "registry"\n', push=False)
+    assert reg.builds[1].build.argv[-6:] == (
+        "--cache-from", "type=registry,ref=reg.example.com/app:cache-compile",
+        "--cache-to", "type=registry,ref=reg.example.com/app:cache-runtime,mode=max,ignore-error=true",
+        "--load", str(tmp_path.resolve()),
+    )  # fmt: skip
+    inline = make(tmp_path, BASE + '[cache]\nmode = "inline"\n')
+    assert argvs(inline)[1][12:] == [
+        "--cache-from", "type=registry,ref=reg.example.com/app:runtime",
+        "--cache-from", "type=registry,ref=reg.example.com/app:compile",
+        "--cache-to", "type=inline", "--push", "ROOT",
+    ]  # fmt: skip
+    local = make(tmp_path, BASE + '[cache]\nmode = "local"\non_export_error = "fail"\n')
+    assert argvs(local)[1][12:] == [
+        "--cache-from", "type=local,src=ROOT/.stagecache/cache/runtime",
+        "--cache-from", "type=local,src=ROOT/.stagecache/cache/compile",
+        "--cache-to", "type=local,dest=ROOT/.stagecache/cache/.runtime.incoming,mode=max",
+        "--load", "ROOT",
+    ]  # fmt: skip
+    root = tmp_path.resolve()
+    assert local.builds[1].local_swap == (
+        root / ".stagecache/cache/.runtime.incoming",
+        root / ".stagecache/cache/runtime",
+    )
+    none = make(tmp_path, BASE + '[cache]\nmode = "none"\n')
+    assert argvs(none)[1][12:] == ["--load", "ROOT"]
+
+
+def test_classic_mode_pulls_builds_with_legacy_builder_and_pushes(tmp_path: Path) -> None:
+    plan = make(tmp_path, BASE + '[cache]\nmode = "classic"\n')
+    assert argvs(plan) == [
+        ["docker", "pull", "--quiet", "reg.example.com/app:compile"],
+        ["docker", "pull", "--quiet", "reg.example.com/app:runtime"],
+        ["docker", "build", "--file", "ROOT/Dockerfile", "--target", "compile", "--tag", "reg.example.com/app:compile",
+         "--network", "none", "--cache-from", "reg.example.com/app:compile", "ROOT"],
+        ["docker", "push", "--quiet", "reg.example.com/app:compile"],
+        ["docker", "build", "--file", "ROOT/Dockerfile", "--target", "runtime", "--tag", "reg.example.com/app:runtime",
+         "--network", "none", "--cache-from", "reg.example.com/app:runtime",
+         "--cache-from", "reg.example.com/app:compile", "ROOT"],
+        ["docker", "push", "--quiet", "reg.example.com/app:runtime"],
+    ]  # fmt: skip
+    assert plan.builds[0].build.env == (("DOCKER_BUILDKIT", "0"),)
+
+
+def test_classic_refuses_secrets(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="legacy builder, which has no build secrets"):
+        make(tmp_path, BASE + '[cache]\nmode = "classic"\n[build.secrets]\nx = { env = "X" }\n')
+
+
+def test_args_secrets_tags_builder_platforms_and_stage_overrides(tmp_path: Path) -> None:
+    plan = make(
+        tmp_path,
+        '[project]\nimage = "reg.example.com/app"\nbuilder = "ci"\nplatforms = ["linux/amd64", "linux/arm64"]\n'
+        'tags = ["reg.example.com/app:latest"]\n'
+        '[cache]\nmode = "none"\n[build.args]\nVERSION = "1.0"\nAPI_TOKEN = "s3cr3t"\n'
+        '[build.secrets]\nnpm = { env = "NPM_TOKEN" }\n'
+        '[stages.compile]\npush = true\ntags = ["reg.example.com/compiler:1"]\n',
+    )
+    compile_, runtime = plan.builds
+    assert compile_.tags == ("reg.example.com/app:compile", "reg.example.com/compiler:1")
+    assert compile_.push is True and runtime.push is False
+    assert runtime.tags == ("reg.example.com/app:runtime", "reg.example.com/app:latest")
+    argv = runtime.build.argv
+    assert argv[3:5] == ("--builder", "ci")
+    pairs = [argv[i + 1] for i, a in enumerate(argv) if a == "--build-arg"]
+    assert pairs == ["VERSION=1.0", "API_TOKEN=s3cr3t"]  # the real value reaches buildx; only display redacts
+    assert "--secret" in argv and argv[argv.index("--secret") + 1] == "id=npm,env=NPM_TOKEN"
+    assert argv[argv.index("--platform") + 1] == "linux/amd64,linux/arm64"
+    assert "--load" not in argv  # multi-platform: nothing to load into the local store
+    shown = runtime.build.display(plan.secret_args)
+    assert "API_TOKEN=***" in shown and "s3cr3t" not in shown and "VERSION=1.0" in shown
+    assert any("build arg 'API_TOKEN' looks like a secret" in w for w in plan.warnings)
+
+
+def test_unnamed_intermediate_stage_is_folded_into_its_user(tmp_path: Path) -> None:
+    plan = make(
+        tmp_path,
+        BASE,
+        dockerfile=(
+            "FROM alpine\nRUN a\nFROM alpine AS named\nCOPY --from=0 /a /a\nFROM scratch\nCOPY --from=named /a /a\n"
+        ),
+    )
+    assert [(b.stage, b.target, b.folded) for b in plan.builds] == [
+        ("named", "named", ("stage-0",)),
+        ("stage-2", None, ()),
+    ]
+    assert "--target" not in plan.builds[1].build.argv
+    assert any("stage 0 has no name" in w for w in plan.warnings)
+
+
+def test_every_mode_is_defined_once() -> None:
+    assert sorted(MODES) == sorted(cfg.CACHE_MODES)
+    assert {n for n, m in MODES.items() if m.exports_cache} == {"registry", "local"}
+    assert {n for n, m in MODES.items() if m.legacy_builder} == {"classic"}
+
+
+def test_inline_without_push_warns(tmp_path: Path) -> None:
+    plan = make(tmp_path, BASE + '[cache]\nmode = "inline"\n', push=False)
+    assert any("with push off, this bake imports cache but saves none" in w for w in plan.warnings)
