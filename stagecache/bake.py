@@ -15,7 +15,7 @@ import os
 import shutil
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -246,13 +246,16 @@ def bake(
                     display.message(f"note: no cached image {ref} ({reason}); it will be built.")
             for i, build in enumerate(plan.builds, 1):
                 display.stage_started(build.stage, i, len(plan.builds), _detail(plan, build))
-                result = _build_stage(plan, build, runner, display)
-                results.append(result)
-                display.stage_finished(build.stage, len(result.steps), result.cached, result.seconds, result.status)
+                stage_results = _build_stage(plan, build, runner, display)
+                results.extend(stage_results)
+                for r in stage_results:
+                    display.stage_finished(r.stage, len(r.steps), r.cached, r.seconds, r.status)
     except Interrupted as exc:
         status, error = "interrupted", exc
     except StagecacheError as exc:
         status, error = "failed", exc
+        if isinstance(exc.result, list):
+            results.extend(exc.result)
     finally:
         display.close()
     done = {r.stage for r in results}
@@ -280,7 +283,7 @@ def _detail(plan: BuildPlan, build: StageBuild) -> str:
     return f"cache {cache}" + (", push" if build.push else "")
 
 
-def _build_stage(plan: BuildPlan, build: StageBuild, runner: Runner, display: Display) -> StageResult:
+def _build_stage(plan: BuildPlan, build: StageBuild, runner: Runner, display: Display) -> list[StageResult]:
     mine = set(build.reports)
 
     def on_event(e: Event) -> None:
@@ -300,29 +303,36 @@ def _build_stage(plan: BuildPlan, build: StageBuild, runner: Runner, display: Di
         raise
     progress.close()
     seconds = time.monotonic() - t0
-    steps = []
+    steps: dict[str, tuple] = {}
     for label in build.reports:
         stage = plan.graph.find(label)
         own = [s for s in progress.steps.values() if (s.stage or build.stage) == label]
-        steps.extend(step_results(stage, label, own))
-    export_errors = tuple(progress.export_errors)
+        steps[label] = step_results(stage, label, own)
+    # Unnamed or (with scope "final") upstream stages built inside this build get rows of their own.
+    status = "built" if rc == 0 else "failed"
+    folded = [
+        StageResult(label, status, sum(st.seconds for st in steps[label]), steps[label], built_in=build.stage)
+        for label in build.folded
+    ]
     result = StageResult(
         stage=build.stage,
-        status="built" if rc == 0 else "failed",
+        status=status,
         seconds=round(seconds, 3),
-        steps=tuple(steps),
+        steps=steps[build.stage],
         tags=build.tags,
         pushed=build.tags if (rc == 0 and build.push and not build.push_commands) else (),
         cache_from=tuple(str(s) for s in build.cache.cache_from) + build.cache.legacy_from,
         cache_to=tuple(str(s) for s in build.cache.cache_to),
         import_errors=tuple(progress.import_errors),
         missing_caches=tuple(progress.missing_caches),
-        export_errors=export_errors,
+        export_errors=tuple(progress.export_errors),
     )
     if rc != 0:
         if build.local_swap:
             shutil.rmtree(build.local_swap[0], ignore_errors=True)
-        raise _failure(plan, build, progress, rc, result)
+        error = _failure(plan, build, progress, rc, result)
+        error.result = [*folded, result]
+        raise error
     if build.local_swap:
         incoming, final = build.local_swap
         if (incoming / "index.json").is_file():
@@ -332,10 +342,8 @@ def _build_stage(plan: BuildPlan, build: StageBuild, runner: Runner, display: Di
     for cmd in build.push_commands:
         runner.push(cmd.argv[-1])
     if build.push_commands:
-        from dataclasses import replace
-
         result = replace(result, pushed=build.tags)
-    return result
+    return [*folded, result]
 
 
 def _failure(

@@ -105,8 +105,24 @@ def load_graph(config: Config) -> graphmod.StageGraph:
     return graphmod.parse(config.dockerfile, dict(config.build_args), platform)
 
 
-def make_plan(config: Config, graph: graphmod.StageGraph | None = None, branch: str = "main") -> BuildPlan:
-    """Work out every command ``bake`` runs for ``config``."""
+SCOPES = ("stages", "final")
+
+
+def make_plan(
+    config: Config,
+    graph: graphmod.StageGraph | None = None,
+    branch: str = "main",
+    scope: str = "stages",
+) -> BuildPlan:
+    """Work out every command ``bake`` runs for ``config``.
+
+    ``scope="stages"`` (what stagecache is for) builds and caches every stage.
+    ``scope="final"`` builds only the target, importing and exporting only its
+    own cache: the common single-build setup, kept for benchmarks and as a
+    baseline that shows what per-stage caching saves.
+    """
+    if scope not in SCOPES:
+        raise UsageError(f"unknown scope '{scope}'; expected one of {', '.join(SCOPES)}.")
     graph = graph or load_graph(config)
     mode = get_mode(config.cache.mode)
     target = graph.resolve_target(config.target or None)
@@ -132,6 +148,9 @@ def make_plan(config: Config, graph: graphmod.StageGraph | None = None, branch: 
     folded: list[str] = []
     for stage in order:
         is_target = stage.index == target.index
+        if scope == "final" and not is_target:
+            folded.append(stage.label)
+            continue
         if stage.name is None and not is_target:
             # BuildKit cannot --target an unnamed stage; it is built inside the next build that needs it.
             folded.append(stage.label)
@@ -141,7 +160,7 @@ def make_plan(config: Config, graph: graphmod.StageGraph | None = None, branch: 
                 f"('FROM ... AS name') to cache it separately."
             )
             continue
-        upstream = tuple(s.label for s in graph.upstream(stage) if s.name is not None)
+        upstream = tuple(s.label for s in graph.upstream(stage) if s.name is not None) if scope == "stages" else ()
         builds.append(_stage_build(config, mode, naming, stage, upstream, is_target, tuple(folded)))
         folded = []
 

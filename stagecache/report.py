@@ -42,6 +42,8 @@ class StageResult:
     tags: tuple[str, ...] = ()
     cache_from: tuple[str, ...] = ()
     cache_to: tuple[str, ...] = ()
+    built_in: str | None = None
+    """Set when this stage has no build of its own and was built inside that stage's build."""
     import_errors: tuple[str, ...] = ()
     missing_caches: tuple[str, ...] = ()
     export_errors: tuple[str, ...] = ()
@@ -145,6 +147,8 @@ def summary(result: BakeResult) -> str:
     rows = []
     for s in result.stages:
         where = ", ".join(s.pushed) if s.pushed else ("(local) " + ", ".join(s.tags[:1]) if s.tags else "")
+        if s.built_in:
+            where = f"(built within {s.built_in})"
         if s.status != "built":
             where = s.status
         rows.append([s.stage, str(len(s.steps)), str(s.cached), _pct(s.hit_ratio), f"{s.seconds:.1f}", where])

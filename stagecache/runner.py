@@ -183,7 +183,10 @@ class Runner:
 
     def prune_build_cache(self, builder: str = "") -> None:
         """Drop the builder's whole BuildKit cache."""
-        self.client.buildx.prune(all=True, builder=builder or None)
+        from python_on_whales.utils import run
+
+        # python-on-whales' buildx.prune() cannot name a builder; its run() helper can.
+        run([*self.docker_cmd, "buildx", "prune", "--all", "--force", *(["--builder", builder] if builder else [])])
 
     def simulate_fresh_runner(self, repositories: Iterable[str], builder: str = "") -> None:
         """Make the engine look like a new CI runner for a project: BuildKit's

@@ -200,3 +200,14 @@ def test_every_mode_is_defined_once() -> None:
 def test_inline_without_push_warns(tmp_path: Path) -> None:
     plan = make(tmp_path, BASE + '[cache]\nmode = "inline"\n', push=False)
     assert any("with push off, this bake imports cache but saves none" in w for w in plan.warnings)
+
+
+def test_final_scope_builds_only_the_target_with_its_own_cache(tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text(DOCKERFILE)
+    (tmp_path / "stagecache.toml").write_text(BASE + '[cache]\nmode = "registry"\nregistry_mode = "min"\n')
+    plan = make_plan(cfg.load(tmp_path / "stagecache.toml", env={}), scope="final")
+    (only,) = plan.builds
+    assert (only.stage, only.folded, only.upstream) == ("runtime", ("compile",), ())
+    assert [str(s) for s in only.cache.cache_from] == ["type=registry,ref=reg.example.com/app:cache-runtime"]
+    with pytest.raises(UsageError, match="unknown scope 'all'"):
+        make_plan(plan.config, scope="all")

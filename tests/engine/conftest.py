@@ -1,0 +1,97 @@
+"""Helpers for engine tests: a copy of an example wired to the test registry."""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import pytest
+
+from stagecache import config as cfg
+from stagecache.bake import bake
+from stagecache.errors import StagecacheError
+from stagecache.plan import BuildPlan, make_plan
+from stagecache.registry import RegistryClient
+from stagecache.report import BakeResult
+from stagecache.runner import Runner
+from tests.conftest import EXAMPLES, Engine
+
+
+@dataclass
+class Project:
+    """An example copied to a temp folder, with its own image repository in the test registry."""
+
+    root: Path
+    engine: Engine
+    repo: str  # repository path inside the registry, e.g. t1a2b3c4/hello
+    runner: Runner
+
+    @property
+    def image(self) -> str:
+        return f"{self.engine.registry}/{self.repo}"
+
+    @property
+    def registry(self) -> RegistryClient:
+        return RegistryClient(self.engine.registry)
+
+    def configure(self, mode: str, registry_mode: str = "max", extra: str = "") -> None:
+        (self.root / "stagecache.toml").write_text(
+            f'[project]\nimage = "{self.image}"\nnetwork = "none"\n'
+            f'[cache]\nmode = "{mode}"\nregistry_mode = "{registry_mode}"\n{extra}'
+        )
+
+    def plan(self, scope: str = "stages", **overrides: object) -> BuildPlan:
+        config = cfg.load(self.root / "stagecache.toml", overrides=cfg.Overrides(**overrides), env={})
+        return make_plan(config, scope=scope)
+
+    def bake(self, scope: str = "stages", **overrides: object) -> BakeResult:
+        return bake(self.plan(scope, **overrides), self.runner)
+
+    def bake_fails(self, **overrides: object) -> StagecacheError:
+        with pytest.raises(StagecacheError) as info:
+            self.bake(**overrides)
+        return info.value
+
+    def fresh_runner(self) -> None:
+        """A new CI machine: BuildKit cache pruned, this project's images removed, base image kept."""
+        self.runner.simulate_fresh_runner([self.image, cfg.default_image(self.root)])
+
+    def append(self, name: str, text: str) -> None:
+        with open(self.root / name, "a") as fh:
+            fh.write(text + "\n")
+
+
+def hits(result: BakeResult) -> dict[str, dict[int, bool]]:
+    """stage -> {step number: cached}."""
+    return {s.stage: {st.number: st.cached for st in s.steps} for s in result.stages}
+
+
+def all_cached(result: BakeResult) -> bool:
+    return result.steps > 0 and result.cached == result.steps
+
+
+@pytest.fixture
+def make_project(engine: Engine, tmp_path: Path):
+    """Factory: make_project("hello") copies examples/hello into a fresh folder."""
+    runner = Runner()
+    made: list[Project] = []
+
+    def make(example: str) -> Project:
+        root = tmp_path / example
+        shutil.copytree(EXAMPLES / example, root, ignore=shutil.ignore_patterns(".stagecache"))
+        project = Project(root=root, engine=engine, repo=f"t{uuid.uuid4().hex[:8]}/{example}", runner=runner)
+        made.append(project)
+        return project
+
+    yield make
+    for p in made:
+        p.runner.remove_images([t for t in _local_tags(p.runner) if t.startswith(p.image)])
+
+
+def _local_tags(runner: Runner) -> list[str]:
+    return [t for image in runner.client.image.list() for t in image.repo_tags or []]
+
+
+__all__ = ["Project", "hits", "all_cached", "replace"]
