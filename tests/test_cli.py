@@ -1,0 +1,129 @@
+"""The CLI: exact error text and exit codes, help, version, plan output. No engine needed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from stagecache import __version__
+from stagecache.cli import app
+
+runner = CliRunner()
+DOCKERFILE = "FROM alpine AS build\nRUN make\nFROM alpine AS runtime\nCOPY --from=build /a /a\n"
+
+
+def project(tmp_path: Path, toml: str = "", dockerfile: str = DOCKERFILE) -> Path:
+    (tmp_path / "Dockerfile").write_text(dockerfile)
+    (tmp_path / ".dockerignore").write_text(".stagecache/\n")
+    if toml:
+        (tmp_path / "stagecache.toml").write_text(toml)
+    return tmp_path
+
+
+def test_version_and_help() -> None:
+    assert runner.invoke(app, ["--version"]).output == f"stagecache {__version__}\n"
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    assert "plan" in result.output and "bake" in result.output
+
+
+def test_config_error_is_one_paragraph_exit_2(tmp_path: Path) -> None:
+    project(tmp_path, '[cache]\nmode = "fast"\n')
+    result = runner.invoke(app, ["plan", "-C", str(tmp_path)])
+    assert result.exit_code == 2
+    assert result.output == (
+        f'Error: {tmp_path / "stagecache.toml"}: key \'cache.mode\': expected one of "registry", "inline", '
+        '"local", "classic", "none", got \'fast\'.\n'
+    )
+
+
+def test_toml_syntax_error_exit_2(tmp_path: Path) -> None:
+    project(tmp_path, "[cache\n")
+    result = runner.invoke(app, ["plan", "-C", str(tmp_path)])
+    assert result.exit_code == 2
+    assert result.output.startswith(f"Error: {tmp_path / 'stagecache.toml'}:1:7: TOML syntax error: ")
+    assert "Traceback" not in result.output
+
+
+def test_unknown_target_exit_2(tmp_path: Path) -> None:
+    project(tmp_path)
+    result = runner.invoke(app, ["plan", "-C", str(tmp_path), "--target", "tset"])
+    assert result.exit_code == 2
+    assert result.output == (
+        f"Error: {tmp_path / 'Dockerfile'}: no stage named 'tset'. Available stages: build, runtime. "
+        "Set [project].target (or --target) to one of them.\n"
+    )
+
+
+def test_flag_like_target_exit_2(tmp_path: Path) -> None:
+    project(tmp_path)
+    result = runner.invoke(app, ["plan", "-C", str(tmp_path), "--target=--push"])
+    assert result.exit_code == 2
+    assert result.output == (
+        "Error: command line: key '--target': '--push' is not allowed: "
+        "it starts with '-' and would be read as a flag.\n"
+    )
+
+
+def test_missing_dockerfile_exit_2(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["plan", "-C", str(tmp_path)])
+    assert result.exit_code == 2
+    assert result.output == (
+        f"Error: {tmp_path / 'Dockerfile'}: Dockerfile not found. Set [project].dockerfile to its path "
+        "(relative to stagecache.toml).\n"
+    )
+
+
+def test_bake_refuses_unsafe_local_dir_before_touching_docker(tmp_path: Path) -> None:
+    project(tmp_path, '[cache]\nlocal_dir = "/"\n')
+    result = runner.invoke(app, ["bake", "-C", str(tmp_path)])
+    assert result.exit_code == 2
+    assert result.output == (
+        f"Error: {tmp_path / 'stagecache.toml'}: key 'cache.local_dir' is /; stagecache replaces directories "
+        "inside it, so it must be a folder of its own, such as .stagecache/cache.\n"
+    )
+    (tmp_path / ".dockerignore").unlink()
+    (tmp_path / "stagecache.toml").unlink()
+    result = runner.invoke(app, ["bake", "-C", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "is inside the build context" in result.output and "Add the line '.stagecache/'" in result.output
+    assert not (tmp_path / ".stagecache").exists()
+
+
+def test_bake_missing_secret_env_exit_2(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.delenv("STAGECACHE_TEST_NO_SUCH_VAR", raising=False)
+    project(tmp_path, '[build.secrets]\ntok = { env = "STAGECACHE_TEST_NO_SUCH_VAR" }\n')
+    result = runner.invoke(app, ["bake", "-C", str(tmp_path)])
+    assert result.exit_code == 2
+    assert result.output == (
+        f"Error: {tmp_path / 'stagecache.toml'}: key 'build.secrets.tok': environment variable "
+        "STAGECACHE_TEST_NO_SUCH_VAR is not set. Export it before running stagecache.\n"
+    )
+
+
+def test_plan_text_and_json(tmp_path: Path) -> None:
+    project(tmp_path, '[project]\nimage = "reg.example.com/app"\n[build.args]\nGITHUB_TOKEN = "ghp_value"\n')
+    text = runner.invoke(app, ["plan", "-C", str(tmp_path)])
+    assert text.exit_code == 0
+    assert "  * build    line 1    image alpine" in text.output
+    assert "  * runtime  line 3    needs build; image alpine" in text.output
+    assert "--build-arg 'GITHUB_TOKEN=***'" in text.output
+    assert "ghp_value" not in text.output
+    result = runner.invoke(app, ["plan", "-C", str(tmp_path), "--json", "--cache-mode", "registry"])
+    data = json.loads(result.output)
+    assert data["schema"] == "stagecache.plan/v1"
+    assert data["cache"] == {"mode": "registry", "registry_mode": "max"}
+    assert [b["stage"] for b in data["builds"]] == ["build", "runtime"]
+    assert data["builds"][1]["cache_from"] == [
+        "type=registry,ref=reg.example.com/app:cache-runtime",
+        "type=registry,ref=reg.example.com/app:cache-build",
+    ]
+    assert "ghp_value" not in result.output
+
+
+def test_bad_progress_value(tmp_path: Path) -> None:
+    project(tmp_path)
+    result = runner.invoke(app, ["bake", "-C", str(tmp_path), "--progress", "fancy"])
+    assert (result.exit_code, result.output) == (2, "Error: --progress must be auto, tty or plain, not 'fancy'.\n")
