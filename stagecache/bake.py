@@ -89,7 +89,8 @@ def check_local_dir(plan: BuildPlan) -> None:
             f"{cfg.source}: key 'cache.local_dir' is {d}; stagecache replaces directories inside it, "
             "so it must be a folder of its own, such as .stagecache/cache."
         )
-    for p in (d, *d.parents):
+    inside = [p for p in (d, *d.parents) if cfg.root in p.parents]
+    for p in inside:
         if p.is_symlink():
             raise UsageError(
                 f"{cfg.source}: key 'cache.local_dir' ({d}) goes through the symlink {p}; "

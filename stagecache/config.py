@@ -343,7 +343,10 @@ def _from_dict(data: dict[str, Any], base: Path, path: Path | None, source: str)
         registry_mode=c.choice(REGISTRY_MODES)(cache.get("registry_mode", "max"), "cache.registry_mode"),
         ref=c.template(cache.get("ref", DEFAULT_REF_TEMPLATE), "cache.ref"),
         tag=c.template(cache.get("tag", DEFAULT_TAG_TEMPLATE), "cache.tag"),
-        local_dir=rel(c.flagsafe(cache.get("local_dir", DEFAULT_LOCAL_DIR), "cache.local_dir")),
+        # Not resolved: bake refuses a local_dir that goes through a symlink, so keep the link visible.
+        local_dir=Path(
+            os.path.abspath(base / c.flagsafe(cache.get("local_dir", DEFAULT_LOCAL_DIR), "cache.local_dir"))
+        ),
         on_export_error=c.choice(EXPORT_ERROR_POLICIES)(cache.get("on_export_error", "warn"), "cache.on_export_error"),
     )
 

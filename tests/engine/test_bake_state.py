@@ -118,3 +118,35 @@ def test_cli_bake_on_the_example_writes_a_report(make_project, tmp_path: Path) -
     step = data["stages"][0]["steps"][1]
     assert (step["number"], step["line"], step["instruction"][:14]) == (3, 10, "RUN mkdir -p /")
     assert "==> [1/2] compile-image (cache local)" in done.stderr
+
+
+def test_sigint_stops_the_build_and_keeps_the_local_cache(make_project) -> None:
+    import signal
+    import time
+
+    p: Project = make_project("hello")
+    p.configure("local")
+    p.bake()
+    cache = p.root / ".stagecache" / "cache"
+    before = tree_digest(cache)
+    p.append("hello.c", "/* edit */")
+    dockerfile = p.root / "Dockerfile"
+    dockerfile.write_text(dockerfile.read_text().replace("COPY hello.c .", "COPY hello.c .\nRUN sleep 30"))
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "stagecache"), "bake", "-C", str(p.root), "--progress", "plain"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not any(cache.glob(".compile-image.incoming")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(1.0)  # inside `RUN sleep 30` by now
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Error: interrupted by SIGINT; the running build was stopped" in err
+    assert tree_digest(cache) == before
+    assert not list(cache.glob(".*.incoming"))
+    leftover = subprocess.run(["pgrep", "-f", f"buildx build.*{p.root}"], capture_output=True, text=True)
+    assert leftover.stdout.strip() == "", leftover.stdout
