@@ -85,8 +85,7 @@ class StageGraph:
                 return stage
         m = re.fullmatch(r"(?:stage-)?(\d+)", key)
         if m and int(m.group(1)) < len(self.stages):
-            stage = self.stages[int(m.group(1))]
-            return stage
+            return self.stages[int(m.group(1))]
         return None
 
     def live_stages(self) -> tuple[Stage, ...]:

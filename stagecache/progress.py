@@ -27,7 +27,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 STEP_RE = re.compile(
     r"^\[(?:(?P<platform>[a-z0-9]+/[^\s\]]+) )?(?:(?P<stage>[^\s\]/]+) )?(?P<num>\d+)/(?P<total>\d+)\] (?P<text>.*)$",
@@ -51,8 +51,6 @@ def parse_time(value: str | None) -> float | None:
         base = base.replace(tzinfo=timezone.utc)
     else:
         sign = 1 if tz[0] == "+" else -1
-        from datetime import timedelta
-
         base = base.replace(tzinfo=timezone(sign * timedelta(hours=int(tz[1:3]), minutes=int(tz[4:6]))))
     frac = float("0." + m.group(2)) if m.group(2) else 0.0
     return base.timestamp() + frac
