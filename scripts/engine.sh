@@ -6,6 +6,10 @@
 #   scripts/engine.sh down    stop what `up` started (by pid), nothing else
 #   scripts/engine.sh status  print what is running
 #   scripts/engine.sh env     print the variables the tests read (KEY=VALUE lines)
+#   scripts/engine.sh gcc-image  import a real Debian + gcc base image (for examples/gcc and
+#                                the benchmarks; not needed by the tests). The debootstrap
+#                                tarball is cached in $STAGECACHE_IMAGE_CACHE
+#                                (default /var/cache/stagecache), so it is built once per machine.
 #
 # Idempotent: `up` twice starts nothing twice; `down` twice stops nothing twice.
 # A machine that already has a working docker with buildx is used as it is: the
@@ -179,6 +183,37 @@ make_base_image() {
   echo "$remote" >"$STATE_DIR/base-image"
 }
 
+GCC_IMAGE_NAME=${STAGECACHE_GCC_IMAGE_NAME:-stagecache/gcc:bookworm}
+make_gcc_image() {
+  local cache=${STAGECACHE_IMAGE_CACHE:-/var/cache/stagecache}
+  local tarball="$cache/bookworm-gcc-minbase.tar"
+  local addr
+  addr=$(cat "$STATE_DIR/registry.addr")
+  if ! docker image inspect "$GCC_IMAGE_NAME" >/dev/null 2>&1; then
+    if [ ! -s "$tarball" ]; then
+      command -v debootstrap >/dev/null 2>&1 || apt_install_bookworm debootstrap
+      need_root
+      mkdir -p "$cache"
+      local root
+      root=$(mktemp -d)
+      log "debootstrap bookworm minbase + gcc into $root (takes a minute or two)"
+      debootstrap --variant=minbase --include=gcc,libc6-dev bookworm "$root" http://deb.debian.org/debian >"$STATE_DIR/debootstrap.log" 2>&1 ||
+        die "debootstrap failed; see $STATE_DIR/debootstrap.log"
+      rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
+      # Write then rename, so an interrupted run never leaves a truncated tarball behind.
+      tar -C "$root" --numeric-owner -cf "$tarball.part" .
+      mv "$tarball.part" "$tarball"
+      rm -rf "$root"
+    fi
+    log "importing $GCC_IMAGE_NAME from $tarball"
+    docker import -c 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' -c 'CMD ["/bin/bash"]' \
+      "$tarball" "$GCC_IMAGE_NAME" >/dev/null
+  fi
+  docker tag "$GCC_IMAGE_NAME" "$addr/$GCC_IMAGE_NAME"
+  docker push -q "$addr/$GCC_IMAGE_NAME" >/dev/null
+  log "gcc image: $GCC_IMAGE_NAME (and $addr/$GCC_IMAGE_NAME)"
+}
+
 print_env() {
   [ -f "$STATE_DIR/registry.addr" ] || die "engine is not up (run: scripts/engine.sh up)"
   echo "STAGECACHE_TEST_REGISTRY=$(cat "$STATE_DIR/registry.addr")"
@@ -224,8 +259,13 @@ case "${1:-}" in
     else echo "registry: not running"; fi
     ;;
   env) print_env ;;
+  gcc-image)
+    start_dockerd
+    start_registry
+    make_gcc_image
+    ;;
   *)
-    echo "usage: $0 up|down|status|env" >&2
+    echo "usage: $0 up|down|status|env|gcc-image" >&2
     exit 2
     ;;
 esac

@@ -327,6 +327,7 @@ def _build_stage(plan: BuildPlan, build: StageBuild, runner: Runner, display: Di
         import_errors=tuple(progress.import_errors),
         missing_caches=tuple(progress.missing_caches),
         export_errors=tuple(progress.export_errors),
+        export_seconds=round(progress.export_seconds, 3),
     )
     if rc != 0:
         if build.local_swap:
@@ -340,10 +341,17 @@ def _build_stage(plan: BuildPlan, build: StageBuild, runner: Runner, display: Di
             _swap_in(incoming, final)
         else:
             shutil.rmtree(incoming, ignore_errors=True)
-    for cmd in build.push_commands:
-        runner.push(cmd.argv[-1])
     if build.push_commands:
-        result = replace(result, pushed=build.tags)
+        t_push = time.monotonic()
+        for cmd in build.push_commands:
+            runner.push(cmd.argv[-1])
+        pushed_in = time.monotonic() - t_push
+        result = replace(
+            result,
+            pushed=build.tags,
+            seconds=round(result.seconds + pushed_in, 3),
+            export_seconds=round(result.export_seconds + pushed_in, 3),
+        )
     return [*folded, result]
 
 

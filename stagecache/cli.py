@@ -162,6 +162,90 @@ def bake(
         reportmod.write_json(report, reportmod.to_json(result))
 
 
+def _split(values: Optional[list[str]]) -> tuple[str, ...]:
+    return tuple(v.strip() for item in values or () for v in item.split(",") if v.strip())
+
+
+@app.command()
+@_boundary
+def bench(
+    directory: Optional[Path] = DirectoryOpt,
+    config: Optional[Path] = ConfigOpt,
+    target: Optional[str] = TargetOpt,
+    strategy: Optional[list[str]] = typer.Option(
+        None,
+        "--strategy",
+        "-s",
+        help="Strategy to run (repeat, or comma-separated): none, classic-final, classic-stages, inline-final, "
+        "inline-stages, registry-min, registry-max, registry-min-single, registry-max-single, local. "
+        "Default: [bench].strategies, else all.",
+    ),
+    scenario: Optional[list[str]] = typer.Option(
+        None,
+        "--scenario",
+        help="Scenario to run (repeat, or comma-separated): warm, cold, or an edit scenario from [bench.edits]. "
+        "Default: [bench].scenarios, else warm, cold and every declared edit.",
+    ),
+    repeat: Optional[int] = typer.Option(None, "--repeat", "-n", help="Measured runs per cell (default 1)."),
+    allow_prune: bool = typer.Option(
+        False, "--allow-prune", help="Allow pruning the builder's whole cache to simulate a fresh CI runner."
+    ),
+    keep: bool = typer.Option(False, "--keep", help="Keep the images, cache refs and cache directories afterwards."),
+    json_path: Optional[Path] = typer.Option(
+        None, "--json", help="Write the results as JSON (schema stagecache.bench/v1)."
+    ),
+    markdown: Optional[Path] = typer.Option(None, "--markdown", help="Write the results as Markdown."),
+    chart: Optional[Path] = typer.Option(
+        None, "--chart", help="Write a bar chart (.png or .svg; needs the 'chart' extra: matplotlib)."
+    ),
+    layers: bool = typer.Option(False, "--layers", help="Also print the layer-by-layer comparison."),
+    layers_scenario: Optional[str] = typer.Option(
+        None, "--layers-scenario", help="Scenario of the layer comparison (default cold-edit-source, else cold)."
+    ),
+    progress: str = typer.Option("auto", "--progress", help="auto, tty (live status line) or plain."),
+) -> None:
+    """Measure caching strategies side by side (warm, fresh runner, edits) on a copy of the project."""
+    from stagecache import bench as benchmod
+    from stagecache import benchreport
+    from stagecache.display import LiveBenchDisplay, PlainBenchDisplay
+    from stagecache.errors import BuildFailed, Interrupted, UsageError
+    from stagecache.report import write_json
+    from stagecache.runner import Runner
+
+    if progress not in ("auto", "tty", "plain"):
+        raise UsageError(f"--progress must be auto, tty or plain, not '{progress}'.")
+    if chart is not None:
+        benchreport.check_chart_path(chart)
+    cfg = _load(directory, config, None, None, target, None)
+    options = benchmod.resolve_options(
+        cfg,
+        strategies=_split(strategy),
+        scenarios=_split(scenario),
+        repeat=repeat,
+        allow_prune=allow_prune,
+        keep=keep,
+        layers_scenario=layers_scenario,
+    )
+    for note in options.notes:
+        typer.echo(f"note: {note}", err=True)
+    live = progress == "tty" or (progress == "auto" and sys.stderr.isatty())
+    display = (LiveBenchDisplay if live else PlainBenchDisplay)(sys.stderr)
+    result = benchmod.run_bench(cfg, options, Runner(), display)
+    typer.echo(benchreport.render(result, layers=layers))
+    if json_path:
+        write_json(json_path, benchreport.to_json(result))
+    if markdown:
+        markdown.parent.mkdir(parents=True, exist_ok=True)
+        markdown.write_text(benchreport.to_markdown(result), encoding="utf-8")
+    if chart and result.runs:
+        benchreport.write_chart(result, chart)
+    if result.status == "interrupted":
+        raise Interrupted(result.signal or 2)
+    if result.status == "failed":
+        failed = "; ".join(f"{o.strategy.name}: {o.error.splitlines()[0]}" for o in result.outcomes if o.error)
+        raise BuildFailed(f"some strategies failed, so their columns are incomplete: {failed}")
+
+
 def main() -> None:
     """Console entry point."""
     app(prog_name="stagecache")

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from stagecache import refs
+from stagecache import refs, strategies
 from stagecache.errors import ConfigError
 
 if sys.version_info >= (3, 11):
@@ -71,6 +71,32 @@ class CacheSettings:
 
 
 @dataclass(frozen=True)
+class Edit:
+    """``[bench.edits]``: the change a scenario makes to a copy of the build context."""
+
+    scenario: str
+    file: str
+    """Path relative to the build context (``/``-separated, never leaving it)."""
+    append: str
+
+
+@dataclass(frozen=True)
+class BenchSettings:
+    """``[bench]``. Empty tuples mean "the defaults" (see stagecache.bench)."""
+
+    strategies: tuple[str, ...] = ()
+    scenarios: tuple[str, ...] = ()
+    repeat: int = 1
+    edits: tuple[Edit, ...] = ()
+    allow_prune: bool = False
+    layers_scenario: str = ""
+
+    def edit(self, scenario: str) -> Edit | None:
+        """The edit declared for ``scenario``."""
+        return next((e for e in self.edits if e.scenario == scenario), None)
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole, validated configuration. Paths are absolute."""
 
@@ -89,6 +115,7 @@ class Config:
     build_args: tuple[tuple[str, str], ...] = ()
     secrets: tuple[Secret, ...] = ()
     stages: tuple[tuple[str, StageSettings], ...] = ()
+    bench: BenchSettings = field(default_factory=BenchSettings)
 
     @property
     def source(self) -> str:
@@ -245,6 +272,8 @@ _CACHE_KEYS = ("mode", "registry_mode", "ref", "tag", "local_dir", "on_export_er
 _BUILD_KEYS = ("args", "secrets")
 _STAGE_KEYS = ("tags", "push")
 _SECRET_KEYS = ("env", "file")
+_BENCH_KEYS = ("strategies", "scenarios", "repeat", "edits", "allow_prune", "layers_scenario")
+_EDIT_KEYS = ("file", "append")
 
 
 def default_image(root: Path) -> str:
@@ -400,6 +429,8 @@ def _from_dict(data: dict[str, Any], base: Path, path: Path | None, source: str)
             )
         )
 
+    bench = _bench(c, c.table(data.get("bench", {}), "bench"))
+
     return Config(
         path=path,
         root=base,
@@ -416,6 +447,60 @@ def _from_dict(data: dict[str, Any], base: Path, path: Path | None, source: str)
         build_args=tuple(build_args),
         secrets=tuple(secrets),
         stages=tuple(stages),
+        bench=bench,
+    )
+
+
+def _bench(c: _Checker, bench: dict[str, Any]) -> BenchSettings:
+    c.keys(bench, _BENCH_KEYS, "bench")
+    edits = []
+    for scenario, spec in c.table(bench.get("edits", {}), "bench.edits").items():
+        key = f"bench.edits.{scenario}"
+        if not strategies.EDIT_SCENARIO_RE.match(scenario):
+            raise c.fail(key, "an edit's name is its scenario: warm-edit-NAME or cold-edit-NAME (lowercase).")
+        spec = c.table(spec, key)
+        c.keys(spec, _EDIT_KEYS, key)
+        if "file" not in spec:
+            raise c.fail(key, 'set file = "path/in/the/context" (and append = "text").')
+        file = c.string(spec["file"], f"{key}.file")
+        parts = Path(file).parts
+        if not file or Path(file).is_absolute() or ".." in parts:
+            raise c.fail(f"{key}.file", f"{file!r} must be a relative path inside the build context.")
+        append = c.string(spec.get("append", "stagecache bench edit"), f"{key}.append")
+        if "\n" in append or "\r" in append:
+            raise c.fail(f"{key}.append", "the text appended must be a single line.")
+        edits.append(Edit(scenario, Path(file).as_posix(), append))
+
+    names = c.string_list(c.string)(bench.get("strategies", []), "bench.strategies")
+    for i, name in enumerate(names):
+        if name not in strategies.STRATEGIES:
+            options = tuple(strategies.STRATEGIES)
+            hint = _hint(name, options)
+            raise c.fail(f"bench.strategies[{i}]", f"unknown strategy {name!r}.{hint} Strategies: {_quoted(options)}.")
+    scenarios = c.string_list(c.string)(bench.get("scenarios", []), "bench.scenarios")
+    declared = {e.scenario for e in edits}
+    for i, name in enumerate(scenarios):
+        problem = strategies.scenario_problem(name)
+        if problem:
+            raise c.fail(f"bench.scenarios[{i}]", problem + ".")
+        if strategies.Scenario.parse(name).edit and name not in declared:
+            raise c.fail(f"bench.scenarios[{i}]", f"scenario {name!r} needs an edit: add it under [bench.edits].")
+    repeat = bench.get("repeat", 1)
+    if isinstance(repeat, bool) or not isinstance(repeat, int) or not 1 <= repeat <= 100:
+        raise c.fail("bench.repeat", f"expected a whole number from 1 to 100, got {repeat!r}.")
+    allow_prune = c.boolean(bench.get("allow_prune", False), "bench.allow_prune")
+    layers = bench.get("layers_scenario", "")
+    if layers:
+        problem = strategies.scenario_problem(c.string(layers, "bench.layers_scenario"))
+        if problem:
+            raise c.fail("bench.layers_scenario", problem + ".")
+    return BenchSettings(
+        strategies=names,
+        scenarios=scenarios,
+        repeat=repeat,
+        edits=tuple(edits),
+        allow_prune=allow_prune,
+        layers_scenario=layers,
     )
 
 

@@ -70,16 +70,14 @@ class PlainDisplay:
         """The bake is over."""
 
 
-class LiveDisplay(PlainDisplay):
-    """On a terminal: finished stages as lines, plus one status line rewritten in place
-    (current stage, step, elapsed), refreshed by a small timer thread."""
+class StatusLine:
+    """One terminal line rewritten in place (text + elapsed seconds), refreshed by a
+    small timer thread; ``print`` writes a permanent line above it."""
 
-    def __init__(self, stream: TextIO | None = None, verbose: bool = False) -> None:
-        super().__init__(stream, verbose)
-        self._status = ""
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self._text = ""
         self._started = time.monotonic()
-        self._step_text = ""
-        self._header = ""
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._tick, daemon=True)
@@ -87,44 +85,139 @@ class LiveDisplay(PlainDisplay):
 
     def _tick(self) -> None:
         while not self._stop.wait(0.5):
-            self._render()
+            self.render()
 
-    def _render(self) -> None:
+    def set(self, text: str, restart: bool = False) -> None:
+        """Change the status text (and restart its clock)."""
         with self._lock:
-            if not self._header:
+            self._text = text
+            if restart:
+                self._started = time.monotonic()
+        self.render()
+
+    def render(self) -> None:
+        """Redraw the line."""
+        with self._lock:
+            if not self._text:
                 return
-            elapsed = time.monotonic() - self._started
-            line = f"{self._header}  {self._step_text}  {elapsed:5.1f}s"
+            line = f"{self._text}  {time.monotonic() - self._started:5.1f}s"
             self.stream.write(_CLEAR + _short(line, 118))
             self.stream.flush()
 
-    def _print(self, text: str) -> None:
+    def print(self, text: str) -> None:
+        """A permanent line; the status line is redrawn on the next tick."""
         with self._lock:
             self.stream.write(_CLEAR + text + "\n")
             self.stream.flush()
 
-    def stage_started(self, stage: str, index: int, count: int, detail: str) -> None:  # noqa: D102
-        super().stage_started(stage, index, count, detail)
-        with self._lock:
-            self._header = f"[{index}/{count}] {stage}"
-            self._step_text = "starting"
-            self._started = time.monotonic()
-        self._render()
-
-    def event(self, e: Event) -> None:  # noqa: D102
-        if e.step is not None and not e.step.is_pull and e.kind in ("start", "done", "cached"):
-            with self._lock:
-                self._step_text = f"step {e.step.number}/{e.step.total or '?'} {e.step.instruction}"
-            if e.kind == "start":
-                self._render()
-                if not self.verbose:
-                    return
-        super().event(e)
-
-    def close(self) -> None:  # noqa: D102
+    def close(self) -> None:
+        """Stop the timer and clear the line."""
         self._stop.set()
         self._thread.join(timeout=1)
         with self._lock:
-            self._header = ""
+            self._text = ""
             self.stream.write(_CLEAR)
             self.stream.flush()
+
+
+class LiveDisplay(PlainDisplay):
+    """On a terminal: finished stages as lines, plus one status line rewritten in place
+    (current stage, step, elapsed)."""
+
+    def __init__(self, stream: TextIO | None = None, verbose: bool = False) -> None:
+        super().__init__(stream, verbose)
+        self._line = StatusLine(self.stream)
+        self._header = ""
+
+    def _print(self, text: str) -> None:
+        self._line.print(text)
+
+    def stage_started(self, stage: str, index: int, count: int, detail: str) -> None:  # noqa: D102
+        super().stage_started(stage, index, count, detail)
+        self._header = f"[{index}/{count}] {stage}"
+        self._line.set(f"{self._header}  starting", restart=True)
+
+    def event(self, e: Event) -> None:  # noqa: D102
+        if e.step is not None and not e.step.is_pull and e.kind in ("start", "done", "cached"):
+            self._line.set(f"{self._header}  step {e.step.number}/{e.step.total or '?'} {e.step.instruction}")
+            if e.kind == "start" and not self.verbose:
+                return
+        super().event(e)
+
+    def close(self) -> None:  # noqa: D102
+        self._line.close()
+
+
+class PlainBenchDisplay:
+    """Bench progress for logs: a line per bake and one per stage it built."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream or sys.stderr
+        self._prefix = ""
+
+    def _print(self, text: str) -> None:
+        self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def run_started(self, position: int, total: int, strategy: str, scenario: str, index: int, repeat: int) -> None:
+        """A bake begins."""
+        run = f", run {index} of {repeat}" if repeat > 1 and scenario != "populate" else ""
+        self._prefix = f"[{position}/{total}] {strategy} / {scenario}{run}"
+        self._print(f"==> {self._prefix}")
+
+    def run_finished(self, run) -> None:
+        """A bake ended (``run`` is a stagecache.bench.Run)."""
+        ratio = "-" if run.hit_ratio is None else f"{run.hit_ratio * 100:.0f}%"
+        extra = f": {run.error.splitlines()[0]}" if run.error else ""
+        self._print(f"    {run.status}, {run.cached}/{run.steps} steps cached ({ratio}), {run.seconds:.1f}s{extra}")
+
+    def stage_started(self, stage: str, index: int, count: int, detail: str) -> None:  # noqa: D102
+        pass
+
+    def event(self, e: Event) -> None:  # noqa: D102
+        pass
+
+    def stage_finished(self, stage: str, steps: int, cached: int, seconds: float, status: str) -> None:  # noqa: D102
+        self._print(f"    {stage}: {status}, {cached}/{steps} cached, {seconds:.1f}s")
+
+    def message(self, text: str) -> None:  # noqa: D102
+        # Plan warnings repeat on every bake of the matrix; the bench prints them once itself.
+        if not text.startswith("warning:"):
+            self._print(f"    {text}")
+
+    def close(self) -> None:  # noqa: D102
+        pass
+
+
+class LiveBenchDisplay(PlainBenchDisplay):
+    """Bench progress on a terminal: a line per finished bake, and a status line with
+    strategy, scenario, run, stage and step."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        super().__init__(stream)
+        self._line = StatusLine(self.stream)
+
+    def _print(self, text: str) -> None:
+        self._line.print(text)
+
+    def run_started(self, position: int, total: int, strategy: str, scenario: str, index: int, repeat: int) -> None:  # noqa: D102
+        run = f" run {index}/{repeat}" if repeat > 1 and scenario != "populate" else ""
+        self._prefix = f"[{position}/{total}] {strategy} · {scenario}{run}"
+        self._line.set(self._prefix, restart=True)
+
+    def run_finished(self, run) -> None:  # noqa: D102
+        ratio = "-" if run.hit_ratio is None else f"{run.hit_ratio * 100:.0f}%"
+        self._print(f"{self._prefix}: {run.status}, {ratio} cached, {run.seconds:.1f}s")
+
+    def stage_started(self, stage: str, index: int, count: int, detail: str) -> None:  # noqa: D102
+        self._line.set(f"{self._prefix} · {stage}")
+
+    def event(self, e: Event) -> None:  # noqa: D102
+        if e.step is not None and not e.step.is_pull and e.kind == "start":
+            self._line.set(f"{self._prefix} · {e.step.stage} {e.step.number}/{e.step.total or '?'}")
+
+    def stage_finished(self, stage: str, steps: int, cached: int, seconds: float, status: str) -> None:  # noqa: D102
+        pass
+
+    def close(self) -> None:  # noqa: D102
+        self._line.close()

@@ -113,13 +113,15 @@ def make_plan(
     graph: graphmod.StageGraph | None = None,
     branch: str = "main",
     scope: str = "stages",
+    no_cache: bool = False,
 ) -> BuildPlan:
     """Work out every command ``bake`` runs for ``config``.
 
     ``scope="stages"`` (what stagecache is for) builds and caches every stage.
     ``scope="final"`` builds only the target, importing and exporting only its
     own cache: the common single-build setup, kept for benchmarks and as a
-    baseline that shows what per-stage caching saves.
+    baseline that shows what per-stage caching saves. ``no_cache`` adds
+    ``--no-cache``, so not even the engine's own cache is used.
     """
     if scope not in SCOPES:
         raise UsageError(f"unknown scope '{scope}'; expected one of {', '.join(SCOPES)}.")
@@ -161,7 +163,7 @@ def make_plan(
             )
             continue
         upstream = tuple(s.label for s in graph.upstream(stage) if s.name is not None) if scope == "stages" else ()
-        builds.append(_stage_build(config, mode, naming, stage, upstream, is_target, tuple(folded)))
+        builds.append(_stage_build(config, mode, naming, stage, upstream, is_target, tuple(folded), no_cache))
         folded = []
 
     pulls: tuple[Command, ...] = ()
@@ -209,6 +211,7 @@ def _stage_build(
     upstream: tuple[str, ...],
     is_target: bool,
     folded: tuple[str, ...],
+    no_cache: bool = False,
 ) -> StageBuild:
     label = stage.label
     settings = config.stage_settings(label)
@@ -247,6 +250,8 @@ def _stage_build(
         argv.extend(["--secret", f"id={secret.id},{secret.source()}"])
     if config.network:
         argv.extend(["--network", config.network])
+    if no_cache:
+        argv.append("--no-cache")
     if config.platforms:
         argv.extend(["--platform", ",".join(config.platforms)])
     for ref in cache.legacy_from:

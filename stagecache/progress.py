@@ -204,7 +204,17 @@ _IMPORT_FAIL_RE = re.compile(r"failed to configure (?P<kind>\w+) cache importer"
 _LOCAL_MISSING_RE = re.compile(r"local cache import at (?P<src>\S+) not found")
 _IMPORT_NAME = "importing cache manifest from "
 _NOT_FOUND_RE = re.compile(r": not found$|manifest unknown|404 Not Found", re.IGNORECASE)
-_EXPORT_NAMES = ("exporting cache", "exporting to ", "writing cache", "preparing build cache for export")
+_EXPORT_NAMES = (
+    "exporting cache",
+    "exporting to ",
+    "writing cache",
+    "preparing build cache for export",
+    "preparing layers for inline cache",
+)
+
+
+def _is_cache_export(name: str) -> bool:
+    return "cache" in name and any(name.startswith(p) for p in _EXPORT_NAMES)
 
 
 class _Progress:
@@ -217,6 +227,11 @@ class _Progress:
         self.missing_caches: list[str] = []
         self.export_errors: list[str] = []
         self._on_event = on_event or (lambda e: None)
+
+    @property
+    def export_seconds(self) -> float:
+        """Seconds spent exporting cache (the classic builder exports none itself)."""
+        return 0.0
 
     def failed_step(self) -> Step | None:
         """The first step that reported an error, if any."""
@@ -290,7 +305,7 @@ class BuildProgress(_Progress):
                         self.missing_caches.append(ref)
                     else:
                         self.import_errors.append(f"{ref}: {vx.error}")
-                elif any(name.startswith(p) for p in _EXPORT_NAMES) and "cache" in name:
+                elif _is_cache_export(name):
                     self.export_errors.append(f"{name}: {v['error']}")
             return
         step = self.steps.get(digest)
@@ -338,6 +353,25 @@ class BuildProgress(_Progress):
     def error_lines(self) -> list[str]:
         """BuildKit's and buildx's error lines, as shown to the user on failure."""
         return [m for m in self.messages if m.startswith("ERROR") or "error" in m.lower()[:40]]
+
+    @property
+    def export_seconds(self) -> float:
+        """Seconds BuildKit spent exporting cache (its cache-export vertices, end to end)."""
+        spans = [
+            (v.started, v.completed)
+            for v in self.vertices.values()
+            if v.started is not None and v.completed is not None and _is_cache_export(v.name)
+        ]
+        if not spans:
+            return 0.0
+        # The vertices overlap (e.g. "preparing build cache" inside "exporting cache"): take the union.
+        total, end = 0.0, float("-inf")
+        for start, stop in sorted(spans):
+            if stop <= end:
+                continue
+            total += stop - max(start, end)
+            end = stop
+        return total
 
 
 _LEGACY_STEP_RE = re.compile(r"^Step (?P<num>\d+)/(?P<total>\d+) : (?P<text>.*)$")

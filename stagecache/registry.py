@@ -80,6 +80,23 @@ class RegistryClient:
         data["_digest"] = headers.get("Docker-Content-Digest", "")
         return data
 
+    def delete_tag(self, repository: str, tag: str) -> bool:
+        """Delete the manifest ``repository:tag`` points to. False when the registry refuses
+        (deletes are disabled unless the registry is configured to allow them)."""
+        status, headers, _ = self._get(f"/{repository}/manifests/{tag}", accept=_ACCEPT, method="HEAD")
+        digest = headers.get("Docker-Content-Digest")
+        if status != 200 or not digest:
+            return status == 404
+        status, _, _ = self._get(f"/{repository}/manifests/{digest}", method="DELETE")
+        return status in (200, 202, 404)
+
+    def size(self, repository: str) -> int:
+        """Bytes of every distinct blob reachable from any tag of ``repository``."""
+        blobs: dict[str, int] = {}
+        for tag in self.tags(repository):
+            blobs.update(self.blob_digests(repository, tag))
+        return sum(blobs.values())
+
     def blob_digests(self, repository: str, reference: str) -> dict[str, int]:
         """Every blob reachable from a tag (through indexes), digest -> size."""
         out: dict[str, int] = {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import uuid
 from dataclasses import dataclass, replace
@@ -63,6 +64,15 @@ class Project:
             fh.write(text + "\n")
 
 
+def tree_digest(path: Path) -> dict[str, str]:
+    """Relative path -> sha256 of every file under ``path`` (lock files aside)."""
+    return {
+        str(p.relative_to(path)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(path.rglob("*"))
+        if p.is_file() and p.name != ".lock"
+    }
+
+
 def hits(result: BakeResult) -> dict[str, dict[int, bool]]:
     """stage -> {step number: cached}."""
     return {s.stage: {st.number: st.cached for st in s.steps} for s in result.stages}
@@ -87,11 +97,7 @@ def make_project(engine: Engine, tmp_path: Path):
 
     yield make
     for p in made:
-        p.runner.remove_images([t for t in _local_tags(p.runner) if t.startswith(p.image)])
+        p.runner.remove_images(p.runner.local_tags(p.image))
 
 
-def _local_tags(runner: Runner) -> list[str]:
-    return [t for image in runner.client.image.list() for t in image.repo_tags or []]
-
-
-__all__ = ["Project", "hits", "all_cached", "replace"]
+__all__ = ["Project", "hits", "all_cached", "replace", "tree_digest"]

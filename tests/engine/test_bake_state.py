@@ -3,7 +3,6 @@ mode switches, and the planned argv run for real."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import subprocess
 import sys
@@ -11,15 +10,7 @@ from pathlib import Path
 
 from stagecache.errors import BuildFailed
 from tests.conftest import ROOT
-from tests.engine.conftest import Project, all_cached
-
-
-def tree_digest(path: Path) -> dict[str, str]:
-    return {
-        str(p.relative_to(path)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(path.rglob("*"))
-        if p.is_file() and p.name != ".lock"
-    }
+from tests.engine.conftest import Project, all_cached, tree_digest
 
 
 def test_registry_mode_pushes_stage_images_and_cache_refs(make_project) -> None:

@@ -1,0 +1,532 @@
+"""``stagecache bench``: measure caching strategies side by side on real builds.
+
+For each strategy (see :mod:`stagecache.strategies`): fill its caches with one
+unmeasured bake, then for each repetition and scenario apply the scenario
+(edit a file of the *copy* of the build context, simulate a fresh CI runner)
+and measure one bake. Every strategy gets its own image repository
+(``IMAGE/bench-STRATEGY``) and local cache directory, so strategies never share
+cache; what the bench created is deleted afterwards unless ``keep``.
+
+The user's files are never touched: builds run on a temporary copy of the
+build context.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Protocol
+
+from stagecache import config as configmod
+from stagecache import refs
+from stagecache.bake import BakeOptions, Display, QuietDisplay, bake, check_builder
+from stagecache.cache import get_mode
+from stagecache.config import Config, Edit
+from stagecache.errors import Interrupted, StagecacheError, UsageError
+from stagecache.plan import load_graph, make_plan
+from stagecache.registry import RegistryClient
+from stagecache.report import StageResult, StepResult
+from stagecache.runner import Runner
+from stagecache.strategies import DEFAULT_EDIT_SCENARIOS, STRATEGIES, Scenario, Strategy
+
+POPULATE = "populate"
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    """What to run: resolved from flags > [bench] config > defaults by :func:`resolve_options`."""
+
+    strategies: tuple[str, ...]
+    scenarios: tuple[str, ...]
+    repeat: int = 1
+    allow_prune: bool = False
+    keep: bool = False
+    layers_scenario: str = ""
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Run:
+    """One bake the bench ran (``scenario`` is ``populate`` for the unmeasured one)."""
+
+    strategy: str
+    scenario: str
+    index: int
+    status: str  # "success" | "failed" | "interrupted"
+    seconds: float
+    stages: tuple[StageResult, ...] = ()
+    error: str = ""
+
+    @property
+    def steps(self) -> int:
+        """Steps of every stage."""
+        return sum(len(s.steps) for s in self.stages)
+
+    @property
+    def cached(self) -> int:
+        """Cache hits of every stage."""
+        return sum(s.cached for s in self.stages)
+
+    @property
+    def hit_ratio(self) -> float | None:
+        """Hits / steps."""
+        return self.cached / self.steps if self.steps else None
+
+    @property
+    def export_seconds(self) -> float:
+        """Time spent exporting cache in this bake."""
+        return sum(s.export_seconds for s in self.stages)
+
+
+@dataclass(frozen=True)
+class StrategyOutcome:
+    """Per-strategy figures that are not per run."""
+
+    strategy: Strategy
+    image: str
+    cache_bytes: int | None = None
+    cache_location: str = ""
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class Cell:
+    """A strategy x scenario: its measured runs."""
+
+    strategy: str
+    scenario: str
+    runs: tuple[Run, ...]
+
+    @property
+    def ok(self) -> bool:
+        """Every run succeeded (and there was at least one)."""
+        return bool(self.runs) and all(r.status == "success" for r in self.runs)
+
+    @property
+    def seconds(self) -> tuple[float, float, float] | None:
+        """(median, min, max) wall seconds of the successful runs."""
+        values = [r.seconds for r in self.runs if r.status == "success"]
+        if not values:
+            return None
+        return statistics.median(values), min(values), max(values)
+
+    @property
+    def hit_ratio(self) -> float | None:
+        """Hits / steps over the successful runs."""
+        runs = [r for r in self.runs if r.status == "success"]
+        steps = sum(r.steps for r in runs)
+        return sum(r.cached for r in runs) / steps if steps else None
+
+
+@dataclass(frozen=True)
+class BenchResult:
+    """Everything a bench measured."""
+
+    status: str  # "complete" | "failed" | "interrupted"
+    target: str
+    dockerfile: str
+    stage_order: tuple[str, ...]
+    options: BenchOptions
+    outcomes: tuple[StrategyOutcome, ...]
+    runs: tuple[Run, ...]
+    wall_seconds: float
+    docker_seconds: float
+    engine: dict[str, str] = field(default_factory=dict)
+    signal: int = 0
+    """The signal that interrupted the bench (status "interrupted"), else 0."""
+
+    def cell(self, strategy: str, scenario: str) -> Cell:
+        """The measured runs of one strategy in one scenario."""
+        runs = tuple(r for r in self.runs if r.strategy == strategy and r.scenario == scenario)
+        return Cell(strategy, scenario, runs)
+
+    @property
+    def overhead_seconds(self) -> float:
+        """Wall time not spent waiting for docker: stagecache's own work."""
+        return max(0.0, self.wall_seconds - self.docker_seconds)
+
+    @property
+    def overhead_ratio(self) -> float | None:
+        """Overhead / wall time."""
+        return self.overhead_seconds / self.wall_seconds if self.wall_seconds else None
+
+    def best(self, scenario: str) -> str | None:
+        """The strategy with the lowest median time in ``scenario``."""
+        timed = [(c.seconds[0], c.strategy) for o in self.outcomes if (c := self.cell(o.strategy.name, scenario)).ok]
+        timed = [t for t in timed if t[0] is not None]
+        return min(timed)[1] if timed else None
+
+    def layers(self, scenario: str) -> list[tuple[str, int, int | None, str, dict[str, StepResult]]]:
+        """One row per Dockerfile instruction that ran: (stage, step, line, instruction,
+        {strategy: its step in the last successful run of ``scenario``})."""
+        rows: dict[tuple[str, int], tuple[int | None, str, dict[str, StepResult]]] = {}
+        for o in self.outcomes:
+            runs = [r for r in self.cell(o.strategy.name, scenario).runs if r.status == "success"]
+            if not runs:
+                continue
+            for stage in runs[-1].stages:
+                for st in stage.steps:
+                    line, text, cells = rows.setdefault((st.stage, st.number), (st.line, st.instruction, {}))
+                    cells[o.strategy.name] = st
+        order = {name: i for i, name in enumerate(self.stage_order)}
+        keys = sorted(rows, key=lambda k: (order.get(k[0], len(order)), k[1]))
+        return [(k[0], k[1], rows[k][0], rows[k][1], rows[k][2]) for k in keys]
+
+
+class BenchDisplay(Display, Protocol):
+    """What the bench shows while it runs (see stagecache.display)."""
+
+    def run_started(self, position: int, total: int, strategy: str, scenario: str, index: int, repeat: int) -> None:
+        """A bake begins."""
+
+    def run_finished(self, run: Run) -> None:
+        """A bake ended."""
+
+
+class _QuietBench(QuietDisplay):
+    def run_started(self, position: int, total: int, strategy: str, scenario: str, index: int, repeat: int) -> None:
+        pass
+
+    def run_finished(self, run: Run) -> None:
+        pass
+
+
+def has_registry_host(image: str) -> bool:
+    """Whether ``image`` names its registry (``host.tld/...``, ``host:port/...``, ``localhost/...``)."""
+    first, sep, _ = image.partition("/")
+    return bool(sep) and ("." in first or ":" in first or first == "localhost")
+
+
+def resolve_options(
+    config: Config,
+    strategies: Sequence[str] = (),
+    scenarios: Sequence[str] = (),
+    repeat: int | None = None,
+    allow_prune: bool = False,
+    keep: bool = False,
+    layers_scenario: str | None = None,
+) -> BenchOptions:
+    """Work out what to run, and refuse what cannot or must not run, before anything runs."""
+    settings = config.bench
+    notes: list[str] = []
+    names = tuple(dict.fromkeys(strategies or settings.strategies))
+    for name in names:
+        if name not in STRATEGIES:
+            raise UsageError(f"unknown strategy '{name}'; strategies are: {', '.join(STRATEGIES)}.")
+    registry = has_registry_host(config.image)
+    if not names:
+        names = tuple(s for s in STRATEGIES if registry or not get_mode(STRATEGIES[s].mode).needs_registry)
+        if not registry:
+            notes.append(
+                f"only strategies that need no registry are run, because [project].image ({config.image}) names "
+                "no registry; set it to a repository you can push to (e.g. localhost:5000/app) to compare them all."
+            )
+    elif not registry:
+        needing = [n for n in names if get_mode(STRATEGIES[n].mode).needs_registry]
+        if needing:
+            raise UsageError(
+                f"{config.source}: strategies {', '.join(needing)} keep their cache in a registry, but "
+                f"[project].image ({config.image}) names no registry host. Set [project].image to a repository "
+                "you can push to (e.g. localhost:5000/app), or run only 'none' and 'local'."
+            )
+
+    declared = [e.scenario for e in settings.edits]
+    chosen = tuple(dict.fromkeys(scenarios or settings.scenarios))
+    if not chosen:
+        ordered = [s for s in DEFAULT_EDIT_SCENARIOS if s in declared] + [
+            s for s in declared if s not in DEFAULT_EDIT_SCENARIOS
+        ]
+        chosen = ("warm", "cold", *ordered)
+        missing = [s for s in DEFAULT_EDIT_SCENARIOS if s not in declared]
+        if missing:
+            notes.append(
+                f"scenarios {', '.join(missing)} are not run: declare their edits under [bench.edits] "
+                '(e.g. cold-edit-source = { file = "src/main.c", append = "// edit" }).'
+            )
+    parsed = []
+    for name in chosen:
+        try:
+            parsed.append(Scenario.parse(name))
+        except ValueError:
+            raise UsageError(
+                f"unknown scenario '{name}'; scenarios are warm, cold, or warm-edit-NAME / cold-edit-NAME "
+                "declared under [bench.edits]."
+            ) from None
+        if parsed[-1].edit:
+            edit = settings.edit(name)
+            if edit is None:
+                raise UsageError(
+                    f"{config.source}: scenario '{name}' has no edit; add it under [bench.edits], e.g. "
+                    f'{name} = {{ file = "path/in/context", append = "// bench edit" }}.'
+                )
+            _check_edit_file(config, edit)
+
+    allow_prune = allow_prune or settings.allow_prune
+    if any(s.fresh_runner for s in parsed) and not allow_prune:
+        cold = ", ".join(s.name for s in parsed if s.fresh_runner)
+        raise UsageError(
+            f"scenarios {cold} simulate a fresh CI runner, which prunes the builder's whole build cache "
+            "(`docker buildx prune --all`) and removes the bench's images. On a shared engine that destroys "
+            "other people's cache. Run it where that is fine and pass --allow-prune (or set "
+            "[bench].allow_prune = true for a dedicated builder), or run only --scenario warm."
+        )
+    repeat = settings.repeat if repeat is None else repeat
+    if not 1 <= repeat <= 100:
+        raise UsageError(f"--repeat must be from 1 to 100, not {repeat}.")
+    layers = layers_scenario or settings.layers_scenario
+    if layers and layers not in chosen:
+        raise UsageError(f"the layers scenario '{layers}' is not among the scenarios run ({', '.join(chosen)}).")
+    if not layers:
+        layers = next((s for s in ("cold-edit-source", "cold") if s in chosen), chosen[-1])
+    return BenchOptions(
+        strategies=names,
+        scenarios=chosen,
+        repeat=repeat,
+        allow_prune=allow_prune,
+        keep=keep,
+        layers_scenario=layers,
+        notes=tuple(notes),
+    )
+
+
+def _check_edit_file(config: Config, edit: Edit) -> None:
+    path = config.context / edit.file
+    if not path.is_file() or path.is_symlink():
+        raise UsageError(
+            f"{config.source}: key 'bench.edits.{edit.scenario}.file': {edit.file} is not a regular file in the "
+            f"build context {config.context}."
+        )
+
+
+@dataclass(frozen=True)
+class _Workspace:
+    root: Path
+    context: Path
+    dockerfile: Path
+    originals: dict[Path, bytes]
+
+
+def _copy_context(config: Config, root: Path, edits: Sequence[Edit]) -> _Workspace:
+    context = root / "context"
+    skip = {config.cache.local_dir}
+
+    def ignore(folder: str, names: list[str]) -> list[str]:
+        return [n for n in names if Path(folder, n) in skip]
+
+    shutil.copytree(config.context, context, symlinks=True, ignore=ignore)
+    dockerfile = config.dockerfile
+    if config.context in dockerfile.parents:
+        dockerfile = context / dockerfile.relative_to(config.context)
+    originals = {context / e.file: (context / e.file).read_bytes() for e in edits}
+    return _Workspace(root, context, dockerfile, originals)
+
+
+def strategy_config(config: Config, strategy: Strategy, root: Path, context: Path, dockerfile: Path) -> Config:
+    """The config a strategy builds with: the copied context, its own image repository,
+    default ref/tag templates (so a template naming a real repository is never written to),
+    no extra tags, and its own local cache directory."""
+    image = f"{config.image}/bench-{strategy.name}"
+    problem = refs.check_repository(image)
+    if problem:
+        raise UsageError(f"the bench repository {image!r} is invalid: {problem}.")
+    cache = replace(
+        config.cache,
+        mode=strategy.mode,
+        registry_mode=strategy.registry_mode,
+        ref=configmod.DEFAULT_REF_TEMPLATE,
+        tag=configmod.DEFAULT_TAG_TEMPLATE,
+        local_dir=root / "cache" / strategy.name,
+    )
+    return replace(
+        config,
+        root=root,
+        context=context,
+        dockerfile=dockerfile,
+        image=image,
+        tags=(),
+        stages=(),
+        push=None,
+        cache=cache,
+    )
+
+
+def _apply_edit(workspace: _Workspace, edit: Edit, token: str) -> None:
+    path = workspace.context / edit.file
+    data = path.read_bytes()
+    sep = b"" if not data or data.endswith(b"\n") else b"\n"
+    path.write_bytes(data + sep + f"{edit.append} {token}\n".encode())
+
+
+def _restore(workspace: _Workspace) -> None:
+    for path, data in workspace.originals.items():
+        path.write_bytes(data)
+
+
+def run_bench(
+    config: Config,
+    options: BenchOptions,
+    runner: Runner,
+    display: BenchDisplay | None = None,
+    workdir: Path | None = None,
+    on_run: Callable[[Run], None] | None = None,
+) -> BenchResult:
+    """Run the matrix. Returns the result; on Ctrl-C returns what was measured so far
+    with status ``interrupted`` (the caller decides the exit code)."""
+    display = display or _QuietBench()
+    started = time.monotonic()
+    docker_before = runner.docker_seconds
+    graph = load_graph(config)
+    target = graph.resolve_target(config.target or None)
+    order = tuple(s.label for s in graph.build_order(target.label if target.name else str(target.index)))
+    scenarios = [Scenario.parse(s) for s in options.scenarios]
+    edits = [e for s in scenarios if s.edit and (e := config.bench.edit(s.name))]
+
+    tmp = Path(tempfile.mkdtemp(prefix="stagecache-bench-", dir=workdir))
+    runs: list[Run] = []
+    outcomes: list[StrategyOutcome] = []
+    engine: dict[str, str] = {}
+    status = "complete"
+    signum = 0
+    total = len(options.strategies) * (1 + len(scenarios) * options.repeat)
+    position = 0
+    try:
+        workspace = _copy_context(config, tmp, edits)
+        plans = {}
+        for name in options.strategies:
+            strategy = STRATEGIES[name]
+            cfg = strategy_config(config, strategy, tmp, workspace.context, workspace.dockerfile)
+            plans[name] = make_plan(cfg, graph=graph, scope=strategy.scope, no_cache=strategy.no_cache)
+        # Check the builder once for every mode, before the first build.
+        for plan in plans.values():
+            engine.update(check_builder(plan, runner))
+
+        for name in options.strategies:
+            strategy = STRATEGIES[name]
+            plan = plans[name]
+            _restore(workspace)
+            outcome = StrategyOutcome(strategy, plan.config.image)
+            try:
+                if options.allow_prune:
+                    runner.simulate_fresh_runner([plan.config.image], config.builder)
+                schedule = [(Scenario(POPULATE, False, False), 1)] + [
+                    (s, i) for i in range(1, options.repeat + 1) for s in scenarios
+                ]
+                for scenario, index in schedule:
+                    position += 1
+                    display.run_started(position, total, name, scenario.name, index, options.repeat)
+                    if scenario.edit:
+                        edit = config.bench.edit(scenario.name)
+                        assert edit is not None
+                        _apply_edit(workspace, edit, f"{name} {scenario.name} {index} {uuid.uuid4().hex[:12]}")
+                    if scenario.fresh_runner:
+                        runner.simulate_fresh_runner([plan.config.image], config.builder)
+                    try:
+                        run = _measure(plan, runner, display, name, scenario.name, index)
+                    except Interrupted as exc:
+                        runs.append(exc.run)  # type: ignore[attr-defined]
+                        raise
+                    runs.append(run)
+                    display.run_finished(run)
+                    if on_run:
+                        on_run(run)
+                    if run.status != "success":
+                        outcome = replace(outcome, error=f"{scenario.name} run {index}: {run.error}")
+                        position += len(schedule) - schedule.index((scenario, index)) - 1
+                        break
+                outcome = _measure_cache(outcome, plan.config, plan.mode.name)
+            finally:
+                outcomes.append(outcome)
+                if not options.keep:
+                    _clean_strategy(plan.config, runner)
+        if any(o.error for o in outcomes):
+            status = "failed"
+    except Interrupted as exc:
+        status, signum = "interrupted", exc.exit_code - 128
+    except KeyboardInterrupt:
+        status, signum = "interrupted", signal.SIGINT
+    finally:
+        display.close()
+        if not options.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return BenchResult(
+        status=status,
+        target=target.label,
+        dockerfile=str(config.dockerfile),
+        stage_order=order,
+        options=replace(options, notes=(*options.notes, *([f"kept: {tmp}"] if options.keep else []))),
+        outcomes=tuple(outcomes),
+        runs=tuple(runs),
+        wall_seconds=time.monotonic() - started,
+        docker_seconds=runner.docker_seconds - docker_before,
+        engine=engine,
+        signal=int(signum),
+    )
+
+
+def _measure(plan, runner: Runner, display: Display, strategy: str, scenario: str, index: int) -> Run:
+    """One bake as a Run. A Ctrl-C is re-raised with the interrupted Run attached as ``run``."""
+    t0 = time.monotonic()
+    try:
+        result = bake(plan, runner, display, BakeOptions(check_builder=False))
+    except Interrupted as exc:
+        stages = exc.result.stages if exc.result is not None else ()
+        exc.run = Run(strategy, scenario, index, "interrupted", time.monotonic() - t0, stages, exc.message)  # type: ignore[attr-defined]
+        raise
+    except StagecacheError as exc:
+        stages = exc.result.stages if exc.result is not None else ()
+        return Run(strategy, scenario, index, "failed", time.monotonic() - t0, stages, exc.message)
+    return Run(strategy, scenario, index, "success", result.seconds, result.stages)
+
+
+def _measure_cache(outcome: StrategyOutcome, cfg: Config, mode: str) -> StrategyOutcome:
+    """Bytes the strategy's cache occupies where the next runner would find it."""
+    if mode == "none":
+        return replace(outcome, cache_bytes=0, cache_location="(none)")
+    if mode == "local":
+        d = cfg.cache.local_dir
+        size = sum(p.stat().st_size for p in d.rglob("*") if p.is_file() and ".incoming" not in p.as_posix())
+        return replace(outcome, cache_bytes=size, cache_location=str(d))
+    host, _, repo = cfg.image.partition("/")
+    try:
+        size = RegistryClient(host).size(repo)
+    except OSError:
+        size = None
+    return replace(outcome, cache_bytes=size, cache_location=cfg.image)
+
+
+def _clean_strategy(cfg: Config, runner: Runner) -> None:
+    """Delete what the strategy created: its registry tags and local images."""
+    if has_registry_host(cfg.image):
+        host, _, repo = cfg.image.partition("/")
+        client = RegistryClient(host)
+        try:
+            for tag in client.tags(repo):
+                client.delete_tag(repo, tag)
+        except OSError:
+            pass
+    try:
+        runner.remove_images(runner.local_tags(cfg.image))
+    except StagecacheError:
+        pass
+    if cfg.cache.local_dir.exists():
+        shutil.rmtree(cfg.cache.local_dir, ignore_errors=True)
+
+
+def engine_versions(result: BenchResult) -> str:
+    """One line: docker, buildx, Python."""
+    import platform
+
+    e = result.engine
+    return (
+        f"dockerd {e.get('docker', '?')}, buildx {e.get('buildx', '?')}, "
+        f"builder {e.get('builder', '?')} ({e.get('driver', '?')}, containerd store {e.get('containerd_store', '?')}), "
+        f"Python {platform.python_version()}, {os.cpu_count()} CPUs"
+    )

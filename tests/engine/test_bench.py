@@ -1,0 +1,152 @@
+"""stagecache bench on the real engine and registry, on the small example.
+
+This is the evidence behind the README's advice: on a fresh runner with no change,
+every cache but `none` and `classic-final` hits every step; after an everyday source
+edit, only the per-stage caches (and registry mode=max) keep the toolchain step that
+comes before `COPY hello.c`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from stagecache.strategies import STRATEGIES
+from tests.engine.conftest import Project, tree_digest
+
+STAGECACHE = str(Path(sys.executable).parent / "stagecache")
+KEEP_TOOLCHAIN = {"classic-stages", "inline-stages", "registry-min", "registry-max", "registry-max-single", "local"}
+LOSE_TOOLCHAIN = {"classic-final", "inline-final", "registry-min-single"}
+
+
+def bench_project(make_project) -> Project:
+    p: Project = make_project("hello")
+    toml = (p.root / "stagecache.toml").read_text()
+    (p.root / "stagecache.toml").write_text(toml.replace("[project]\n", f'[project]\nimage = "{p.image}"\n', 1))
+    return p
+
+
+def test_bench_matrix_on_a_fresh_runner(make_project, tmp_path: Path) -> None:
+    p = bench_project(make_project)
+    before = tree_digest(p.root)
+    out = tmp_path / "out"
+    work = tmp_path / "tmp"
+    work.mkdir()
+    done = subprocess.run(
+        [
+            STAGECACHE,
+            "bench",
+            "-C",
+            str(p.root),
+            "--allow-prune",
+            "--scenario",
+            "cold,cold-edit-source",
+            "--progress",
+            "plain",
+            "--layers",
+            "--json",
+            str(out / "bench.json"),
+            "--markdown",
+            str(out / "bench.md"),
+            "--chart",
+            str(out / "bench.png"),
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TMPDIR": str(work)},
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    data = json.loads((out / "bench.json").read_text())
+    assert data["schema"] == "stagecache.bench/v1" and data["status"] == "complete"
+    assert [s["name"] for s in data["strategies"]] == list(STRATEGIES)
+
+    def steps(strategy: str, scenario: str) -> dict[str, dict[int, bool]]:
+        (run,) = [r for r in data["runs"] if r["strategy"] == strategy and r["scenario"] == scenario]
+        assert run["status"] == "success", run
+        out: dict[str, dict[int, bool]] = {}
+        for row in data["layers"][scenario]:
+            cell = row["strategies"].get(strategy)
+            if cell is not None:
+                out.setdefault(row["stage"], {})[row["step"]] = cell["cached"]
+        return out
+
+    all_miss = {"compile-image": dict.fromkeys((2, 3, 4, 5), False), "runtime-image": {2: False, 3: False}}
+    # cold: BuildKit's final-only caches survive a no-change fresh runner; classic-final does not.
+    for name in STRATEGIES:
+        got = steps(name, "cold")
+        if name == "none":
+            assert got == all_miss
+        elif name == "classic-final":
+            assert got == {"compile-image": dict.fromkeys((2, 3, 4, 5), False), "runtime-image": {2: True, 3: True}}
+        else:
+            assert all(all(s.values()) for s in got.values()) and len(got) == 2, (name, got)
+    # cold-edit-source: the toolchain step before COPY hello.c survives only with per-stage (or max) caches.
+    for name in STRATEGIES:
+        got = steps(name, "cold-edit-source")
+        if name == "none":
+            assert got == all_miss
+        elif name in KEEP_TOOLCHAIN:
+            assert got["compile-image"] == {2: True, 3: True, 4: False, 5: False}, name
+            assert got["runtime-image"] == {2: True, 3: False}, name
+        else:
+            assert name in LOSE_TOOLCHAIN
+            assert got["compile-image"] == dict.fromkeys((2, 3, 4, 5), False), name
+
+    # Every strategy's cache had a size; the bench deleted its refs and images afterwards.
+    for s in data["strategies"]:
+        assert (s["cache_bytes"] == 0) == (s["name"] == "none"), s
+        repo = s["image"].split("/", 1)[1]
+        assert p.registry.tags(repo) == [], s["image"]
+        assert p.runner.local_tags(s["image"]) == []
+    assert data["timing"]["overhead_ratio"] < 0.05
+    # The user's files were never touched; the temporary copy is gone.
+    assert tree_digest(p.root) == before
+    assert list(work.iterdir()) == []
+    # Human outputs.
+    table = done.stdout.splitlines()
+    assert table[0].split()[:3] == ["strategy", "cold", "cold-edit-source"]
+    assert "layers, scenario cold-edit-source:" in done.stdout
+    md = (out / "bench.md").read_text()
+    assert md.startswith("### stagecache bench") and "| registry-max |" in md
+    assert (out / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "==> [1/30] none / populate" in done.stderr
+
+
+def test_bench_ctrl_c_writes_what_was_measured_and_removes_the_copy(make_project, tmp_path: Path) -> None:
+    p = bench_project(make_project)
+    work = tmp_path / "tmp"
+    work.mkdir()
+    report = tmp_path / "bench.json"
+    proc = subprocess.Popen(
+        [STAGECACHE, "bench", "-C", str(p.root), "-s", "local,registry-max", "--scenario", "warm"]
+        + ["--progress", "plain", "--json", str(report)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "TMPDIR": str(work)},
+    )
+    assert proc.stderr is not None
+    seen = []
+    deadline = time.monotonic() + 120
+    for line in proc.stderr:
+        seen.append(line)
+        if line.startswith("==> [3/4] registry-max / populate") or time.monotonic() > deadline:
+            break
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, "".join(seen) + err
+    assert "Error: interrupted by SIGINT" in err
+    data = json.loads(report.read_text())
+    assert data["status"] == "interrupted"
+    local_runs = [(r["scenario"], r["status"]) for r in data["runs"] if r["strategy"] == "local"]
+    assert local_runs == [("populate", "success"), ("warm", "success")]
+    assert "interrupted: the figures above are what was measured before Ctrl-C." in out
+    assert list(work.iterdir()) == []
+    leftover = subprocess.run(["pgrep", "-f", f"buildx build.*{work}"], capture_output=True, text=True)
+    assert leftover.stdout.strip() == ""
