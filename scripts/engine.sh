@@ -183,7 +183,7 @@ make_base_image() {
   echo "$remote" >"$STATE_DIR/base-image"
 }
 
-GCC_IMAGE_NAME=${STAGECACHE_GCC_IMAGE_NAME:-stagecache/gcc:bookworm}
+GCC_IMAGE_NAME=${STAGECACHE_GCC_IMAGE_NAME:-stagecache/debian-gcc:bookworm}
 make_gcc_image() {
   local cache=${STAGECACHE_IMAGE_CACHE:-/var/cache/stagecache}
   local tarball="$cache/bookworm-gcc-minbase.tar"

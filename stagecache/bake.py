@@ -19,7 +19,15 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
-from stagecache.errors import BuildFailed, EnvironmentProblem, Interrupted, RegistryError, StagecacheError, UsageError
+from stagecache.errors import (
+    BuildFailed,
+    CacheGateFailed,
+    EnvironmentProblem,
+    Interrupted,
+    RegistryError,
+    StagecacheError,
+    UsageError,
+)
 from stagecache.plan import BuildPlan, StageBuild
 from stagecache.progress import BuildProgress, Event, LegacyProgress
 from stagecache.report import BakeResult, StageResult, step_results
@@ -277,6 +285,30 @@ def bake(
         error.result = result  # type: ignore[attr-defined]
         raise error
     return result
+
+
+def check_gate(result: BakeResult, plan: BuildPlan) -> None:
+    """The cache-hit gate: raise CacheGateFailed (exit 4) when the overall hit ratio is under
+    ``[cache].fail_under`` / --fail-under, or a stage's under its ``[stages.X].fail_under``."""
+    cfg = plan.config
+    problems = []
+    overall = cfg.cache.fail_under
+    if overall is not None and result.steps and (result.hit_ratio or 0.0) * 100 < overall:
+        problems.append(f"{(result.hit_ratio or 0.0) * 100:.0f}% of all steps were cache hits, under {overall:g}%")
+    for s in result.stages:
+        limit = cfg.stage_settings(s.stage).fail_under
+        if limit is not None and s.steps and (s.hit_ratio or 0.0) * 100 < limit:
+            problems.append(f"stage '{s.stage}' hit {(s.hit_ratio or 0.0) * 100:.0f}%, under its {limit:g}%")
+    if not problems:
+        return
+    missed = ", ".join(f"{s.stage} {s.cached}/{len(s.steps)}" for s in result.stages if s.cached < len(s.steps))
+    error = CacheGateFailed(
+        f"cache-hit gate failed: {'; '.join(problems)}. Stages that missed: {missed or 'none'}. "
+        "The build itself succeeded; look for cache import warnings above, a changed early input, "
+        "or a cache ref that was not exported by the last run."
+    )
+    error.result = result
+    raise error
 
 
 def _detail(plan: BuildPlan, build: StageBuild) -> str:

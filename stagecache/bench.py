@@ -32,7 +32,7 @@ from stagecache.cache import get_mode
 from stagecache.config import Config, Edit
 from stagecache.errors import Interrupted, StagecacheError, UsageError
 from stagecache.plan import load_graph, make_plan
-from stagecache.registry import RegistryClient
+from stagecache.registry import RegistryClient, docker_credentials
 from stagecache.report import StageResult, StepResult
 from stagecache.runner import Runner
 from stagecache.strategies import DEFAULT_EDIT_SCENARIOS, STRATEGIES, Scenario, Strategy
@@ -496,7 +496,7 @@ def _measure_cache(outcome: StrategyOutcome, cfg: Config, mode: str) -> Strategy
         return replace(outcome, cache_bytes=size, cache_location=str(d))
     host, _, repo = cfg.image.partition("/")
     try:
-        size = RegistryClient(host).size(repo)
+        size = RegistryClient(host, credentials=docker_credentials(host)).size(repo)
     except OSError:
         size = None
     return replace(outcome, cache_bytes=size, cache_location=cfg.image)
@@ -506,7 +506,7 @@ def _clean_strategy(cfg: Config, runner: Runner) -> None:
     """Delete what the strategy created: its registry tags and local images."""
     if has_registry_host(cfg.image):
         host, _, repo = cfg.image.partition("/")
-        client = RegistryClient(host)
+        client = RegistryClient(host, credentials=docker_credentials(host))
         try:
             for tag in client.tags(repo):
                 client.delete_tag(repo, tag)

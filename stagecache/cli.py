@@ -80,9 +80,26 @@ TargetOpt = typer.Option(None, "--target", "-t", help="Override [project].target
 PushOpt = typer.Option(
     None, "--push/--no-push", help="Push stage images (default: on for registry, inline and classic modes)."
 )
+BranchOpt = typer.Option(
+    None, "--branch", help="The branch for {branch} in ref/tag templates (default: from the CI's variables, else git)."
+)
+ReadOnlyOpt = typer.Option(
+    None, "--read-only/--read-write", help="Import caches but export none and push nothing (untrusted PR builds)."
+)
 
 
-def _load(directory: Optional[Path], config: Optional[Path], cache_mode, registry_mode, target, push):
+def _load(
+    directory: Optional[Path],
+    config: Optional[Path],
+    cache_mode,
+    registry_mode,
+    target,
+    push,
+    image=None,
+    branch=None,
+    read_only=None,
+    fail_under=None,
+):
     from stagecache import config as configmod
 
     root = (directory or Path.cwd()).resolve()
@@ -91,7 +108,16 @@ def _load(directory: Optional[Path], config: Optional[Path], cache_mode, registr
 
         raise UsageError(f"{directory}: no such directory (given to --directory).")
     path = configmod.find_config(root, config)
-    overrides = configmod.Overrides(cache_mode=cache_mode, registry_mode=registry_mode, push=push, target=target)
+    overrides = configmod.Overrides(
+        cache_mode=cache_mode,
+        registry_mode=registry_mode,
+        push=push,
+        target=target,
+        image=image,
+        branch=branch,
+        read_only=read_only,
+        fail_under=fail_under,
+    )
     return configmod.load(path, root=root, overrides=overrides)
 
 
@@ -104,13 +130,15 @@ def plan(
     registry_mode: Optional[str] = RegistryModeOpt,
     target: Optional[str] = TargetOpt,
     push: Optional[bool] = PushOpt,
+    branch: Optional[str] = BranchOpt,
+    read_only: Optional[bool] = ReadOnlyOpt,
     as_json: bool = typer.Option(False, "--json", help="Print the plan as JSON (schema stagecache.plan/v1)."),
 ) -> None:
     """Show the stage graph and the exact docker commands bake would run. Runs nothing."""
     from stagecache import planview
     from stagecache.plan import make_plan
 
-    cfg = _load(directory, config, cache_mode, registry_mode, target, push)
+    cfg = _load(directory, config, cache_mode, registry_mode, target, push, branch=branch, read_only=read_only)
     p = make_plan(cfg)
     if as_json:
         typer.echo(json.dumps(planview.to_json(p), indent=2))
@@ -127,6 +155,13 @@ def bake(
     registry_mode: Optional[str] = RegistryModeOpt,
     target: Optional[str] = TargetOpt,
     push: Optional[bool] = PushOpt,
+    branch: Optional[str] = BranchOpt,
+    read_only: Optional[bool] = ReadOnlyOpt,
+    fail_under: Optional[float] = typer.Option(
+        None,
+        "--fail-under",
+        help="Exit 4 if under this percentage of steps were cache hits (also [cache].fail_under, per stage).",
+    ),
     report: Optional[Path] = typer.Option(
         None, "--report", help="Write the result as JSON (schema stagecache.report/v1) to this file."
     ),
@@ -136,8 +171,8 @@ def bake(
     ),
 ) -> None:
     """Build every stage the target needs, in order, importing and exporting each stage's cache."""
-    from stagecache import report as reportmod
     from stagecache.bake import bake as run_bake
+    from stagecache.bake import check_gate
     from stagecache.display import LiveDisplay, PlainDisplay
     from stagecache.errors import UsageError
     from stagecache.plan import make_plan
@@ -145,7 +180,17 @@ def bake(
 
     if progress not in ("auto", "tty", "plain"):
         raise UsageError(f"--progress must be auto, tty or plain, not '{progress}'.")
-    cfg = _load(directory, config, cache_mode, registry_mode, target, push)
+    cfg = _load(
+        directory,
+        config,
+        cache_mode,
+        registry_mode,
+        target,
+        push,
+        branch=branch,
+        read_only=read_only,
+        fail_under=fail_under,
+    )
     p = make_plan(cfg)
     live = progress == "tty" or (progress == "auto" and sys.stderr.isatty())
     display = (LiveDisplay if live else PlainDisplay)(sys.stderr, verbose=verbose)
@@ -153,13 +198,47 @@ def bake(
         result = run_bake(p, Runner(), display)
     except StagecacheError as exc:
         if exc.result is not None:
-            typer.echo(reportmod.summary(exc.result))
-            if report:
-                reportmod.write_json(report, reportmod.to_json(exc.result))
+            _outputs(exc.result, report)
         raise
+    _outputs(result, report)
+    check_gate(result, p)
+
+
+def _outputs(result, report: Optional[Path]) -> None:
+    """The summary on stdout, the JSON report, and the CI job summary when there is one."""
+    import os
+
+    from stagecache import ci
+    from stagecache import report as reportmod
+
     typer.echo(reportmod.summary(result))
     if report:
         reportmod.write_json(report, reportmod.to_json(result))
+    summary_file = ci.step_summary_path(os.environ)
+    if summary_file is not None:
+        try:
+            with open(summary_file, "a", encoding="utf-8") as fh:
+                fh.write(reportmod.to_markdown(result))
+        except OSError as exc:
+            typer.echo(f"warning: cannot append to GITHUB_STEP_SUMMARY ({summary_file}): {exc.strerror}", err=True)
+
+
+@app.command()
+@_boundary
+def doctor(
+    directory: Optional[Path] = DirectoryOpt,
+    config: Optional[Path] = ConfigOpt,
+    cache_mode: Optional[str] = CacheModeOpt,
+    target: Optional[str] = TargetOpt,
+    as_json: bool = typer.Option(False, "--json", help="Print the checks as JSON (schema stagecache.doctor/v1)."),
+) -> None:
+    """Check that bake would work here (docker, daemon, buildx, builder, registry access, cache dir, Dockerfile)."""
+    from stagecache import doctor as doctormod
+    from stagecache.runner import Runner
+
+    checks = doctormod.run_checks(lambda: _load(directory, config, cache_mode, None, target, None), Runner())
+    typer.echo(json.dumps(doctormod.to_json(checks), indent=2) if as_json else doctormod.render(checks))
+    raise typer.Exit(doctormod.exit_code(checks))
 
 
 def _split(values: Optional[list[str]]) -> tuple[str, ...]:
@@ -172,6 +251,11 @@ def bench(
     directory: Optional[Path] = DirectoryOpt,
     config: Optional[Path] = ConfigOpt,
     target: Optional[str] = TargetOpt,
+    image: Optional[str] = typer.Option(
+        None,
+        "--image",
+        help="Repository to bench in (overrides [project].image); each strategy uses IMAGE/bench-STRATEGY.",
+    ),
     strategy: Optional[list[str]] = typer.Option(
         None,
         "--strategy",
@@ -216,7 +300,7 @@ def bench(
         raise UsageError(f"--progress must be auto, tty or plain, not '{progress}'.")
     if chart is not None:
         benchreport.check_chart_path(chart)
-    cfg = _load(directory, config, None, None, target, None)
+    cfg = _load(directory, config, None, None, target, None, image)
     options = benchmod.resolve_options(
         cfg,
         strategies=_split(strategy),

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from stagecache import refs, strategies
+from stagecache import ci, refs, strategies
 from stagecache.errors import ConfigError
 
 if sys.version_info >= (3, 11):
@@ -56,6 +56,8 @@ class StageSettings:
 
     tags: tuple[str, ...] = ()
     push: bool | None = None
+    fail_under: float | None = None
+    """Minimum cache-hit percentage of this stage (the --fail-under gate)."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,12 @@ class CacheSettings:
     tag: str = DEFAULT_TAG_TEMPLATE
     local_dir: Path = Path(DEFAULT_LOCAL_DIR)
     on_export_error: str = "warn"
+    fallback_branch: str = "main"
+    """With {branch} in a template: the branch whose caches are imported after the own branch's."""
+    read_only: bool = False
+    """Import caches, export none and push nothing (untrusted pull-request builds)."""
+    fail_under: float | None = None
+    """Minimum overall cache-hit percentage after a successful bake (exit 4 below it)."""
 
 
 @dataclass(frozen=True)
@@ -116,6 +124,9 @@ class Config:
     secrets: tuple[Secret, ...] = ()
     stages: tuple[tuple[str, StageSettings], ...] = ()
     bench: BenchSettings = field(default_factory=BenchSettings)
+    branch: str = ""
+    """The branch being built ({branch} in templates); empty = the fallback branch."""
+    branch_source: str = ""
 
     @property
     def source(self) -> str:
@@ -142,6 +153,10 @@ class Overrides:
     registry_mode: str | None = None
     push: bool | None = None
     target: str | None = None
+    image: str | None = None
+    branch: str | None = None
+    read_only: bool | None = None
+    fail_under: float | None = None
 
 
 # --- schema -----------------------------------------------------------------
@@ -234,6 +249,17 @@ class _Checker:
             raise self.fail(keypath, f"{value!r} is not a platform; expected os/arch[/variant], e.g. linux/amd64.")
         return value
 
+    def percent(self, value: Any, keypath: str) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 100:
+            raise self.fail(keypath, f"expected a percentage from 0 to 100, got {_typename(value)} {value!r}.")
+        return float(value)
+
+    def branch(self, value: Any, keypath: str) -> str:
+        value = self.flagsafe(value, keypath)
+        if not value.strip() or any(c.isspace() for c in value):
+            raise self.fail(keypath, f"{value!r} is not a branch name.")
+        return value
+
     def table(self, value: Any, keypath: str) -> dict[str, Any]:
         if not isinstance(value, dict):
             raise self.fail(keypath, f"expected a table ([{keypath}]), got {_typename(value)}.")
@@ -268,9 +294,19 @@ def _hint(value: str, options: tuple[str, ...]) -> str:
 
 _SECTIONS = ("project", "cache", "build", "stages", "bench")
 _PROJECT_KEYS = ("dockerfile", "context", "target", "image", "tags", "builder", "network", "platforms", "push")
-_CACHE_KEYS = ("mode", "registry_mode", "ref", "tag", "local_dir", "on_export_error")
+_CACHE_KEYS = (
+    "mode",
+    "registry_mode",
+    "ref",
+    "tag",
+    "local_dir",
+    "on_export_error",
+    "fallback_branch",
+    "read_only",
+    "fail_under",
+)
 _BUILD_KEYS = ("args", "secrets")
-_STAGE_KEYS = ("tags", "push")
+_STAGE_KEYS = ("tags", "push", "fail_under")
 _SECRET_KEYS = ("env", "file")
 _BENCH_KEYS = ("strategies", "scenarios", "repeat", "edits", "allow_prune", "layers_scenario")
 _EDIT_KEYS = ("file", "append")
@@ -377,6 +413,9 @@ def _from_dict(data: dict[str, Any], base: Path, path: Path | None, source: str)
             os.path.abspath(base / c.flagsafe(cache.get("local_dir", DEFAULT_LOCAL_DIR), "cache.local_dir"))
         ),
         on_export_error=c.choice(EXPORT_ERROR_POLICIES)(cache.get("on_export_error", "warn"), "cache.on_export_error"),
+        fallback_branch=c.branch(cache.get("fallback_branch", "main"), "cache.fallback_branch"),
+        read_only=c.boolean(cache.get("read_only", False), "cache.read_only"),
+        fail_under=None if "fail_under" not in cache else c.percent(cache["fail_under"], "cache.fail_under"),
     )
 
     args = c.table(build.get("args", {}), "build.args")
@@ -425,6 +464,7 @@ def _from_dict(data: dict[str, Any], base: Path, path: Path | None, source: str)
                 StageSettings(
                     tags=c.string_list(c.reference)(spec.get("tags", []), f"{key}.tags"),
                     push=None if push_value is None else c.boolean(push_value, f"{key}.push"),
+                    fail_under=None if "fail_under" not in spec else c.percent(spec["fail_under"], f"{key}.fail_under"),
                 ),
             )
         )
@@ -521,4 +561,21 @@ def apply_overrides(config: Config, overrides: Overrides, env: Mapping[str, str]
     if overrides.target:
         target = c.flagsafe(overrides.target, "--target")
         config = replace(config, target=target)
+    if overrides.image:
+        config = replace(config, image=c.repository(overrides.image, "--image"))
+    if overrides.read_only is not None:
+        config = replace(config, cache=replace(config.cache, read_only=overrides.read_only))
+    if overrides.fail_under is not None:
+        config = replace(
+            config, cache=replace(config.cache, fail_under=c.percent(overrides.fail_under, "--fail-under"))
+        )
+    if overrides.branch:
+        config = replace(config, branch=c.branch(overrides.branch, "--branch"), branch_source="--branch")
+    elif _uses_branch(config):
+        branch, source = ci.detect_branch(env, config.root)
+        config = replace(config, branch=branch or "", branch_source=source)
     return config
+
+
+def _uses_branch(config: Config) -> bool:
+    return any("{branch}" in t for t in (config.cache.ref, config.cache.tag))

@@ -9,11 +9,11 @@ from __future__ import annotations
 import re
 import shlex
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from stagecache import graph as graphmod
-from stagecache.cache import CacheMode, Naming, StageCache, get_mode
+from stagecache.cache import CacheMode, Naming, StageCache, dedupe, get_mode
 from stagecache.config import Config
 from stagecache.errors import UsageError
 
@@ -84,6 +84,10 @@ class BuildPlan:
     builds: tuple[StageBuild, ...]
     pulls: tuple[Command, ...] = ()
     warnings: tuple[str, ...] = ()
+    branch: str = ""
+    """The branch in {branch}; empty when no template uses it."""
+    fallback_branch: str | None = None
+    """The branch whose caches are also imported, when it differs from ``branch``."""
 
     @property
     def secret_args(self) -> tuple[str, ...]:
@@ -111,7 +115,7 @@ SCOPES = ("stages", "final")
 def make_plan(
     config: Config,
     graph: graphmod.StageGraph | None = None,
-    branch: str = "main",
+    branch: str | None = None,
     scope: str = "stages",
     no_cache: bool = False,
 ) -> BuildPlan:
@@ -122,6 +126,10 @@ def make_plan(
     own cache: the common single-build setup, kept for benchmarks and as a
     baseline that shows what per-stage caching saves. ``no_cache`` adds
     ``--no-cache``, so not even the engine's own cache is used.
+
+    With ``{branch}`` in the ref or tag template, a bake on branch X imports X's
+    caches first, then the fallback branch's, and exports only to X's.
+    ``[cache].read_only`` imports only: no cache export, no push.
     """
     if scope not in SCOPES:
         raise UsageError(f"unknown scope '{scope}'; expected one of {', '.join(SCOPES)}.")
@@ -129,18 +137,24 @@ def make_plan(
     mode = get_mode(config.cache.mode)
     target = graph.resolve_target(config.target or None)
     order = graph.build_order(target.label if target.name else str(target.index))
+    fallback = config.cache.fallback_branch
     naming = Naming(
         image=config.image,
         tag_template=config.cache.tag,
         ref_template=config.cache.ref,
         local_dir=config.cache.local_dir,
-        branch=branch,
+        branch=branch or config.branch or fallback,
     )
+    fallback_naming = None
+    if naming.branch != fallback and _uses_branch(config):
+        fallback_naming = replace(naming, branch=fallback)
     warnings = list(graph.warnings)
+    if config.cache.read_only and config.push is True:
+        warnings.append("read-only: nothing is pushed, although push is on.")
     warnings.extend(_secret_arg_warnings(config))
     if mode.legacy_builder:
         _check_classic(config)
-    if mode.push_required and not config.push_enabled:
+    if mode.push_required and not config.push_enabled and not config.cache.read_only:
         warnings.append(
             f"cache mode '{mode.name}' keeps its cache in the pushed stage images; with push off, "
             "this bake imports cache but saves none for the next run."
@@ -163,7 +177,9 @@ def make_plan(
             )
             continue
         upstream = tuple(s.label for s in graph.upstream(stage) if s.name is not None) if scope == "stages" else ()
-        builds.append(_stage_build(config, mode, naming, stage, upstream, is_target, tuple(folded), no_cache))
+        builds.append(
+            _stage_build(config, mode, naming, fallback_naming, stage, upstream, is_target, tuple(folded), no_cache)
+        )
         folded = []
 
     pulls: tuple[Command, ...] = ()
@@ -178,7 +194,13 @@ def make_plan(
         builds=tuple(builds),
         pulls=pulls,
         warnings=tuple(warnings),
+        branch=naming.branch if _uses_branch(config) else "",
+        fallback_branch=fallback_naming.branch if fallback_naming else None,
     )
+
+
+def _uses_branch(config: Config) -> bool:
+    return any("{branch}" in t for t in (config.cache.ref, config.cache.tag))
 
 
 def _secret_arg_warnings(config: Config) -> list[str]:
@@ -207,6 +229,7 @@ def _stage_build(
     config: Config,
     mode: CacheMode,
     naming: Naming,
+    fallback: Naming | None,
     stage: graphmod.Stage,
     upstream: tuple[str, ...],
     is_target: bool,
@@ -220,13 +243,20 @@ def _stage_build(
         tags.extend(config.tags)
     tags = list(dict.fromkeys(tags))
     push = config.push_enabled if settings.push is None else settings.push
-    cache = mode.for_stage(
-        label,
-        upstream,
-        naming,
-        config.cache.registry_mode,
-        ignore_export_errors=config.cache.on_export_error == "warn",
-    )
+    ignore = config.cache.on_export_error == "warn"
+    cache = mode.for_stage(label, upstream, naming, config.cache.registry_mode, ignore_export_errors=ignore)
+    if fallback is not None:
+        # Own branch first, then the fallback branch's caches; export only to our own.
+        theirs = mode.for_stage(label, upstream, fallback, config.cache.registry_mode, ignore_export_errors=ignore)
+        cache = replace(
+            cache,
+            cache_from=dedupe([*cache.cache_from, *theirs.cache_from]),
+            legacy_from=tuple(dict.fromkeys([*cache.legacy_from, *theirs.legacy_from])),
+            pull=tuple(dict.fromkeys([*cache.pull, *theirs.pull])),
+        )
+    if config.cache.read_only:
+        cache = replace(cache, cache_to=())
+        push = False
     target = stage.name  # None only for the unnamed last stage: build the default target.
 
     argv: list[str] = ["docker"]

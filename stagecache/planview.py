@@ -41,8 +41,14 @@ def to_json(plan: BuildPlan) -> dict:
         "dockerfile": str(cfg.dockerfile),
         "context": str(cfg.context),
         "target": plan.target,
-        "cache": {"mode": plan.mode.name, "registry_mode": cfg.cache.registry_mode},
-        "push": cfg.push_enabled,
+        "cache": {
+            "mode": plan.mode.name,
+            "registry_mode": cfg.cache.registry_mode,
+            "read_only": cfg.cache.read_only,
+            "branch": plan.branch or None,
+            "fallback_branch": plan.fallback_branch,
+        },
+        "push": cfg.push_enabled and not cfg.cache.read_only,
         "stages": _stage_rows(plan),
         "pulls": [list(c.argv) for c in plan.pulls],
         "builds": [
@@ -70,13 +76,22 @@ def render(plan: BuildPlan) -> str:
     cfg = plan.config
     secret = plan.secret_args
     mode = plan.mode.name + (f" (mode={cfg.cache.registry_mode})" if plan.mode.name == "registry" else "")
+    push = "on" if cfg.push_enabled else "off"
+    if cfg.cache.read_only:
+        push = "off (read-only: caches are imported, nothing is exported)"
     out = [
         f"config:     {cfg.source}",
         f"dockerfile: {cfg.dockerfile}",
         f"context:    {cfg.context}",
         f"target:     {plan.target}",
         f"cache:      {mode}: {plan.mode.summary}",
-        f"push:       {'on' if cfg.push_enabled else 'off'}",
+        f"push:       {push}",
+    ]
+    if plan.branch:
+        source = f" (from {cfg.branch_source})" if cfg.branch_source and cfg.branch else ""
+        fallback = f"; also imports the caches of '{plan.fallback_branch}'" if plan.fallback_branch else ""
+        out.append(f"branch:     {plan.branch}{source}{fallback}")
+    out += [
         "",
         "stages:",
     ]

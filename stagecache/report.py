@@ -51,6 +51,23 @@ class StageResult:
     """Time spent exporting this stage's cache: BuildKit's cache-export vertices, or for
     'classic' (whose cache is the stage image) the push of the stage image."""
 
+    def cache_sources(self) -> tuple[tuple[str, str], ...]:
+        """Each imported cache with what BuildKit said of it: "imported", "missing" or "failed".
+
+        BuildKit reports which caches it could load, not which one served a given step;
+        when several loaded (own branch, fallback branch, upstream stages), any may have.
+        """
+        out = []
+        for spec in self.cache_from:
+            source = _source_of(spec)
+            if any(source in m for m in self.missing_caches):
+                out.append((spec, "missing"))
+            elif any(source in e for e in self.import_errors):
+                out.append((spec, "failed"))
+            else:
+                out.append((spec, "imported"))
+        return tuple(out)
+
     @property
     def cached(self) -> int:
         """Steps that were cache hits."""
@@ -99,6 +116,15 @@ class BakeResult:
     def cold(self) -> bool:
         """No step was a cache hit: a first run, or caches that were all missing."""
         return self.steps > 0 and self.cached == 0
+
+
+def _source_of(spec: str) -> str:
+    """The ref or directory of a ``type=...,ref=X`` / ``src=X`` cache option (or a bare image)."""
+    for part in spec.split(","):
+        key, _, value = part.partition("=")
+        if key in ("ref", "src"):
+            return value
+    return spec
 
 
 def step_results(stage: Stage | None, label: str, steps: Iterable[Step]) -> tuple[StepResult, ...]:
@@ -168,6 +194,38 @@ def summary(result: BakeResult) -> str:
     return "\n".join(lines)
 
 
+def to_markdown(result: BakeResult) -> str:
+    """The summary as Markdown, for a CI job summary (GITHUB_STEP_SUMMARY)."""
+    ratio = _pct(result.hit_ratio)
+    title = {"success": "succeeded", "failed": "FAILED", "interrupted": "was interrupted"}.get(result.status, "")
+    out = [
+        f"### stagecache bake {title}: {ratio} of steps from cache",
+        "",
+        f"Target `{result.target}`, cache mode `{result.cache_mode}`"
+        + (f" ({result.registry_mode})" if result.cache_mode == "registry" else "")
+        + f", {result.seconds:.1f}s.",
+        "",
+        "| stage | steps | cached | hit | seconds | pushed | caches imported |",
+        "|---|---:|---:|---:|---:|---|---|",
+    ]
+    for s in result.stages:
+        sources = ", ".join(f"`{_source_of(spec)}` ({state})" for spec, state in s.cache_sources()) or "-"
+        pushed = ", ".join(f"`{t}`" for t in s.pushed) or ("-" if s.status == "built" else s.status)
+        cells = [s.stage, str(len(s.steps)), str(s.cached), _pct(s.hit_ratio), f"{s.seconds:.1f}", pushed, sources]
+        out.append("| " + " | ".join(cells) + " |")
+    out.append(f"| **total** | {result.steps} | {result.cached} | {ratio} | {result.seconds:.1f} | | |")
+    notes = [f"- {s.stage}: cache import failed: {e}" for s in result.stages for e in s.import_errors]
+    notes += [f"- **{s.stage}: cache export failed**: {e}" for s in result.stages for e in s.export_errors]
+    if notes:
+        out += ["", *notes]
+    out += [
+        "",
+        "_BuildKit reports which caches it could import, not which one served each step._",
+        "",
+    ]
+    return "\n".join(out)
+
+
 def to_json(result: BakeResult) -> dict:
     """The report as a JSON-ready dict (schema ``stagecache.report/v1``)."""
     stages = []
@@ -179,6 +237,7 @@ def to_json(result: BakeResult) -> dict:
                 "steps_cached": s.cached,
                 "steps_executed": s.executed,
                 "hit_ratio": s.hit_ratio,
+                "cache_sources": [{"cache": spec, "state": state} for spec, state in s.cache_sources()],
                 "steps": [asdict(st) for st in s.steps],
             }
         )

@@ -114,7 +114,13 @@ def test_plan_text_and_json(tmp_path: Path) -> None:
     result = runner.invoke(app, ["plan", "-C", str(tmp_path), "--json", "--cache-mode", "registry"])
     data = json.loads(result.output)
     assert data["schema"] == "stagecache.plan/v1"
-    assert data["cache"] == {"mode": "registry", "registry_mode": "max"}
+    assert data["cache"] == {
+        "mode": "registry",
+        "registry_mode": "max",
+        "read_only": False,
+        "branch": None,
+        "fallback_branch": None,
+    }
     assert [b["stage"] for b in data["builds"]] == ["build", "runtime"]
     assert data["builds"][1]["cache_from"] == [
         "type=registry,ref=reg.example.com/app:cache-runtime",

@@ -1,0 +1,208 @@
+"""``stagecache doctor``: can ``bake`` work here, and if not, what to fix.
+
+Each check is pass / warn / fail with a one-line fix. Checks that depend on a
+failed one are skipped (reported as such), so the first failure is the one to fix.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from stagecache import bake as bakemod
+from stagecache import config as configmod
+from stagecache.errors import StagecacheError
+from stagecache.plan import BuildPlan, make_plan
+from stagecache.registry import RegistryClient, docker_credentials
+from stagecache.runner import BuilderInfo, EngineInfo, Runner
+
+PASS, WARN, FAIL, SKIP = "pass", "warn", "fail", "skip"
+
+
+@dataclass(frozen=True)
+class Check:
+    """One finding."""
+
+    name: str
+    status: str
+    detail: str
+    fix: str = ""
+
+
+@dataclass
+class _State:
+    plan: BuildPlan | None = None
+    engine: EngineInfo | None = None
+    builder: BuilderInfo | None = None
+
+
+def run_checks(
+    load: Callable[[], configmod.Config],
+    runner: Runner,
+    env: Mapping[str, str] | None = None,
+) -> list[Check]:
+    """Run every check. ``load`` reads the config (so a config error is a finding, not a crash)."""
+    env = os.environ if env is None else env
+    state = _State()
+    checks: list[Check] = []
+
+    try:
+        config = load()
+        state.plan = make_plan(config)
+        plan = state.plan
+        checks.append(
+            Check("config", PASS, f"{config.source}: target '{plan.target}', {len(plan.builds)} stage build(s)")
+        )
+        mode = plan.mode
+        checks.append(Check("cache mode", PASS, f"{mode.name}: {mode.summary}"))
+    except StagecacheError as exc:
+        checks.append(Check("config", FAIL, exc.message, "fix the config or Dockerfile as the message says"))
+
+    docker = shutil.which("docker", path=env.get("PATH"))
+    if docker is None:
+        checks.append(Check("docker CLI", FAIL, "docker is not on PATH", "install Docker with the buildx plugin"))
+        return checks
+    checks.append(Check("docker CLI", PASS, docker))
+
+    try:
+        state.engine = runner.engine_info()
+        checks.append(
+            Check("daemon", PASS, f"dockerd {state.engine.server_version}, storage {state.engine.storage_driver}")
+        )
+        checks.append(Check("buildx", PASS, state.engine.buildx_version))
+    except StagecacheError as exc:
+        fix = "install the buildx plugin" if "buildx" in exc.message else "start dockerd (systemctl start docker)"
+        checks.append(Check("daemon" if "daemon" in exc.message else "buildx", FAIL, exc.message, fix))
+        return checks
+
+    builder_name = state.plan.config.builder if state.plan else ""
+    try:
+        state.builder = runner.builder_info(builder_name)
+    except StagecacheError as exc:
+        checks.append(Check("builder", FAIL, exc.message, "docker buildx ls; set [project].builder to one of them"))
+        return checks
+    b = state.builder
+    exportable = ["inline"] + (["registry", "local"] if b.can_export_cache else [])
+    store = "with" if b.containerd_store else "without"
+    detail = f"'{b.name}', driver {b.driver}" + (f" {store} the containerd image store" if b.driver == "docker" else "")
+    checks.append(Check("builder", PASS, f"{detail}; can export cache: {', '.join(exportable)}"))
+
+    if state.plan is not None:
+        checks.extend(_plan_checks(state.plan, runner, b, env))
+    return checks
+
+
+def _plan_checks(plan: BuildPlan, runner: Runner, builder: BuilderInfo, env: Mapping[str, str]) -> list[Check]:
+    out = []
+    mode = plan.mode
+    if mode.exports_cache and not builder.can_export_cache:
+        out.append(
+            Check(
+                "cache export",
+                FAIL,
+                f"cache mode '{mode.name}' needs cache export, which the docker driver without the containerd "
+                "image store cannot do",
+                'daemon.json {"features": {"containerd-snapshotter": true}} or a docker-container builder',
+            )
+        )
+    else:
+        out.append(Check("cache export", PASS, f"builder can export what mode '{mode.name}' needs"))
+
+    if mode.needs_registry:
+        out.append(_registry_check(plan, env))
+    if mode.name == "local":
+        out.append(_local_dir_check(plan))
+    try:
+        bakemod.check_secrets(plan, env)
+        if plan.config.secrets:
+            out.append(Check("secrets", PASS, f"{len(plan.config.secrets)} secret source(s) present"))
+    except StagecacheError as exc:
+        out.append(Check("secrets", FAIL, exc.message, "export the variable or create the file"))
+    external = sorted({i for b in plan.builds for s in (b.stage, *b.folded) for i in plan.graph.find(s).images})
+    missing = [i for i in external if not runner.image_exists(i)]
+    if missing:
+        out.append(
+            Check(
+                "base images",
+                WARN,
+                f"not on this engine yet: {', '.join(missing)}",
+                "fine if the builder can pull them; otherwise pull or import them first",
+            )
+        )
+    elif external:
+        out.append(Check("base images", PASS, ", ".join(external)))
+    return out
+
+
+def _registry_check(plan: BuildPlan, env: Mapping[str, str]) -> Check:
+    image = plan.config.image
+    host, sep, repo = image.partition("/")
+    if not sep or not ("." in host or ":" in host or host == "localhost"):
+        return Check(
+            "registry",
+            FAIL,
+            f"cache mode '{plan.mode.name}' keeps its cache in a registry, but [project].image ({image}) names none",
+            "set [project].image to a repository you can push to, e.g. ghcr.io/org/app",
+        )
+    creds = docker_credentials(host, env)
+    client = RegistryClient(host, credentials=creds)
+    if not client.ping():
+        return Check("registry", FAIL, f"{host} does not answer", "check the address, the network, or start it")
+    if plan.config.cache.read_only:
+        return Check("registry", PASS, f"{host} answers; read-only, so no push access is needed")
+    try:
+        result = client.check_push(repo)
+    except OSError as exc:
+        return Check("registry", FAIL, f"{host}: {exc}", "check the network")
+    who = "no credentials in the docker config" if creds is None else f"credentials of user '{creds[0]}'"
+    if result.ok:
+        return Check("registry", PASS, f"{host}/{repo}: push allowed ({who}; checked without pushing)")
+    return Check(
+        "registry",
+        FAIL,
+        f"{host}/{repo}: {result.detail} ({who})",
+        f"docker login {host} with an account that may push to {repo}",
+    )
+
+
+def _local_dir_check(plan: BuildPlan) -> Check:
+    d = plan.config.cache.local_dir
+    try:
+        bakemod.check_local_dir(plan)
+    except StagecacheError as exc:
+        return Check("local cache", FAIL, exc.message, "set [cache].local_dir to a folder of its own")
+    probe = d
+    while not probe.exists():
+        probe = probe.parent
+    if not os.access(probe, os.W_OK):
+        return Check("local cache", FAIL, f"{probe} is not writable", f"make {probe} writable or choose another")
+    return Check("local cache", PASS, f"{d} ({'exists' if d.exists() else 'will be created'})")
+
+
+def exit_code(checks: list[Check]) -> int:
+    """0 when bake would work, 3 otherwise."""
+    return 3 if any(c.status == FAIL for c in checks) else 0
+
+
+def render(checks: list[Check]) -> str:
+    """One line per check, the fix indented under a failure or warning."""
+    width = max(len(c.name) for c in checks)
+    lines = []
+    for c in checks:
+        lines.append(f"{c.status.upper():<4}  {c.name:<{width}}  {c.detail}")
+        if c.fix and c.status in (FAIL, WARN):
+            lines.append(f"      {'':<{width}}  fix: {c.fix}")
+    verdict = "bake would work here." if exit_code(checks) == 0 else "bake would fail here: fix the FAIL lines."
+    lines.append(verdict)
+    return "\n".join(lines)
+
+
+def to_json(checks: list[Check]) -> dict:
+    """Schema ``stagecache.doctor/v1``."""
+    return {
+        "schema": "stagecache.doctor/v1",
+        "ok": exit_code(checks) == 0,
+        "checks": [{"name": c.name, "status": c.status, "detail": c.detail, "fix": c.fix or None} for c in checks],
+    }

@@ -1,0 +1,165 @@
+"""CI features without an engine: branch detection and branch-scoped refs with a
+fallback, read-only plans, the cache-hit gate, the Markdown job summary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from stagecache import ci
+from stagecache import config as cfg
+from stagecache.bake import check_gate
+from stagecache.cli import app
+from stagecache.errors import CacheGateFailed
+from stagecache.plan import make_plan
+from stagecache.report import BakeResult, StageResult, StepResult, to_json, to_markdown
+
+DOCKERFILE = "FROM alpine AS compile\nRUN make\nFROM alpine AS runtime\nCOPY --from=compile /a /a\n"
+BRANCHED = (
+    '[project]\nimage = "reg.example.com/app"\n[cache]\nmode = "registry"\nref = "{image}:cache-{branch}-{stage}"\n'
+)
+
+
+def plan_for(tmp_path: Path, toml: str, env: dict[str, str] | None = None, **overrides):
+    (tmp_path / "Dockerfile").write_text(DOCKERFILE)
+    (tmp_path / "stagecache.toml").write_text(toml)
+    config = cfg.load(tmp_path / "stagecache.toml", overrides=cfg.Overrides(**overrides), env=env or {})
+    return make_plan(config)
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"GITHUB_HEAD_REF": "feature/x", "GITHUB_REF_NAME": "12/merge"}, ("feature/x", "GITHUB_HEAD_REF")),
+        ({"GITHUB_REF_TYPE": "branch", "GITHUB_REF_NAME": "main"}, ("main", "GITHUB_REF_NAME")),
+        ({"GITHUB_REF_TYPE": "tag", "GITHUB_REF_NAME": "v1.0"}, (None, "no CI branch variable and no git branch")),
+        ({"CI_COMMIT_BRANCH": "dev"}, ("dev", "CI_COMMIT_BRANCH")),
+        ({"GIT_BRANCH": "origin/release"}, ("release", "GIT_BRANCH")),
+    ],
+)
+def test_detect_branch_from_ci_variables(env: dict[str, str], expected: tuple) -> None:
+    assert ci.detect_branch(env) == expected
+
+
+def test_a_feature_branch_imports_its_own_then_mains_caches_and_exports_only_its_own(tmp_path: Path) -> None:
+    plan = plan_for(tmp_path, BRANCHED, env={"GITHUB_HEAD_REF": "Feature/Login"})
+    assert (plan.branch, plan.fallback_branch) == ("Feature/Login", "main")
+    runtime = plan.builds[1]
+    assert [str(s) for s in runtime.cache.cache_from] == [
+        "type=registry,ref=reg.example.com/app:cache-Feature-Login-runtime",
+        "type=registry,ref=reg.example.com/app:cache-Feature-Login-compile",
+        "type=registry,ref=reg.example.com/app:cache-main-runtime",
+        "type=registry,ref=reg.example.com/app:cache-main-compile",
+    ]
+    assert [str(s) for s in runtime.cache.cache_to] == [
+        "type=registry,ref=reg.example.com/app:cache-Feature-Login-runtime,mode=max,ignore-error=true"
+    ]
+
+
+def test_on_the_fallback_branch_nothing_is_imported_twice(tmp_path: Path) -> None:
+    plan = plan_for(tmp_path, BRANCHED, branch="main")
+    assert plan.fallback_branch is None
+    assert [str(s) for s in plan.builds[0].cache.cache_from] == [
+        "type=registry,ref=reg.example.com/app:cache-main-compile"
+    ]
+
+
+def test_branch_flag_wins_and_is_validated(tmp_path: Path) -> None:
+    plan = plan_for(tmp_path, BRANCHED, env={"CI_COMMIT_BRANCH": "dev"}, branch="hotfix")
+    assert plan.branch == "hotfix" and plan.config.branch_source == "--branch"
+    with pytest.raises(cfg.ConfigError, match="key '--branch': '--evil' is not allowed"):
+        plan_for(tmp_path, BRANCHED, branch="--evil")
+
+
+def test_classic_with_branches_pulls_both_branches_images(tmp_path: Path) -> None:
+    toml = '[project]\nimage = "reg.example.com/app"\n[cache]\nmode = "classic"\ntag = "{image}:{branch}-{stage}"\n'
+    plan = plan_for(tmp_path, toml, branch="pr-7")
+    assert [c.argv[-1] for c in plan.pulls] == [
+        "reg.example.com/app:pr-7-compile",
+        "reg.example.com/app:main-compile",
+        "reg.example.com/app:pr-7-runtime",
+        "reg.example.com/app:main-runtime",
+    ]
+    assert plan.builds[0].push_commands[0].argv[-1] == "reg.example.com/app:pr-7-compile"
+
+
+@pytest.mark.parametrize("mode", ["registry", "inline", "local", "classic"])
+def test_read_only_imports_but_exports_and_pushes_nothing(tmp_path: Path, mode: str) -> None:
+    toml = f'[project]\nimage = "reg.example.com/app"\n[cache]\nmode = "{mode}"\nread_only = true\n'
+    plan = plan_for(tmp_path, toml)
+    for build in plan.builds:
+        assert build.cache.cache_to == () and not build.push and build.push_commands == ()
+        assert build.local_swap is None
+        assert "--push" not in build.build.argv and "--cache-to" not in build.build.argv
+        assert build.cache.cache_from or build.cache.legacy_from
+    flag = plan_for(tmp_path, toml.replace("read_only = true\n", ""), read_only=True)
+    assert all(b.cache.cache_to == () for b in flag.builds)
+
+
+def _result(hits: dict[str, tuple[int, int]]) -> BakeResult:
+    stages = []
+    for name, (cached, total) in hits.items():
+        steps = tuple(StepResult(name, i + 1, f"RUN {i}", None, i < cached, 0.1) for i in range(total))
+        stages.append(
+            StageResult(
+                name,
+                "built",
+                1.0,
+                steps,
+                pushed=(f"reg/app:{name}",),
+                cache_from=(f"type=registry,ref=reg/app:cache-{name}", "type=registry,ref=reg/app:cache-main"),
+                missing_caches=("reg/app:cache-main",),
+            )
+        )
+    return BakeResult("success", "runtime", "registry", "max", tuple(stages), 2.0)
+
+
+def test_gate_fails_under_the_global_threshold_naming_the_stages_that_missed(tmp_path: Path) -> None:
+    plan = plan_for(tmp_path, BRANCHED + "fail_under = 80\n[stages.runtime]\nfail_under = 100\n", branch="main")
+    result = _result({"compile": (4, 4), "runtime": (1, 2)})
+    with pytest.raises(CacheGateFailed) as info:
+        check_gate(result, plan)
+    assert info.value.exit_code == 4
+    assert info.value.message == (
+        "cache-hit gate failed: stage 'runtime' hit 50%, under its 100%. Stages that missed: runtime 1/2. "
+        "The build itself succeeded; look for cache import warnings above, a changed early input, "
+        "or a cache ref that was not exported by the last run."
+    )
+    assert info.value.result is result
+    check_gate(_result({"compile": (4, 4), "runtime": (2, 2)}), plan)  # all hits: passes
+
+
+def test_gate_global_threshold(tmp_path: Path) -> None:
+    plan = plan_for(tmp_path, BRANCHED, branch="main", fail_under=90.0)
+    with pytest.raises(CacheGateFailed, match=r"^cache-hit gate failed: 67% of all steps were cache hits, under 90%"):
+        check_gate(_result({"compile": (3, 4), "runtime": (1, 2)}), plan)
+
+
+def test_fail_under_must_be_a_percentage(tmp_path: Path) -> None:
+    with pytest.raises(cfg.ConfigError, match="key 'cache.fail_under': expected a percentage from 0 to 100"):
+        plan_for(tmp_path, BRANCHED + "fail_under = 120\n")
+    (tmp_path / "stagecache.toml").write_text(BRANCHED)
+    result = CliRunner().invoke(app, ["bake", "-C", str(tmp_path), "--fail-under", "-5"])
+    assert result.exit_code == 2
+    assert (
+        result.output
+        == "Error: command line: key '--fail-under': expected a percentage from 0 to 100, got a number -5.0.\n"
+    )
+
+
+def test_markdown_summary_and_cache_sources() -> None:
+    result = _result({"compile": (4, 4), "runtime": (1, 2)})
+    md = to_markdown(result)
+    assert md.startswith("### stagecache bake succeeded: 83% of steps from cache\n")
+    assert (
+        "| compile | 4 | 4 | 100% | 1.0 | `reg/app:compile` | `reg/app:cache-compile` (imported), "
+        "`reg/app:cache-main` (missing) |"
+    ) in md
+    assert "not which one served each step" in md
+    data = to_json(result)
+    assert data["stages"][0]["cache_sources"] == [
+        {"cache": "type=registry,ref=reg/app:cache-compile", "state": "imported"},
+        {"cache": "type=registry,ref=reg/app:cache-main", "state": "missing"},
+    ]
