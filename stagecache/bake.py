@@ -324,7 +324,9 @@ def _build_stage(plan: BuildPlan, build: StageBuild, runner: Runner, display: Di
         if e.step is None or (e.step.stage or build.stage) in mine:
             display.event(e)
 
-    progress = (LegacyProgress if plan.mode.legacy_builder else BuildProgress)(on_event=on_event)
+    progress = (LegacyProgress if plan.mode.legacy_builder else BuildProgress)(
+        on_event=on_event, secrets=plan.secret_values
+    )
     if build.local_swap:
         shutil.rmtree(build.local_swap[0], ignore_errors=True)
     t0 = time.monotonic()

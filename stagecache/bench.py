@@ -358,11 +358,27 @@ def strategy_config(config: Config, strategy: Strategy, root: Path, context: Pat
     )
 
 
+_COMMENT_ENDS = ("*/", "-->", "*)")
+
+
+def edit_line(append: str, token: str) -> str:
+    """The line an edit appends: ``append`` with ``{token}`` replaced by a unique token. Without
+    the placeholder the token goes at the end, or before a closing ``*/`` / ``-->`` so that a
+    comment stays a comment."""
+    if "{token}" in append:
+        return append.replace("{token}", token)
+    for end in _COMMENT_ENDS:
+        if append.rstrip().endswith(end):
+            head = append.rstrip()[: -len(end)].rstrip()
+            return f"{head} {token} {end}"
+    return f"{append} {token}"
+
+
 def _apply_edit(workspace: _Workspace, edit: Edit, token: str) -> None:
     path = workspace.context / edit.file
     data = path.read_bytes()
     sep = b"" if not data or data.endswith(b"\n") else b"\n"
-    path.write_bytes(data + sep + f"{edit.append} {token}\n".encode())
+    path.write_bytes(data + sep + (edit_line(edit.append, token) + "\n").encode())
 
 
 def _restore(workspace: _Workspace) -> None:
@@ -425,7 +441,7 @@ def run_bench(
                     if scenario.edit:
                         edit = config.bench.edit(scenario.name)
                         assert edit is not None
-                        _apply_edit(workspace, edit, f"{name} {scenario.name} {index} {uuid.uuid4().hex[:12]}")
+                        _apply_edit(workspace, edit, f"{name}-{scenario.name}-{index}-{uuid.uuid4().hex[:12]}")
                     if scenario.fresh_runner:
                         runner.simulate_fresh_runner([plan.config.image], config.builder)
                     try:

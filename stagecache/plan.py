@@ -94,6 +94,11 @@ class BuildPlan:
         """Build arg names whose values must never be shown."""
         return tuple(name for name, _ in self.config.build_args if looks_secret(name))
 
+    @property
+    def secret_values(self) -> tuple[str, ...]:
+        """The values of those build args, scrubbed from everything the builder prints."""
+        return tuple(value for name, value in self.config.build_args if looks_secret(name) and value)
+
     def commands(self) -> tuple[Command, ...]:
         """Every command in execution order."""
         out: list[Command] = list(self.pulls)

@@ -25,9 +25,10 @@ import json
 import re
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 STEP_RE = re.compile(
     r"^\[(?:(?P<platform>[a-z0-9]+/[^\s\]]+) )?(?:(?P<stage>[^\s\]/]+) )?(?P<num>\d+)/(?P<total>\d+)\] (?P<text>.*)$",
@@ -220,7 +221,10 @@ def _is_cache_export(name: str) -> bool:
 class _Progress:
     """What both progress readers collect."""
 
-    def __init__(self, on_event: Callable[[Event], None] | None = None) -> None:
+    def __init__(self, on_event: Callable[[Event], None] | None = None, secrets: Sequence[str] = ()) -> None:
+        # BuildKit prints ARG values expanded into step names ("RUN test -z \"value\""): every
+        # text taken from the stream is scrubbed of secret-looking build arg values.
+        self._secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
         self.steps: dict[str, Step] = {}
         self.messages: list[str] = []
         self.import_errors: list[str] = []
@@ -233,6 +237,24 @@ class _Progress:
         """Seconds spent exporting cache (the classic builder exports none itself)."""
         return 0.0
 
+    def scrub(self, text: str) -> str:
+        """``text`` with every secret value replaced by ``***``."""
+        for secret in self._secrets:
+            if secret in text:
+                text = text.replace(secret, "***")
+        return text
+
+    def _scrub_item(self, item: Any) -> Any:
+        if not self._secrets:
+            return item
+        if isinstance(item, str):
+            return self.scrub(item)
+        if isinstance(item, list):
+            return [self._scrub_item(x) for x in item]
+        if isinstance(item, dict):
+            return {k: self._scrub_item(v) for k, v in item.items()}
+        return item
+
     def failed_step(self) -> Step | None:
         """The first step that reported an error, if any."""
         failed = [s for s in self.steps.values() if s.error]
@@ -242,8 +264,8 @@ class _Progress:
 class BuildProgress(_Progress):
     """Folds a buildx rawjson stream into steps, errors and cache import/export facts."""
 
-    def __init__(self, on_event: Callable[[Event], None] | None = None) -> None:
-        super().__init__(on_event)
+    def __init__(self, on_event: Callable[[Event], None] | None = None, secrets: Sequence[str] = ()) -> None:
+        super().__init__(on_event, secrets)
         self.vertices: dict[str, Vertex] = {}
         self._decoder = RawJsonDecoder()
 
@@ -258,6 +280,7 @@ class BuildProgress(_Progress):
             self._handle(item)
 
     def _handle(self, item: dict | str) -> None:
+        item = self._scrub_item(item)
         if isinstance(item, str):
             self._message(item)
             return
@@ -345,7 +368,7 @@ class BuildProgress(_Progress):
             data = base64.b64decode(log.get("data") or "").decode("utf-8", "replace")
         except ValueError:
             return
-        for line in data.splitlines():
+        for line in self.scrub(data).splitlines():
             if step is not None:
                 step.logs.append(line)
             self._on_event(Event("log", step, line))
@@ -390,8 +413,13 @@ class LegacyProgress(_Progress):
 
     _COUNTED = ("RUN", "COPY", "ADD", "WORKDIR")
 
-    def __init__(self, on_event: Callable[[Event], None] | None = None, clock: Callable[[], float] = time.time) -> None:
-        super().__init__(on_event)
+    def __init__(
+        self,
+        on_event: Callable[[Event], None] | None = None,
+        clock: Callable[[], float] = time.time,
+        secrets: Sequence[str] = (),
+    ) -> None:
+        super().__init__(on_event, secrets)
         self._clock = clock
         self._stage_index = -1
         self._stage_names: set[str] = set()
@@ -405,12 +433,12 @@ class LegacyProgress(_Progress):
         self._buf += chunk
         *lines, self._buf = self._buf.split("\n")
         for line in lines:
-            self._line(line.rstrip("\r"))
+            self._line(self.scrub(line.rstrip("\r")))
 
     def close(self) -> None:
         """End of stream: the last step, if still open, finished now."""
         if self._buf:
-            self._line(self._buf)
+            self._line(self.scrub(self._buf))
             self._buf = ""
         self._finish()
 

@@ -232,3 +232,16 @@ def test_cli_bench_chart_needs_png_or_svg(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["bench", "-C", str(tmp_path), "--chart", str(tmp_path / "c.jpg")])
     assert result.exit_code == 2
     assert result.output == f"Error: --chart {tmp_path / 'c.jpg'}: the file name must end in .png or .svg.\n"
+
+
+@pytest.mark.parametrize(
+    ("append", "line"),
+    [
+        ("// edit", "// edit T"),
+        ("/* edit */", "/* edit T */"),
+        ("<!-- edit -->", "<!-- edit T -->"),
+        ("# edit {token} here", "# edit T here"),
+    ],
+)
+def test_the_unique_token_keeps_a_comment_a_comment(append: str, line: str) -> None:
+    assert bench.edit_line(append, "T") == line

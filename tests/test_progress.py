@@ -150,3 +150,26 @@ def test_legacy_builder_cold_and_warm() -> None:
     # Cold, except deps-b's WORKDIR: the same layer deps-a made a moment before.
     assert [s[:2] for s in steps(cold) if s[2]] == [("deps-b", 1)]
     assert all(s[2] for s in steps(warm))
+
+
+def test_secret_values_are_scrubbed_from_names_errors_and_logs() -> None:
+    import base64
+    import json as _json
+
+    from stagecache.progress import BuildProgress
+
+    secret = "tok-123-secret"
+    item = {
+        "vertexes": [
+            {"digest": "d1", "name": f'[build 2/3] RUN test -z "{secret}"', "started": "2026-01-01T00:00:00Z"},
+            {"digest": "d1", "name": f'[build 2/3] RUN test -z "{secret}"', "error": f"exit code: 1 ({secret})"},
+        ],
+        "logs": [{"vertex": "d1", "data": base64.b64encode(f"printed {secret}\n".encode()).decode()}],
+    }
+    p = BuildProgress(secrets=[secret])
+    p.feed(_json.dumps(item) + f"\nERROR: failed to solve: {secret}\n")
+    p.close()
+    step = p.steps["d1"]
+    texts = [step.instruction, step.error or "", *step.logs, *p.messages]
+    assert all(secret not in t for t in texts), texts
+    assert step.instruction == 'RUN test -z "***"' and list(step.logs) == ["printed ***"]

@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
 import uuid
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -29,13 +35,15 @@ class Project:
     repo: str  # repository path inside the registry, e.g. t1a2b3c4/hello
     runner: Runner
 
+    registry_addr: str = ""
+
     @property
     def image(self) -> str:
-        return f"{self.engine.registry}/{self.repo}"
+        return f"{self.registry_addr or self.engine.registry}/{self.repo}"
 
     @property
     def registry(self) -> RegistryClient:
-        return RegistryClient(self.engine.registry)
+        return RegistryClient(self.registry_addr or self.engine.registry)
 
     def configure(self, mode: str, registry_mode: str = "max", extra: str = "") -> None:
         (self.root / "stagecache.toml").write_text(
@@ -62,6 +70,72 @@ class Project:
     def append(self, name: str, text: str) -> None:
         with open(self.root / name, "a") as fh:
             fh.write(text + "\n")
+
+
+class OwnRegistry:
+    """A registry a test owns: started, stopped, killed and restarted on the same port and data,
+    optionally behind htpasswd basic auth."""
+
+    def __init__(self, root: Path, auth: tuple[str, str] | None = None) -> None:
+        self.root = root
+        self.data = root / "data"
+        self.data.mkdir(parents=True, exist_ok=True)
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.addr = f"127.0.0.1:{self.port}"
+        auth_yaml = ""
+        if auth is not None:
+            import bcrypt
+
+            htpasswd = root / "htpasswd"
+            htpasswd.write_text(f"{auth[0]}:{bcrypt.hashpw(auth[1].encode(), bcrypt.gensalt(rounds=4)).decode()}\n")
+            auth_yaml = f"auth:\n  htpasswd:\n    realm: test\n    path: {htpasswd}\n"
+        self.config = root / "registry.yml"
+        self.config.write_text(
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n"
+            f"    rootdirectory: {self.data}\n  delete:\n    enabled: true\n"
+            f"http:\n  addr: {self.addr}\n{auth_yaml}"
+        )
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> OwnRegistry:
+        self.proc = subprocess.Popen(
+            ["docker-registry", "serve", str(self.config)],
+            stdout=subprocess.DEVNULL,
+            stderr=open(self.root / "registry.log", "ab"),  # noqa: SIM115
+        )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(f"http://{self.addr}/v2/", timeout=1)
+                return self
+            except urllib.error.HTTPError:
+                return self  # 401: up, and wants credentials
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError(f"registry on {self.addr} did not start")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(timeout=20)
+        self.proc = None
+
+
+@pytest.fixture
+def own_registry(tmp_path: Path):
+    """Factory: own_registry(auth=None) -> a started OwnRegistry; all are stopped afterwards."""
+    made: list[OwnRegistry] = []
+
+    def make(auth: tuple[str, str] | None = None) -> OwnRegistry:
+        reg = OwnRegistry(tmp_path / f"registry{len(made)}", auth).start()
+        made.append(reg)
+        return reg
+
+    yield make
+    for reg in made:
+        reg.stop(signal.SIGKILL)
 
 
 def tree_digest(path: Path) -> dict[str, str]:
@@ -100,4 +174,4 @@ def make_project(engine: Engine, tmp_path: Path):
         p.runner.remove_images(p.runner.local_tags(p.image))
 
 
-__all__ = ["Project", "hits", "all_cached", "replace", "tree_digest"]
+__all__ = ["OwnRegistry", "Project", "hits", "all_cached", "replace", "tree_digest"]
