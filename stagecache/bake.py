@@ -13,6 +13,7 @@ import contextlib
 import fcntl
 import os
 import shutil
+import signal
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -22,6 +23,7 @@ from typing import Protocol
 from stagecache.errors import (
     BuildFailed,
     CacheGateFailed,
+    Cancelled,
     EnvironmentProblem,
     Interrupted,
     RegistryError,
@@ -253,24 +255,26 @@ def bake(
                 reason = runner.pull(ref)
                 if reason:
                     display.message(f"note: no cached image {ref} ({reason}); it will be built.")
-            for i, build in enumerate(plan.builds, 1):
-                display.stage_started(build.stage, i, len(plan.builds), _detail(plan, build))
-                stage_results = _build_stage(plan, build, runner, display)
-                results.extend(stage_results)
-                for r in stage_results:
-                    display.stage_finished(r.stage, len(r.steps), r.cached, r.seconds, r.status)
+            if plan.config.execution == "bake":
+                _bake_session(plan, runner, display, results, started)
+            else:
+                _schedule(plan, runner, display, results, started)
     except Interrupted as exc:
         status, error = "interrupted", exc
     except StagecacheError as exc:
         status, error = "failed", exc
-        if isinstance(exc.result, list):
-            results.extend(exc.result)
     finally:
         display.close()
-    done = {r.stage for r in results}
+    # Plan order, whatever order parallel builds finished in: the same report either way.
+    by_stage = {r.stage: r for r in results}
+    ordered = []
     for build in plan.builds:
-        if build.stage not in done:
-            results.append(StageResult(stage=build.stage, status="skipped", tags=build.tags))
+        for label in build.reports:
+            if label in by_stage:
+                ordered.append(by_stage.pop(label))
+            elif label == build.stage:
+                ordered.append(StageResult(stage=build.stage, status="skipped", tags=build.tags))
+    results = ordered + list(by_stage.values())
     result = BakeResult(
         status=status,
         target=plan.target,
@@ -285,6 +289,192 @@ def bake(
         error.result = result  # type: ignore[attr-defined]
         raise error
     return result
+
+
+def _schedule(plan: BuildPlan, runner: Runner, display: Display, results: list[StageResult], started: float) -> None:
+    """Build every stage once the stages it needs are built, up to ``jobs`` at a time.
+
+    After a failure no new stage starts; running ones finish, or are cancelled with
+    ``on_failure = "cancel"``. Raises the first failure (or the interruption) with
+    every finished stage already in ``results``.
+    """
+    jobs = min(plan.config.effective_jobs, len(plan.builds)) or 1
+    builds = {b.stage: b for b in plan.builds}
+    needs = {b.stage: {u for u in b.upstream if u in builds} for b in plan.builds}
+    pending = list(plan.builds)
+    counter = iter(range(1, len(plan.builds) + 1))
+
+    def begin(build: StageBuild) -> None:
+        display.stage_started(build.stage, next(counter), len(plan.builds), _detail(plan, build))
+
+    def finish(stage_results: list[StageResult], offset: float) -> None:
+        now = time.monotonic() - started
+        for r in stage_results:
+            r = replace(r, started_at=round(offset, 3), finished_at=round(now, 3))
+            results.append(r)
+            display.stage_finished(r.stage, len(r.steps), r.cached, r.seconds, r.status)
+
+    if jobs == 1:
+        for build in pending:
+            begin(build)
+            offset = time.monotonic() - started
+            try:
+                finish(_build_stage(plan, build, runner, display), offset)
+            except Interrupted:
+                finish([StageResult(build.stage, "interrupted", tags=build.tags)], offset)
+                raise
+            except StagecacheError as exc:
+                if isinstance(exc.result, list):
+                    finish(exc.result, offset)
+                    exc.result = None
+                raise
+        return
+
+    from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+
+    received: list[int] = []
+
+    def on_signal(signum: int, _frame: object) -> None:
+        received.append(signum)
+        runner.cancel(signum)
+
+    previous = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            previous[sig] = signal.signal(sig, on_signal)
+        except ValueError:  # not the main thread: the caller handles signals
+            pass
+    done_ok: set[str] = set()
+    failure: StagecacheError | None = None
+    running: dict[Future, tuple[StageBuild, float]] = {}
+    try:
+        with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="stagecache-build") as pool:
+            while True:
+                if failure is None and not received:
+                    for build in [b for b in pending if needs[b.stage] <= done_ok][: jobs - len(running)]:
+                        pending.remove(build)
+                        begin(build)
+                        future = pool.submit(_build_stage, plan, build, runner, display)
+                        running[future] = (build, time.monotonic() - started)
+                if not running:
+                    break
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    build, offset = running.pop(future)
+                    try:
+                        finish(future.result(), offset)
+                        done_ok.add(build.stage)
+                    except (Interrupted, Cancelled) as exc:
+                        status = "cancelled" if isinstance(exc, Cancelled) else "interrupted"
+                        finish([StageResult(build.stage, status, tags=build.tags)], offset)
+                    except StagecacheError as exc:
+                        if isinstance(exc.result, list):
+                            finish(exc.result, offset)
+                            exc.result = None
+                        if failure is None:
+                            failure = exc
+                            if plan.config.on_failure == "cancel":
+                                runner.cancel()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)  # type: ignore[arg-type]
+    if received:
+        raise Interrupted(received[0])
+    if failure is not None:
+        raise failure
+
+
+def _bake_session(
+    plan: BuildPlan, runner: Runner, display: Display, results: list[StageResult], started: float
+) -> None:
+    """``[build].execution = "bake"``: every stage in one ``docker buildx bake``, so BuildKit
+    solves them in one session; per-stage results come from the one rawjson stream."""
+    import json
+    import tempfile
+
+    from stagecache import bakefile
+
+    bakefile.check(plan)
+    labels = [label for b in plan.builds for label in b.reports]
+    by_label = {label: b for b in plan.builds for label in b.reports}
+    for i, b in enumerate(plan.builds, 1):
+        display.stage_started(b.stage, i, len(plan.builds), _detail(plan, b) + ", one bake session")
+    progress = BuildProgress(
+        on_event=lambda e: display.event(e) if e.step is None or (e.step.stage in by_label) else None,
+        secrets=plan.secret_values,
+    )
+    for b in plan.builds:
+        if b.local_swap:
+            shutil.rmtree(b.local_swap[0], ignore_errors=True)
+    fd, path = tempfile.mkstemp(prefix="stagecache-bake-", suffix=".json")
+    t0 = time.monotonic()
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(bakefile.definition(plan), fh, indent=2)
+        rc = runner.run(bakefile.command(plan, path), progress.feed)
+    except BaseException:
+        for b in plan.builds:
+            if b.local_swap:
+                shutil.rmtree(b.local_swap[0], ignore_errors=True)
+        raise
+    finally:
+        Path(path).unlink(missing_ok=True)
+    progress.close()
+    offset = t0 - started
+    failed = progress.failed_step()
+    stage_results: list[StageResult] = []
+    for label in labels:
+        b = by_label[label]
+        own = [s for s in progress.steps.values() if s.stage == label]
+        steps = step_results(plan.graph.find(label), label, own)
+        times = [t for s in own for t in (s.started, s.completed) if t is not None]
+        span = max(times) - min(times) if times else 0.0
+        if rc == 0:
+            status = "built"
+        elif failed is not None and failed.stage == label:
+            status = "failed"
+        else:
+            status = "built" if own and all(s.done and not s.error for s in own) else "cancelled"
+        is_build = label == b.stage
+        stage_results.append(
+            StageResult(
+                stage=label,
+                status=status,
+                seconds=round(span, 3),
+                steps=steps,
+                # Bake pushes each target when it is done; after a failure, claim no push.
+                pushed=b.tags if (rc == 0 and b.push and is_build) else (),
+                tags=b.tags if is_build else (),
+                cache_from=tuple(str(s) for s in b.cache.cache_from) if is_build else (),
+                cache_to=tuple(str(s) for s in b.cache.cache_to) if is_build else (),
+                built_in=None if is_build else b.stage,
+                import_errors=tuple(progress.import_errors) if is_build else (),
+                missing_caches=tuple(progress.missing_caches) if is_build else (),
+                export_errors=tuple(progress.export_errors) if is_build else (),
+                export_seconds=round(progress.export_seconds / len(plan.builds), 3) if is_build else 0.0,
+                started_at=round(offset, 3),
+                finished_at=round(time.monotonic() - started, 3),
+            )
+        )
+    if rc != 0:
+        for b in plan.builds:
+            if b.local_swap:
+                shutil.rmtree(b.local_swap[0], ignore_errors=True)
+        results.extend(stage_results)
+        for r in stage_results:
+            display.stage_finished(r.stage, len(r.steps), r.cached, r.seconds, r.status)
+        failing = next((b for b in plan.builds if failed is not None and failed.stage in b.reports), plan.builds[-1])
+        raise _failure(plan, failing, progress, rc, stage_results[-1])
+    for b in plan.builds:
+        if b.local_swap:
+            incoming, final = b.local_swap
+            if (incoming / "index.json").is_file():
+                _swap_in(incoming, final)
+            else:
+                shutil.rmtree(incoming, ignore_errors=True)
+    results.extend(stage_results)
+    for r in stage_results:
+        display.stage_finished(r.stage, len(r.steps), r.cached, r.seconds, r.status)
 
 
 def check_gate(result: BakeResult, plan: BuildPlan) -> None:

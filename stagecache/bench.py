@@ -27,6 +27,7 @@ from typing import Protocol
 
 from stagecache import config as configmod
 from stagecache import refs
+from stagecache import strategies as strategymod
 from stagecache.bake import BakeOptions, Display, QuietDisplay, bake, check_builder
 from stagecache.cache import get_mode
 from stagecache.config import Config, Edit
@@ -35,7 +36,7 @@ from stagecache.plan import load_graph, make_plan
 from stagecache.registry import RegistryClient, docker_credentials
 from stagecache.report import StageResult, StepResult
 from stagecache.runner import Runner
-from stagecache.strategies import DEFAULT_EDIT_SCENARIOS, STRATEGIES, Scenario, Strategy
+from stagecache.strategies import BAKE_SUFFIX, DEFAULT_EDIT_SCENARIOS, STRATEGIES, Scenario, Strategy
 
 POPULATE = "populate"
 
@@ -213,14 +214,20 @@ def resolve_options(
     allow_prune: bool = False,
     keep: bool = False,
     layers_scenario: str | None = None,
+    executions: Sequence[str] = (),
 ) -> BenchOptions:
     """Work out what to run, and refuse what cannot or must not run, before anything runs."""
     settings = config.bench
     notes: list[str] = []
     names = tuple(dict.fromkeys(strategies or settings.strategies))
     for name in names:
-        if name not in STRATEGIES:
-            raise UsageError(f"unknown strategy '{name}'; strategies are: {', '.join(STRATEGIES)}.")
+        try:
+            strategymod.get(name)
+        except KeyError:
+            raise UsageError(
+                f"unknown strategy '{name}'; strategies are: {', '.join(STRATEGIES)} (add '{BAKE_SUFFIX}' to run "
+                "one in a single buildx bake session; not the classic ones)."
+            ) from None
     registry = has_registry_host(config.image)
     if not names:
         names = tuple(s for s in STRATEGIES if registry or not get_mode(STRATEGIES[s].mode).needs_registry)
@@ -229,8 +236,16 @@ def resolve_options(
                 f"only strategies that need no registry are run, because [project].image ({config.image}) names "
                 "no registry; set it to a repository you can push to (e.g. localhost:5000/app) to compare them all."
             )
-    elif not registry:
-        needing = [n for n in names if get_mode(STRATEGIES[n].mode).needs_registry]
+    for execution in executions:
+        if execution not in configmod.EXECUTIONS:
+            raise UsageError(f"--execution must be per-stage or bake, not '{execution}'.")
+    if "bake" in executions:
+        bakeable = [n + BAKE_SUFFIX for n in names if STRATEGIES[n.removesuffix(BAKE_SUFFIX)].mode != "classic"]
+        names = tuple(dict.fromkeys([*(names if "per-stage" in executions else ()), *bakeable]))
+        if any(STRATEGIES[n.removesuffix(BAKE_SUFFIX)].mode == "classic" for n in names):
+            notes.append("classic strategies run per stage only: the legacy builder has no bake equivalent.")
+    if not registry:
+        needing = [n for n in names if get_mode(strategymod.get(n).mode).needs_registry]
         if needing:
             raise UsageError(
                 f"{config.source}: strategies {', '.join(needing)} keep their cache in a registry, but "
@@ -355,6 +370,7 @@ def strategy_config(config: Config, strategy: Strategy, root: Path, context: Pat
         stages=(),
         push=None,
         cache=cache,
+        execution=strategy.execution,
     )
 
 
@@ -417,7 +433,7 @@ def run_bench(
         workspace = _copy_context(config, tmp, edits)
         plans = {}
         for name in options.strategies:
-            strategy = STRATEGIES[name]
+            strategy = strategymod.get(name)
             cfg = strategy_config(config, strategy, tmp, workspace.context, workspace.dockerfile)
             plans[name] = make_plan(cfg, graph=graph, scope=strategy.scope, no_cache=strategy.no_cache)
         # Check the builder once for every mode, before the first build.
@@ -425,7 +441,7 @@ def run_bench(
             engine.update(check_builder(plan, runner))
 
         for name in options.strategies:
-            strategy = STRATEGIES[name]
+            strategy = strategymod.get(name)
             plan = plans[name]
             _restore(workspace)
             outcome = StrategyOutcome(strategy, plan.config.image)

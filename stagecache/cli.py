@@ -99,6 +99,8 @@ def _load(
     branch=None,
     read_only=None,
     fail_under=None,
+    jobs=None,
+    execution=None,
 ):
     from stagecache import config as configmod
 
@@ -117,6 +119,8 @@ def _load(
         branch=branch,
         read_only=read_only,
         fail_under=fail_under,
+        jobs=jobs,
+        execution=execution,
     )
     return configmod.load(path, root=root, overrides=overrides)
 
@@ -162,6 +166,17 @@ def bake(
         "--fail-under",
         help="Exit 4 if under this percentage of steps were cache hits (also [cache].fail_under, per stage).",
     ),
+    jobs: Optional[int] = typer.Option(
+        None,
+        "--jobs",
+        "-j",
+        help="Stages built at the same time when the graph allows ([build].jobs; default: CPUs, at most 4).",
+    ),
+    execution: Optional[str] = typer.Option(
+        None,
+        "--execution",
+        help="per-stage (one buildx build per stage) or bake (one buildx bake session). Default [build].execution.",
+    ),
     report: Optional[Path] = typer.Option(
         None, "--report", help="Write the result as JSON (schema stagecache.report/v1) to this file."
     ),
@@ -190,6 +205,8 @@ def bake(
         branch=branch,
         read_only=read_only,
         fail_under=fail_under,
+        jobs=jobs,
+        execution=execution,
     )
     p = make_plan(cfg)
     live = progress == "tty" or (progress == "auto" and sys.stderr.isatty())
@@ -221,6 +238,37 @@ def _outputs(result, report: Optional[Path]) -> None:
                 fh.write(reportmod.to_markdown(result))
         except OSError as exc:
             typer.echo(f"warning: cannot append to GITHUB_STEP_SUMMARY ({summary_file}): {exc.strerror}", err=True)
+
+
+@app.command(name="export-bake")
+@_boundary
+def export_bake(
+    path: Path = typer.Argument(..., help="Where to write the bake definition (JSON), e.g. docker-bake.json."),
+    directory: Optional[Path] = DirectoryOpt,
+    config: Optional[Path] = ConfigOpt,
+    cache_mode: Optional[str] = CacheModeOpt,
+    registry_mode: Optional[str] = RegistryModeOpt,
+    target: Optional[str] = TargetOpt,
+    push: Optional[bool] = PushOpt,
+    branch: Optional[str] = BranchOpt,
+    read_only: Optional[bool] = ReadOnlyOpt,
+) -> None:
+    """Write the plan as a docker buildx bake file: one target per stage, with its tags and caches."""
+    from stagecache import bakefile
+    from stagecache.plan import make_plan
+    from stagecache.report import write_json
+
+    cfg = _load(directory, config, cache_mode, registry_mode, target, push, branch=branch, read_only=read_only)
+    p = make_plan(cfg)
+    write_json(path, bakefile.definition(p, standalone=True))
+    secret = [n for n, _ in cfg.build_args if n in p.secret_args]
+    typer.echo(f"wrote {path}: run it with `docker buildx bake --file {path}`.")
+    if secret:
+        typer.echo(
+            f"build args {', '.join(secret)} look secret, so the file reads them from the environment "
+            "(bake variables): export them before running bake.",
+            err=True,
+        )
 
 
 @app.command()
@@ -282,6 +330,11 @@ def bench(
     chart: Optional[Path] = typer.Option(
         None, "--chart", help="Write a bar chart (.png or .svg; needs the 'chart' extra: matplotlib)."
     ),
+    execution: Optional[list[str]] = typer.Option(
+        None,
+        "--execution",
+        help="per-stage, bake, or both (repeat or comma-separated): 'bake' adds STRATEGY+bake variants.",
+    ),
     layers: bool = typer.Option(False, "--layers", help="Also print the layer-by-layer comparison."),
     layers_scenario: Optional[str] = typer.Option(
         None, "--layers-scenario", help="Scenario of the layer comparison (default cold-edit-source, else cold)."
@@ -309,6 +362,7 @@ def bench(
         allow_prune=allow_prune,
         keep=keep,
         layers_scenario=layers_scenario,
+        executions=_split(execution),
     )
     for note in options.notes:
         typer.echo(f"note: {note}", err=True)

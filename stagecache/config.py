@@ -124,6 +124,12 @@ class Config:
     secrets: tuple[Secret, ...] = ()
     stages: tuple[tuple[str, StageSettings], ...] = ()
     bench: BenchSettings = field(default_factory=BenchSettings)
+    jobs: int = 0
+    """Stages built at the same time (0 = :func:`default_jobs`)."""
+    on_failure: str = "finish"
+    """When a stage fails while others run: let them "finish", or "cancel" them."""
+    execution: str = "per-stage"
+    """"per-stage": one ``buildx build`` per stage; "bake": one ``buildx bake`` of every stage."""
     branch: str = ""
     """The branch being built ({branch} in templates); empty = the fallback branch."""
     branch_source: str = ""
@@ -136,6 +142,11 @@ class Config:
     def stage_settings(self, stage: str) -> StageSettings:
         """Overrides for ``stage`` (empty when none are configured)."""
         return dict(self.stages).get(stage.lower(), StageSettings())
+
+    @property
+    def effective_jobs(self) -> int:
+        """Stages built at once: configured, else :func:`default_jobs`."""
+        return self.jobs or default_jobs()
 
     @property
     def push_enabled(self) -> bool:
@@ -157,6 +168,8 @@ class Overrides:
     branch: str | None = None
     read_only: bool | None = None
     fail_under: float | None = None
+    jobs: int | None = None
+    execution: str | None = None
 
 
 # --- schema -----------------------------------------------------------------
@@ -249,6 +262,13 @@ class _Checker:
             raise self.fail(keypath, f"{value!r} is not a platform; expected os/arch[/variant], e.g. linux/amd64.")
         return value
 
+    def jobs(self, value: Any, keypath: str) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 64:
+            raise self.fail(
+                keypath, f"expected a whole number of stages from 1 to 64, got {_typename(value)} {value!r}."
+            )
+        return value
+
     def percent(self, value: Any, keypath: str) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 100:
             raise self.fail(keypath, f"expected a percentage from 0 to 100, got {_typename(value)} {value!r}.")
@@ -305,7 +325,17 @@ _CACHE_KEYS = (
     "read_only",
     "fail_under",
 )
-_BUILD_KEYS = ("args", "secrets")
+_BUILD_KEYS = ("args", "secrets", "jobs", "on_failure", "execution")
+ON_FAILURE = ("finish", "cancel")
+EXECUTIONS = ("per-stage", "bake")
+
+
+def default_jobs() -> int:
+    """Stages built at once by default: the CPU count, at most 4 (BuildKit parallelises inside
+    each build too, so more buys little)."""
+    return max(1, min(4, os.cpu_count() or 1))
+
+
 _STAGE_KEYS = ("tags", "push", "fail_under")
 _SECRET_KEYS = ("env", "file")
 _BENCH_KEYS = ("strategies", "scenarios", "repeat", "edits", "allow_prune", "layers_scenario")
@@ -488,6 +518,9 @@ def _from_dict(data: dict[str, Any], base: Path, path: Path | None, source: str)
         secrets=tuple(secrets),
         stages=tuple(stages),
         bench=bench,
+        jobs=c.jobs(build["jobs"], "build.jobs") if "jobs" in build else 0,
+        on_failure=c.choice(ON_FAILURE)(build.get("on_failure", "finish"), "build.on_failure"),
+        execution=c.choice(EXECUTIONS)(build.get("execution", "per-stage"), "build.execution"),
     )
 
 
@@ -563,6 +596,10 @@ def apply_overrides(config: Config, overrides: Overrides, env: Mapping[str, str]
         config = replace(config, target=target)
     if overrides.image:
         config = replace(config, image=c.repository(overrides.image, "--image"))
+    if overrides.execution:
+        config = replace(config, execution=c.choice(EXECUTIONS)(overrides.execution, "--execution"))
+    if overrides.jobs is not None:
+        config = replace(config, jobs=c.jobs(overrides.jobs, "--jobs"))
     if overrides.read_only is not None:
         config = replace(config, cache=replace(config.cache, read_only=overrides.read_only))
     if overrides.fail_under is not None:

@@ -25,10 +25,12 @@ class PlainDisplay:
         self.stream = stream or sys.stderr
         self.verbose = verbose
         self._stage = ""
+        self._print_lock = threading.Lock()  # stages building in parallel print from several threads
 
     def _print(self, text: str) -> None:
-        self.stream.write(text + "\n")
-        self.stream.flush()
+        with self._print_lock:
+            self.stream.write(text + "\n")
+            self.stream.flush()
 
     def stage_started(self, stage: str, index: int, count: int, detail: str) -> None:
         """A stage's build begins."""
@@ -71,13 +73,14 @@ class PlainDisplay:
 
 
 class StatusLine:
-    """One terminal line rewritten in place (text + elapsed seconds), refreshed by a
-    small timer thread; ``print`` writes a permanent line above it."""
+    """Status lines rewritten in place at the bottom of a terminal (one per key: e.g. one
+    per stage building), each with its elapsed seconds, refreshed by a small timer thread;
+    ``print`` writes a permanent line above them."""
 
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
-        self._text = ""
-        self._started = time.monotonic()
+        self._lines: dict[str, tuple[str, float]] = {}
+        self._shown = 0
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._tick, daemon=True)
@@ -87,62 +90,87 @@ class StatusLine:
         while not self._stop.wait(0.5):
             self.render()
 
-    def set(self, text: str, restart: bool = False) -> None:
-        """Change the status text (and restart its clock)."""
+    def set(self, text: str, restart: bool = False, key: str = "") -> None:
+        """Show ``text`` on the line ``key`` (and restart its clock)."""
         with self._lock:
-            self._text = text
-            if restart:
-                self._started = time.monotonic()
+            old = self._lines.get(key)
+            started = time.monotonic() if restart or old is None else old[1]
+            self._lines[key] = (text, started)
         self.render()
 
-    def render(self) -> None:
-        """Redraw the line."""
+    def drop(self, key: str = "") -> None:
+        """Remove the line ``key``."""
         with self._lock:
-            if not self._text:
-                return
-            line = f"{self._text}  {time.monotonic() - self._started:5.1f}s"
-            self.stream.write(_CLEAR + _short(line, 118))
+            self._lines.pop(key, None)
+        self.render()
+
+    def _clear(self) -> None:
+        # Caller holds the lock. Move up over the lines drawn last time and clear to the end.
+        self.stream.write("\r" + ("\x1b[1A" * max(0, self._shown - 1)) + "\x1b[J")
+        self._shown = 0
+
+    def _draw(self) -> None:
+        now = time.monotonic()
+        rows = [_short(f"{text}  {now - t0:5.1f}s", 118) for text, t0 in self._lines.values()]
+        self.stream.write("\n".join(rows))
+        self._shown = len(rows)
+
+    def render(self) -> None:
+        """Redraw the lines."""
+        with self._lock:
+            self._clear()
+            self._draw()
             self.stream.flush()
 
     def print(self, text: str) -> None:
-        """A permanent line; the status line is redrawn on the next tick."""
+        """A permanent line above the status lines."""
         with self._lock:
-            self.stream.write(_CLEAR + text + "\n")
+            self._clear()
+            self.stream.write(text + "\n")
+            self._draw()
             self.stream.flush()
 
     def close(self) -> None:
-        """Stop the timer and clear the line."""
+        """Stop the timer and clear the lines."""
         self._stop.set()
         self._thread.join(timeout=1)
         with self._lock:
-            self._text = ""
-            self.stream.write(_CLEAR)
+            self._lines.clear()
+            self._clear()
             self.stream.flush()
 
 
 class LiveDisplay(PlainDisplay):
-    """On a terminal: finished stages as lines, plus one status line rewritten in place
-    (current stage, step, elapsed)."""
+    """On a terminal: finished stages as lines, plus one status line per stage building
+    (stage, step, elapsed), rewritten in place."""
 
     def __init__(self, stream: TextIO | None = None, verbose: bool = False) -> None:
         super().__init__(stream, verbose)
         self._line = StatusLine(self.stream)
-        self._header = ""
+        self._headers: dict[str, str] = {}
 
     def _print(self, text: str) -> None:
         self._line.print(text)
 
     def stage_started(self, stage: str, index: int, count: int, detail: str) -> None:  # noqa: D102
         super().stage_started(stage, index, count, detail)
-        self._header = f"[{index}/{count}] {stage}"
-        self._line.set(f"{self._header}  starting", restart=True)
+        self._headers[stage] = f"[{index}/{count}] {stage}"
+        self._line.set(f"{self._headers[stage]}  starting", restart=True, key=stage)
 
     def event(self, e: Event) -> None:  # noqa: D102
-        if e.step is not None and not e.step.is_pull and e.kind in ("start", "done", "cached"):
-            self._line.set(f"{self._header}  step {e.step.number}/{e.step.total or '?'} {e.step.instruction}")
+        step = e.step
+        if step is not None and not step.is_pull and e.kind in ("start", "done", "cached"):
+            key = step.stage if step.stage in self._headers else next(iter(self._headers), "")
+            header = self._headers.get(key, key)
+            self._line.set(f"{header}  step {step.number}/{step.total or '?'} {step.instruction}", key=key)
             if e.kind == "start" and not self.verbose:
                 return
         super().event(e)
+
+    def stage_finished(self, stage: str, steps: int, cached: int, seconds: float, status: str) -> None:  # noqa: D102
+        self._headers.pop(stage, None)
+        self._line.drop(stage)
+        super().stage_finished(stage, steps, cached, seconds, status)
 
     def close(self) -> None:  # noqa: D102
         self._line.close()

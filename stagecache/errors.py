@@ -71,3 +71,12 @@ class Interrupted(StagecacheError):
         name = signal.Signals(signum).name
         super().__init__(f"interrupted by {name}; the running build was stopped")
         self.exit_code = 128 + signum
+
+
+class Cancelled(StagecacheError):
+    """A build stopped because another stage failed and ``on_failure = "cancel"``."""
+
+    exit_code = 1
+
+    def __init__(self) -> None:
+        super().__init__("cancelled because another stage failed")

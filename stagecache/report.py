@@ -47,6 +47,9 @@ class StageResult:
     import_errors: tuple[str, ...] = ()
     missing_caches: tuple[str, ...] = ()
     export_errors: tuple[str, ...] = ()
+    started_at: float | None = None
+    """Seconds from the start of the bake to the start of this stage's build."""
+    finished_at: float | None = None
     export_seconds: float = 0.0
     """Time spent exporting this stage's cache: BuildKit's cache-export vertices, or for
     'classic' (whose cache is the stage image) the push of the stage image."""

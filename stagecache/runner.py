@@ -18,12 +18,13 @@ import os
 import shutil
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from stagecache.errors import EnvironmentProblem, Interrupted, RegistryError
+from stagecache.errors import Cancelled, EnvironmentProblem, Interrupted, RegistryError
 
 if TYPE_CHECKING:  # pragma: no cover
     from python_on_whales import DockerClient
@@ -89,6 +90,9 @@ class Runner:
     def __init__(self, client: DockerClient | None = None, env: Mapping[str, str] | None = None) -> None:
         self._client = client
         self.env = dict(os.environ if env is None else env)
+        self._lock = threading.Lock()
+        self._running: dict[int, subprocess.Popen[bytes]] = {}
+        self._cancelled: dict[int, int] = {}
         self.docker_seconds = 0.0
         """Wall time spent waiting for docker (builds, pulls, pushes, inspections): what is
         not stagecache's own overhead."""
@@ -249,6 +253,19 @@ class Runner:
 
     # --- builds --------------------------------------------------------------
 
+    def cancel(self, signum: int = 0) -> None:
+        """Stop every build running now (from any thread): each one's ``run`` then raises
+        Interrupted(signum), or Cancelled when ``signum`` is 0 (another stage failed)."""
+        with self._lock:
+            procs = list(self._running.values())
+            for proc in procs:
+                self._cancelled.setdefault(proc.pid, signum)
+        for proc in procs:
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
     @_timed
     def run(self, command: Command, on_output: Callable[[str], None]) -> int:
         """Run one planned command, streaming its merged stdout/stderr to ``on_output``.
@@ -271,6 +288,8 @@ class Runner:
             )
         except OSError as exc:
             raise EnvironmentProblem(f"cannot run {argv[0]}: {exc.strerror}.") from None
+        with self._lock:
+            self._running[proc.pid] = proc
 
         received: list[int] = []
 
@@ -305,6 +324,11 @@ class Runner:
             _restore(previous)
             if proc.stdout is not None:
                 proc.stdout.close()
+            with self._lock:
+                self._running.pop(proc.pid, None)
+                cancelled = self._cancelled.pop(proc.pid, None)
+        if cancelled is not None:
+            raise Interrupted(cancelled) if cancelled else Cancelled()
         if received:
             # The leader is gone; buildx plugin processes in its group may not be.
             try:

@@ -24,6 +24,7 @@ class Strategy:
     scope: str = "stages"
     no_cache: bool = False
     summary: str = ""
+    execution: str = "per-stage"
 
 
 STRATEGIES: dict[str, Strategy] = {
@@ -50,6 +51,29 @@ STRATEGIES: dict[str, Strategy] = {
         Strategy("local", "local", summary="local cache directory per stage (what CI cache actions save)"),
     )
 }
+
+BAKE_SUFFIX = "+bake"
+
+
+def get(name: str) -> Strategy:
+    """A strategy by name; ``NAME+bake`` is NAME run as one ``buildx bake`` session.
+    Raises KeyError for unknown names and for classic strategies with +bake."""
+    base = name.removesuffix(BAKE_SUFFIX)
+    strategy = STRATEGIES[base]
+    if name == base:
+        return strategy
+    if strategy.mode == "classic":
+        raise KeyError(name)
+    return Strategy(
+        name,
+        strategy.mode,
+        strategy.registry_mode,
+        strategy.scope,
+        strategy.no_cache,
+        strategy.summary + ", in one buildx bake session",
+        "bake",
+    )
+
 
 BASE_SCENARIOS = ("warm", "cold")
 DEFAULT_EDIT_SCENARIOS = ("cold-edit-source", "cold-edit-late")

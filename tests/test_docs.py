@@ -17,7 +17,7 @@ def commands() -> list[str]:
 
 
 def test_every_command_has_help_and_a_readme_section() -> None:
-    assert sorted(commands()) == ["bake", "bench", "doctor", "plan"]
+    assert sorted(commands()) == ["bake", "bench", "doctor", "export-bake", "plan"]
     for cmd in app.registered_commands:
         assert (cmd.callback.__doc__ or "").strip(), cmd.name
         name = cmd.name or cmd.callback.__name__

@@ -1,0 +1,113 @@
+"""Shared helpers for the benchmark scripts: measure A and B alternately, summarise
+with median and spread, and record the versions of everything involved."""
+
+from __future__ import annotations
+
+import json
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+STAGECACHE = str(Path(sys.executable).parent / "stagecache")
+
+
+def versions() -> dict[str, str]:
+    """docker, buildx and Python versions, for every result."""
+
+    def out(*argv: str) -> str:
+        try:
+            return subprocess.run(argv, capture_output=True, text=True, timeout=30).stdout.strip()
+        except OSError:
+            return "?"
+
+    return {
+        "dockerd": out("docker", "version", "--format", "{{.Server.Version}}"),
+        "buildx": out("docker", "buildx", "version"),
+        "python": platform.python_version(),
+        "cpus": str(len(__import__("os").sched_getaffinity(0))),
+    }
+
+
+def alternate(variants: dict[str, Callable[[], None]], repeat: int, before: Callable[[], None] | None = None):
+    """Run each variant ``repeat`` times, interleaved (A B C A B C ...), returning name -> seconds."""
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    for _ in range(repeat):
+        for name, fn in variants.items():
+            if before:
+                before()
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return times
+
+
+def summary(times: dict[str, list[float]], baseline: str) -> dict:
+    """Median, min, max per variant and each variant's median ratio to ``baseline``."""
+    base = statistics.median(times[baseline])
+    return {
+        name: {
+            "median": round(statistics.median(v), 3),
+            "min": round(min(v), 3),
+            "max": round(max(v), 3),
+            "ratio_to_" + baseline: round(statistics.median(v) / base, 3),
+        }
+        for name, v in times.items()
+    }
+
+
+def copy_example(name: str) -> Path:
+    """A throwaway copy of an example (benchmarks never touch the user's files)."""
+    dest = Path(tempfile.mkdtemp(prefix=f"stagecache-bench-{name}-")) / name
+    shutil.copytree(EXAMPLES / name, dest, ignore=shutil.ignore_patterns(".stagecache"))
+    return dest
+
+
+def run(*argv: str, cwd: Path | None = None) -> None:
+    """Run a command; raise with its output if it fails."""
+    done = subprocess.run(argv, capture_output=True, text=True, cwd=cwd)
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(argv)} failed ({done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+
+
+def hand_script(project: Path, path: Path, extra: tuple[str, ...] = ()) -> Path:
+    """The shell script a team writes by hand: the very docker commands of `stagecache plan --json`,
+    one after another (plus the rename of each stage's new local cache into place)."""
+    plan = json.loads(
+        subprocess.run(
+            [STAGECACHE, "plan", "-C", str(project), "--json", *extra], capture_output=True, text=True, check=True
+        ).stdout
+    )
+    import shlex
+
+    lines = ["#!/bin/sh", "set -e"]
+    for build in plan["builds"]:
+        env = " ".join(f"{k}={shlex.quote(v)}" for k, v in build["env"].items())
+        for spec in build["cache_to"]:
+            if spec.startswith("type=local"):
+                dest = dict(kv.split("=", 1) for kv in spec.split(","))["dest"]
+                lines.append(f"rm -rf {shlex.quote(dest)}")
+        lines.append((env + " " if env else "") + shlex.join(build["argv"]) + " 2>/dev/null")
+        for spec in build["cache_to"]:
+            if spec.startswith("type=local"):
+                dest = dict(kv.split("=", 1) for kv in spec.split(","))["dest"]
+                final = str(Path(dest).parent / Path(dest).name.strip(".").removesuffix(".incoming"))
+                lines.append(f"rm -rf {shlex.quote(final)} && mv {shlex.quote(dest)} {shlex.quote(final)}")
+    path.write_text("\n".join(lines) + "\n")
+    path.chmod(0o755)
+    return path
+
+
+def write_result(name: str, data: dict) -> Path:
+    """benchmarks/results/NAME.json"""
+    out = ROOT / "benchmarks" / "results" / f"{name}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(data, indent=2) + "\n")
+    return out

@@ -1,0 +1,61 @@
+"""The bake definition generated from a plan (no engine needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from stagecache import bakefile
+from stagecache import config as cfg
+from stagecache.errors import UsageError
+from stagecache.plan import make_plan
+
+DOCKERFILE = "FROM alpine AS compile\nRUN make\nFROM alpine AS runtime.v2\nCOPY --from=compile /a /a\n"
+
+
+def plan_for(tmp_path: Path, toml: str):
+    (tmp_path / "Dockerfile").write_text(DOCKERFILE)
+    (tmp_path / "stagecache.toml").write_text(toml)
+    return make_plan(cfg.load(tmp_path / "stagecache.toml", env={}))
+
+
+def test_one_target_per_stage_with_its_own_tags_and_caches(tmp_path: Path) -> None:
+    plan = plan_for(
+        tmp_path,
+        '[project]\nimage = "reg.example.com/app"\nnetwork = "none"\n[cache]\nmode = "registry"\n'
+        '[build.args]\nVERSION = "1.${2}"\nNPM_TOKEN = "s3cret"\n',
+    )
+    d = bakefile.definition(plan)
+    assert d["group"] == {"default": {"targets": ["compile", "runtime_v2"]}}
+    assert d["variable"] == {"NPM_TOKEN": {"default": ""}}
+    t = d["target"]["runtime_v2"]
+    assert t["target"] == "runtime.v2" and t["tags"] == ["reg.example.com/app:runtime.v2"]
+    assert t["args"] == {"VERSION": "1.$${2}", "NPM_TOKEN": "${NPM_TOKEN}"}
+    assert t["cache-from"] == [
+        "type=registry,ref=reg.example.com/app:cache-runtime.v2",
+        "type=registry,ref=reg.example.com/app:cache-compile",
+    ]
+    assert t["cache-to"] == ["type=registry,ref=reg.example.com/app:cache-runtime.v2,mode=max,ignore-error=true"]
+    assert t["output"] == ["type=registry"] and t["network"] == "none"
+    assert "s3cret" not in str(d)
+    command = bakefile.command(plan, "/tmp/def.json")
+    assert command.argv == ("docker", "buildx", "bake", "--progress=rawjson", "--file", "/tmp/def.json", "default")
+    assert command.env == (("NPM_TOKEN", "s3cret"),)
+
+
+def test_local_cache_goes_through_incoming_except_in_an_exported_file(tmp_path: Path) -> None:
+    plan = plan_for(tmp_path, "")
+    inside = bakefile.definition(plan)["target"]["compile"]
+    exported = bakefile.definition(plan, standalone=True)["target"]["compile"]
+    assert inside["cache-to"] == [
+        f"type=local,dest={tmp_path}/.stagecache/cache/.compile.incoming,mode=max,ignore-error=true"
+    ]
+    assert exported["cache-to"] == [f"type=local,dest={tmp_path}/.stagecache/cache/compile,mode=max,ignore-error=true"]
+    assert inside["output"] == ["type=docker"]
+
+
+def test_classic_has_no_bake_equivalent(tmp_path: Path) -> None:
+    plan = plan_for(tmp_path, '[project]\nimage = "reg.example.com/app"\n[cache]\nmode = "classic"\n')
+    with pytest.raises(UsageError, match="cache mode 'classic' uses the legacy builder, which has no bake equivalent"):
+        bakefile.definition(plan)
