@@ -219,6 +219,16 @@ def _recover_local(d: Path) -> None:
         shutil.rmtree(incoming, ignore_errors=True)
 
 
+def _keep_local_cache(build: StageBuild) -> None:
+    """After a successful build: the new local cache replaces the old one (if one was written)."""
+    if build.local_swap:
+        incoming, final = build.local_swap
+        if (incoming / "index.json").is_file():
+            _swap_in(incoming, final)
+        else:
+            shutil.rmtree(incoming, ignore_errors=True)
+
+
 def _swap_in(incoming: Path, final: Path) -> None:
     old = final.parent / f".{final.name}.old"
     if old.exists():
@@ -466,12 +476,7 @@ def _bake_session(
         failing = next((b for b in plan.builds if failed is not None and failed.stage in b.reports), plan.builds[-1])
         raise _failure(plan, failing, progress, rc, stage_results[-1])
     for b in plan.builds:
-        if b.local_swap:
-            incoming, final = b.local_swap
-            if (incoming / "index.json").is_file():
-                _swap_in(incoming, final)
-            else:
-                shutil.rmtree(incoming, ignore_errors=True)
+        _keep_local_cache(b)
     results.extend(stage_results)
     for r in stage_results:
         display.stage_finished(r.stage, len(r.steps), r.cached, r.seconds, r.status)
@@ -559,12 +564,7 @@ def _build_stage(plan: BuildPlan, build: StageBuild, runner: Runner, display: Di
         error = _failure(plan, build, progress, rc, result)
         error.result = [*folded, result]
         raise error
-    if build.local_swap:
-        incoming, final = build.local_swap
-        if (incoming / "index.json").is_file():
-            _swap_in(incoming, final)
-        else:
-            shutil.rmtree(incoming, ignore_errors=True)
+    _keep_local_cache(build)
     if build.push_commands:
         t_push = time.monotonic()
         for cmd in build.push_commands:

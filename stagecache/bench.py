@@ -34,7 +34,7 @@ from stagecache.config import Config, Edit
 from stagecache.errors import Interrupted, StagecacheError, UsageError
 from stagecache.plan import load_graph, make_plan
 from stagecache.registry import RegistryClient, docker_credentials
-from stagecache.report import StageResult, StepResult
+from stagecache.report import StageResult, StageTotals, StepResult
 from stagecache.runner import Runner
 from stagecache.strategies import BAKE_SUFFIX, DEFAULT_EDIT_SCENARIOS, STRATEGIES, Scenario, Strategy
 
@@ -55,7 +55,7 @@ class BenchOptions:
 
 
 @dataclass(frozen=True)
-class Run:
+class Run(StageTotals):
     """One bake the bench ran (``scenario`` is ``populate`` for the unmeasured one)."""
 
     strategy: str
@@ -65,21 +65,6 @@ class Run:
     seconds: float
     stages: tuple[StageResult, ...] = ()
     error: str = ""
-
-    @property
-    def steps(self) -> int:
-        """Steps of every stage."""
-        return sum(len(s.steps) for s in self.stages)
-
-    @property
-    def cached(self) -> int:
-        """Cache hits of every stage."""
-        return sum(s.cached for s in self.stages)
-
-    @property
-    def hit_ratio(self) -> float | None:
-        """Hits / steps."""
-        return self.cached / self.steps if self.steps else None
 
     @property
     def export_seconds(self) -> float:

@@ -87,18 +87,10 @@ class StageResult:
         return self.cached / len(self.steps) if self.steps else None
 
 
-@dataclass(frozen=True)
-class BakeResult:
-    """A whole bake."""
+class StageTotals:
+    """Step totals over ``self.stages`` (a bake, or one measured bake of the bench)."""
 
-    status: str  # "success" | "failed" | "interrupted"
-    target: str
-    cache_mode: str
-    registry_mode: str
     stages: tuple[StageResult, ...]
-    seconds: float
-    warnings: tuple[str, ...] = ()
-    engine: dict[str, str] = field(default_factory=dict)
 
     @property
     def steps(self) -> int:
@@ -114,6 +106,20 @@ class BakeResult:
     def hit_ratio(self) -> float | None:
         """Overall cache hits / steps."""
         return self.cached / self.steps if self.steps else None
+
+
+@dataclass(frozen=True)
+class BakeResult(StageTotals):
+    """A whole bake."""
+
+    status: str  # "success" | "failed" | "interrupted"
+    target: str
+    cache_mode: str
+    registry_mode: str
+    stages: tuple[StageResult, ...]
+    seconds: float
+    warnings: tuple[str, ...] = ()
+    engine: dict[str, str] = field(default_factory=dict)
 
     @property
     def cold(self) -> bool:

@@ -133,3 +133,24 @@ def test_bad_progress_value(tmp_path: Path) -> None:
     project(tmp_path)
     result = runner.invoke(app, ["bake", "-C", str(tmp_path), "--progress", "fancy"])
     assert (result.exit_code, result.output) == (2, "Error: --progress must be auto, tty or plain, not 'fancy'.\n")
+
+
+def test_help_version_and_plan_do_not_import_python_on_whales_or_matplotlib(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    project(tmp_path)
+    code = (
+        "import sys\n"
+        "from stagecache.cli import app\n"
+        "for args in (['--help'], ['--version'], ['plan', '-C', sys.argv[1]], ['bench', '--help']):\n"
+        "    try:\n"
+        "        app(args, prog_name='stagecache')\n"
+        "    except SystemExit as exc:\n"
+        "        assert exc.code in (0, None), (args, exc.code)\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('python_on_whales', 'matplotlib'))\n"
+        "print(heavy)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"

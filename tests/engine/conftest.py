@@ -138,6 +138,22 @@ def own_registry(tmp_path: Path):
         reg.stop(signal.SIGKILL)
 
 
+def interrupt_when(proc: subprocess.Popen, ready, timeout: float = 120) -> tuple[str, str]:
+    """Read ``proc``'s stderr until ``ready(lines so far)``, send SIGINT a second later,
+    and return (stdout, all of stderr)."""
+    assert proc.stderr is not None
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout
+    for line in proc.stderr:
+        seen.append(line)
+        if ready(seen) or time.monotonic() > deadline:
+            break
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=timeout)
+    return out, "".join(seen) + err
+
+
 def tree_digest(path: Path) -> dict[str, str]:
     """Relative path -> sha256 of every file under ``path`` (lock files aside)."""
     return {
@@ -174,4 +190,4 @@ def make_project(engine: Engine, tmp_path: Path):
         p.runner.remove_images(p.runner.local_tags(p.image))
 
 
-__all__ = ["OwnRegistry", "Project", "hits", "all_cached", "replace", "tree_digest"]
+__all__ = ["OwnRegistry", "Project", "hits", "all_cached", "interrupt_when", "replace", "tree_digest"]

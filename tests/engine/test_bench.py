@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from stagecache.strategies import STRATEGIES
-from tests.engine.conftest import Project, tree_digest
+from tests.engine.conftest import Project, interrupt_when, tree_digest
 
 STAGECACHE = str(Path(sys.executable).parent / "stagecache")
 KEEP_TOOLCHAIN = {"classic-stages", "inline-stages", "registry-min", "registry-max", "registry-max-single", "local"}
@@ -130,17 +128,8 @@ def test_bench_ctrl_c_writes_what_was_measured_and_removes_the_copy(make_project
         text=True,
         env={**os.environ, "TMPDIR": str(work)},
     )
-    assert proc.stderr is not None
-    seen = []
-    deadline = time.monotonic() + 120
-    for line in proc.stderr:
-        seen.append(line)
-        if line.startswith("==> [3/4] registry-max / populate") or time.monotonic() > deadline:
-            break
-    time.sleep(1.0)
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130, "".join(seen) + err
+    out, err = interrupt_when(proc, lambda seen: seen[-1].startswith("==> [3/4] registry-max / populate"))
+    assert proc.returncode == 130, err
     assert "Error: interrupted by SIGINT" in err
     data = json.loads(report.read_text())
     assert data["status"] == "interrupted"

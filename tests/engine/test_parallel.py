@@ -3,16 +3,14 @@ report is the same as a sequential bake's, and failures stop (or cancel) cleanly
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from stagecache.errors import BuildFailed
-from tests.engine.conftest import Project, hits
+from tests.engine.conftest import Project, hits, interrupt_when
 
 STAGECACHE = str(Path(sys.executable).parent / "stagecache")
 
@@ -83,17 +81,8 @@ def test_sigint_stops_every_parallel_build(make_project) -> None:
         stderr=subprocess.PIPE,
         text=True,
     )
-    assert proc.stderr is not None
-    seen = []
-    deadline = time.monotonic() + 120
-    for line in proc.stderr:
-        seen.append(line)
-        if sum("RUN sleep 30" in ln for ln in seen) >= 2 or time.monotonic() > deadline:
-            break
-    time.sleep(1.0)
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130, "".join(seen) + err
+    out, err = interrupt_when(proc, lambda seen: sum("RUN sleep 30" in ln for ln in seen) >= 2)
+    assert proc.returncode == 130, err
     assert "Error: interrupted by SIGINT" in err
     rows = {line.split()[0]: line.split()[-1] for line in out.splitlines()[2:-1]}
     assert rows["deps-a"] == "interrupted" and rows["deps-b"] == "interrupted" and rows["app"] == "skipped"
