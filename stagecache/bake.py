@@ -15,7 +15,7 @@ import os
 import shutil
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
@@ -31,7 +31,7 @@ from stagecache.errors import (
     UsageError,
 )
 from stagecache.plan import BuildPlan, StageBuild
-from stagecache.progress import BuildProgress, Event, LegacyProgress
+from stagecache.progress import BuildProgress, Event, LegacyProgress, Step
 from stagecache.report import BakeResult, StageResult, step_results
 from stagecache.runner import Runner
 
@@ -421,6 +421,8 @@ def _bake_session(
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(bakefile.definition(plan), fh, indent=2)
+        if plan.config.network:
+            _check_bake_network(plan, runner, path)
         rc = runner.run(bakefile.command(plan, path), progress.feed)
     except BaseException:
         for b in plan.builds:
@@ -435,7 +437,7 @@ def _bake_session(
     stage_results: list[StageResult] = []
     for label in labels:
         b = by_label[label]
-        own = [s for s in progress.steps.values() if s.stage == label]
+        own = _one_per_step(s for s in progress.steps.values() if s.stage == label)
         steps = step_results(plan.graph.find(label), label, own)
         times = [t for s in own for t in (s.started, s.completed) if t is not None]
         span = max(times) - min(times) if times else 0.0
@@ -480,6 +482,39 @@ def _bake_session(
     results.extend(stage_results)
     for r in stage_results:
         display.stage_finished(r.stage, len(r.steps), r.cached, r.seconds, r.status)
+
+
+def _one_per_step(steps: Iterable[Step]) -> list[Step]:
+    """In one bake session a stage's step is listed once per target that needs it, each
+    with its own digest: one occurrence runs (or is a cache hit), the others are merged
+    into it and may never even start. Keep the most telling one: failed, else ran, else
+    cache hit, else never started."""
+
+    def rank(s: Step) -> int:
+        if s.error:
+            return 3
+        if s.done:
+            return 1 if s.cached else 2
+        return 0
+
+    best: dict[int, Step] = {}
+    for s in steps:
+        if s.number not in best or rank(s) > rank(best[s.number]):
+            best[s.number] = s
+    return list(best.values())
+
+
+def _check_bake_network(plan: BuildPlan, runner: Runner, path: str) -> None:
+    """Older buildx silently drops a bake target's ``network``; building anyway would run
+    RUN steps on the default network, which is not what the config says."""
+    printed = runner.bake_print(path)
+    if any("network" not in t for t in (printed.get("target") or {}).values()):
+        raise EnvironmentProblem(
+            f'{plan.config.source}: [project].network = "{plan.config.network}" is set, but this buildx '
+            f"({runner.engine_info().buildx_version}) ignores a bake target's network, so "
+            'execution = "bake" would build on the default network. Use execution = "per-stage" '
+            "(--execution per-stage), or a buildx that supports the bake network attribute."
+        )
 
 
 def check_gate(result: BakeResult, plan: BuildPlan) -> None:

@@ -31,7 +31,9 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 STEP_RE = re.compile(
-    r"^\[(?:(?P<platform>[a-z0-9]+/[^\s\]]+) )?(?:(?P<stage>[^\s\]/]+) )?(?P<num>\d+)/(?P<total>\d+)\] (?P<text>.*)$",
+    # buildx bake prefixes the target: "[target stage 2/3] RUN ...".
+    r"^\[(?:(?P<target>[A-Za-z0-9_-]+) (?!\d+/\d+\])(?=\S+ (?:\S+ )?\d+/\d+\]))?"
+    r"(?:(?P<platform>[a-z0-9]+/[^\s\]]+) )?(?:(?P<stage>[^\s\]/]+) )?(?P<num>\d+)/(?P<total>\d+)\] (?P<text>.*)$",
     re.DOTALL,
 )
 _TOKEN_RE = re.compile(r'[{}"\\]')
@@ -374,8 +376,13 @@ class BuildProgress(_Progress):
             self._on_event(Event("log", step, line))
 
     def error_lines(self) -> list[str]:
-        """BuildKit's and buildx's error lines, as shown to the user on failure."""
-        return [m for m in self.messages if m.startswith("ERROR") or "error" in m.lower()[:40]]
+        """BuildKit's and buildx's error lines, as shown to the user on failure: its ERROR
+        lines, else the errors of non-step vertices (exporting, pushing), else its last words."""
+        lines = [m for m in self.messages if m.startswith("ERROR") or "error" in m.lower()[:40]]
+        if lines:
+            return lines
+        lines = [f"{v.name}: {v.error}" for v in self.vertices.values() if v.error]
+        return lines or self.messages[-5:]
 
     @property
     def export_seconds(self) -> float:

@@ -253,6 +253,23 @@ class Runner:
 
     # --- builds --------------------------------------------------------------
 
+    @_timed
+    def bake_print(self, definition: str) -> dict:
+        """What ``docker buildx bake --print`` makes of a bake file (attributes this buildx
+        does not know are dropped there), as a dict."""
+        import json
+
+        from python_on_whales.exceptions import DockerException
+        from python_on_whales.utils import run
+
+        try:
+            out = run([*self.docker_cmd, "buildx", "bake", "--file", definition, "--print"], capture_stderr=True)
+        except DockerException as exc:
+            raise EnvironmentProblem(
+                f"docker buildx bake cannot read the definition: {_first_line(exc.stderr)}."
+            ) from None
+        return json.loads(out or "{}")
+
     def cancel(self, signum: int = 0) -> None:
         """Stop every build running now (from any thread): each one's ``run`` then raises
         Interrupted(signum), or Cancelled when ``signum`` is 0 (another stage failed)."""

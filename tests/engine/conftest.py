@@ -138,9 +138,9 @@ def own_registry(tmp_path: Path):
         reg.stop(signal.SIGKILL)
 
 
-def interrupt_when(proc: subprocess.Popen, ready, timeout: float = 120) -> tuple[str, str]:
-    """Read ``proc``'s stderr until ``ready(lines so far)``, send SIGINT a second later,
-    and return (stdout, all of stderr)."""
+def interrupt_when(proc: subprocess.Popen, ready, timeout: float = 120, settle: float = 1.0) -> tuple[str, str]:
+    """Read ``proc``'s stderr until ``ready(lines so far)``, send SIGINT ``settle`` seconds
+    later, and return (stdout, all of stderr)."""
     assert proc.stderr is not None
     seen: list[str] = []
     deadline = time.monotonic() + timeout
@@ -148,7 +148,7 @@ def interrupt_when(proc: subprocess.Popen, ready, timeout: float = 120) -> tuple
         seen.append(line)
         if ready(seen) or time.monotonic() > deadline:
             break
-    time.sleep(1.0)
+    time.sleep(settle)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=timeout)
     return out, "".join(seen) + err
