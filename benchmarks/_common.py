@@ -111,3 +111,13 @@ def write_result(name: str, data: dict) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(data, indent=2) + "\n")
     return out
+
+
+def finish(name: str, repeat: int, times: dict[str, list[float]], baseline: str, variant: str, target: float) -> None:
+    """Write benchmarks/results/NAME.json and print the summary and the target's verdict."""
+    result = {"benchmark": name, "repeat": repeat, "versions": versions(), "seconds": summary(times, baseline)}
+    path = write_result(name, result)
+    print(json.dumps(result, indent=2))
+    ratio = result["seconds"][variant][f"ratio_to_{baseline}"]
+    verdict = "OK" if ratio <= target else "MISSED"
+    print(f"{variant} / {baseline} = {ratio:.3f} (target <= {target}): {verdict}; {path}")

@@ -9,10 +9,9 @@ Alternated, REPEAT times each. Target: A/B at most 1.10.
 
 from __future__ import annotations
 
-import json
 import sys
 
-from _common import STAGECACHE, alternate, copy_example, hand_script, run, summary, versions, write_result
+from _common import STAGECACHE, alternate, copy_example, finish, hand_script, run
 
 
 def main() -> None:
@@ -27,11 +26,7 @@ def main() -> None:
         },
         repeat,
     )
-    result = {"benchmark": "overhead", "repeat": repeat, "versions": versions(), "seconds": summary(times, "by-hand")}
-    path = write_result("overhead", result)
-    print(json.dumps(result, indent=2))
-    ratio = result["seconds"]["stagecache"]["ratio_to_by-hand"]
-    print(f"stagecache / by hand = {ratio:.3f} (target <= 1.10): {'OK' if ratio <= 1.10 else 'MISSED'}; {path}")
+    finish("overhead", repeat, times, baseline="by-hand", variant="stagecache", target=1.1)
 
 
 if __name__ == "__main__":

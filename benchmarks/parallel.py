@@ -13,11 +13,10 @@ Prunes the engine's whole build cache: run it on a dedicated engine.
 
 from __future__ import annotations
 
-import json
 import shutil
 import sys
 
-from _common import STAGECACHE, alternate, copy_example, hand_script, run, summary, versions, write_result
+from _common import STAGECACHE, alternate, copy_example, finish, hand_script, run
 
 CPU = "dd if=/dev/zero bs=1M count=1000 2>/dev/null | md5sum > /tmp/burn"
 
@@ -42,11 +41,7 @@ def main() -> None:
     times = alternate(
         {"by-hand": lambda: run("sh", str(script)), "jobs-1": bake(1), "jobs-2": bake(2)}, repeat, before=cold
     )
-    result = {"benchmark": "parallel", "repeat": repeat, "versions": versions(), "seconds": summary(times, "by-hand")}
-    path = write_result("parallel", result)
-    print(json.dumps(result, indent=2))
-    ratio = result["seconds"]["jobs-2"]["ratio_to_by-hand"]
-    print(f"jobs 2 / sequential by hand = {ratio:.3f} (target <= 0.70): {'OK' if ratio <= 0.70 else 'MISSED'}; {path}")
+    finish("parallel", repeat, times, baseline="by-hand", variant="jobs-2", target=0.7)
 
 
 if __name__ == "__main__":

@@ -6,10 +6,9 @@ for any typer CLI), alternated. Target: at most 1.5x. Also `--version` and `plan
 
 from __future__ import annotations
 
-import json
 import sys
 
-from _common import EXAMPLES, STAGECACHE, alternate, run, summary, versions, write_result
+from _common import EXAMPLES, STAGECACHE, alternate, finish, run
 
 
 def main() -> None:
@@ -23,16 +22,7 @@ def main() -> None:
         },
         repeat,
     )
-    result = {
-        "benchmark": "startup",
-        "repeat": repeat,
-        "versions": versions(),
-        "seconds": summary(times, "import-typer"),
-    }
-    path = write_result("startup", result)
-    print(json.dumps(result, indent=2))
-    ratio = result["seconds"]["help"]["ratio_to_import-typer"]
-    print(f"--help / import typer = {ratio:.3f} (target <= 1.5): {'OK' if ratio <= 1.5 else 'MISSED'}; {path}")
+    finish("startup", repeat, times, baseline="import-typer", variant="help", target=1.5)
 
 
 if __name__ == "__main__":

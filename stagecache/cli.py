@@ -223,21 +223,28 @@ def bake(
 
 def _outputs(result, report: Optional[Path]) -> None:
     """The summary on stdout, the JSON report, and the CI job summary when there is one."""
-    import os
-
-    from stagecache import ci
     from stagecache import report as reportmod
 
     typer.echo(reportmod.summary(result))
     if report:
         reportmod.write_json(report, reportmod.to_json(result))
+    _append_step_summary(reportmod.to_markdown(result))
+
+
+def _append_step_summary(markdown: str) -> None:
+    """Append to GitHub Actions' job summary when running there."""
+    import os
+
+    from stagecache import ci
+
     summary_file = ci.step_summary_path(os.environ)
-    if summary_file is not None:
-        try:
-            with open(summary_file, "a", encoding="utf-8") as fh:
-                fh.write(reportmod.to_markdown(result))
-        except OSError as exc:
-            typer.echo(f"warning: cannot append to GITHUB_STEP_SUMMARY ({summary_file}): {exc.strerror}", err=True)
+    if summary_file is None:
+        return
+    try:
+        with open(summary_file, "a", encoding="utf-8") as fh:
+            fh.write(markdown)
+    except OSError as exc:
+        typer.echo(f"warning: cannot append to GITHUB_STEP_SUMMARY ({summary_file}): {exc.strerror}", err=True)
 
 
 @app.command(name="export-bake")
@@ -377,6 +384,7 @@ def bench(
         markdown.write_text(benchreport.to_markdown(result), encoding="utf-8")
     if chart and result.runs:
         benchreport.write_chart(result, chart)
+    _append_step_summary(benchreport.to_markdown(result))
     if result.status == "interrupted":
         raise Interrupted(result.signal or 2)
     if result.status == "failed":

@@ -191,3 +191,24 @@ def test_step_names_with_and_without_a_bake_target(name: str, stage: str | None,
 
     m = STEP_RE.match(name)
     assert m is not None and (m.group("stage"), int(m.group("num"))) == (stage, number)
+
+
+def test_live_display_keeps_one_status_line_per_stage_in_flight() -> None:
+    import io
+
+    from stagecache.display import LiveDisplay
+    from stagecache.progress import Event, Step
+
+    out = io.StringIO()
+    d = LiveDisplay(out)
+    d.stage_started("deps-a", 2, 5, "cache local")
+    d.stage_started("deps-b", 3, 5, "cache local")
+    d.event(Event("start", Step(stage="deps-b", number=2, total=4, instruction="RUN make", digest="x")))
+    text = out.getvalue()
+    last = text.rsplit("\x1b[J", 1)[-1]  # what is on screen after the last redraw
+    lines = last.split("\n")
+    assert len(lines) == 2, lines
+    assert lines[0].startswith("[2/5] deps-a starting") and lines[1].startswith("[3/5] deps-b step 2/4 RUN make")
+    d.stage_finished("deps-a", 4, 4, 1.0, "built")
+    assert out.getvalue().rsplit("\x1b[J", 1)[-1].startswith("[3/5] deps-b")
+    d.close()
