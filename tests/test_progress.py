@@ -210,5 +210,6 @@ def test_live_display_keeps_one_status_line_per_stage_in_flight() -> None:
     assert len(lines) == 2, lines
     assert lines[0].startswith("[2/5] deps-a starting") and lines[1].startswith("[3/5] deps-b step 2/4 RUN make")
     d.stage_finished("deps-a", 4, 4, 1.0, "built")
-    assert out.getvalue().rsplit("\x1b[J", 1)[-1].startswith("[3/5] deps-b")
+    assert out.getvalue().rsplit("\x1b[J", 1)[-1].split("\n")[-1].startswith("[3/5] deps-b")
+    assert "    deps-a: built, 4/4 steps cached, 1.0s\n" in out.getvalue()
     d.close()
