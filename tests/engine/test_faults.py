@@ -7,9 +7,14 @@ from __future__ import annotations
 import base64
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
+
+import pytest
 
 from stagecache.registry import RegistryClient
 from tests.engine.conftest import OwnRegistry, Project, all_cached, tree_digest
@@ -237,3 +242,50 @@ def test_first_run_ever_is_a_cold_build_not_an_error(make_project) -> None:
     assert "cold build: no step came from cache (first run, or no cache was found to import)." in done.stdout
     assert "cache import failed" not in done.stdout + done.stderr
     assert {k: v for k, v in tree_digest(p.root).items() if not k.startswith(".stagecache")} == before
+
+
+@pytest.fixture
+def classic_store_daemon(tmp_path: Path):
+    """A second dockerd on its own socket, without the containerd image store: the docker
+    driver then cannot export registry or local cache."""
+    if os.geteuid() != 0:
+        pytest.fail("starting a second dockerd needs root (CI runs as root)")
+    # Short paths: unix socket paths are limited to about 100 bytes.
+    root = Path(tempfile.mkdtemp(prefix="sc-d2-", dir="/tmp"))
+    (root / "daemon.json").write_text('{"bridge": "none", "iptables": false, "ip6tables": false}')
+    sock = root / "docker.sock"
+    proc = subprocess.Popen(
+        ["dockerd", "--config-file", str(root / "daemon.json"), "--data-root", str(root / "data"),
+         "--exec-root", str(root / "exec"), "--pidfile", str(root / "docker.pid"), "-H", f"unix://{sock}"],
+        stdout=subprocess.DEVNULL,
+        stderr=open(root / "dockerd.log", "wb"),  # noqa: SIM115
+        start_new_session=True,
+    )  # fmt: skip
+    env = {"DOCKER_HOST": f"unix://{sock}"}
+    deadline = time.monotonic() + 60
+    while subprocess.run(["docker", "info"], capture_output=True, env={**os.environ, **env}).returncode != 0:
+        assert time.monotonic() < deadline, (root / "dockerd.log").read_text()[-2000:]
+        time.sleep(0.3)
+    yield env
+    proc.terminate()
+    proc.wait(timeout=60)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def test_docker_driver_without_containerd_store_cannot_export_cache(make_project, classic_store_daemon) -> None:
+    p: Project = make_project("hello")
+    p.configure("local")
+    done = cli("bake", "-C", str(p.root), env=classic_store_daemon)
+    assert done.returncode == 3, done.stderr
+    assert done.stderr.startswith(
+        "Error: cache mode 'local' needs a builder that can export cache, but builder 'default' uses the docker "
+        "driver without the containerd image store. Fix it one of two ways: turn on the containerd image store"
+    )
+    assert "docker buildx create --name stagecache --driver docker-container" in done.stderr
+    assert not (p.root / ".stagecache").exists()  # refused before anything was created
+    doctor = cli("doctor", "-C", str(p.root), "-m", "registry", env=classic_store_daemon)
+    assert doctor.returncode == 3
+    assert "driver docker without the containerd image store; can export cache: inline" in doctor.stdout
+    assert "FAIL  cache export" in doctor.stdout
+    inline = cli("doctor", "-C", str(p.root), "-m", "inline", env=classic_store_daemon)
+    assert "PASS  cache export  builder can export what mode 'inline' needs" in inline.stdout
