@@ -141,7 +141,7 @@ def to_markdown(result: BenchResult, title: str = "stagecache bench") -> str:
 
 
 def to_json(result: BenchResult) -> dict:
-    """The result as a JSON-ready dict (schema ``stagecache.bench/v1``, see docs/bench-schema.md)."""
+    """The result as a JSON-ready dict (schema ``stagecache.bench/v1``, documented in docs/schemas.md)."""
     cells = []
     for o in result.outcomes:
         for scenario in result.options.scenarios:

@@ -209,8 +209,8 @@ class PlainBenchDisplay:
         self._print(f"    {stage}: {status}, {cached}/{steps} cached, {seconds:.1f}s")
 
     def message(self, text: str) -> None:  # noqa: D102
-        # Plan warnings repeat on every bake of the matrix; the bench prints them once itself.
-        if not text.startswith("warning:"):
+        # Plan warnings repeat on every bake of the matrix, and a first run has no images to pull.
+        if not text.startswith(("warning:", "note: no cached image")):
             self._print(f"    {text}")
 
     def close(self) -> None:  # noqa: D102

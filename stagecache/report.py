@@ -1,5 +1,5 @@
 """Results of a bake: per-step and per-stage figures, the summary table and the
-JSON report (schema ``stagecache.report/v1``, documented in docs/report.md)."""
+JSON report (schema ``stagecache.report/v1``, documented in docs/schemas.md)."""
 
 from __future__ import annotations
 
