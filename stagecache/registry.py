@@ -26,6 +26,9 @@ _ACCEPT = ", ".join(
 )
 
 
+_MANIFEST_TYPES = frozenset(_ACCEPT.split(", "))
+
+
 @dataclass(frozen=True)
 class RepoRef:
     """``host[:port]/path:tag`` split into registry host, repository path and tag."""
@@ -229,7 +232,12 @@ class RegistryClient:
             if m is None:
                 continue
             for child in m.get("manifests") or []:
-                todo.append(child["digest"])
+                # An image index lists manifests; BuildKit's cache index lists its layer blobs
+                # (and its cache config) there directly.
+                if child.get("mediaType", "") in _MANIFEST_TYPES:
+                    todo.append(child["digest"])
+                elif child.get("digest"):
+                    out[child["digest"]] = int(child.get("size", 0))
             for blob in [m.get("config") or {}, *(m.get("layers") or [])]:
                 if blob.get("digest"):
                     out[blob["digest"]] = int(blob.get("size", 0))
