@@ -83,6 +83,11 @@ PushOpt = typer.Option(
 BranchOpt = typer.Option(
     None, "--branch", help="The branch for {branch} in ref/tag templates (default: from the CI's variables, else git)."
 )
+ScopeOpt = typer.Option(
+    None,
+    "--scope",
+    help="stages (build and cache every stage, the default) or final (one build of the target, its own cache).",
+)
 ReadOnlyOpt = typer.Option(
     None, "--read-only/--read-write", help="Import caches but export none and push nothing (untrusted PR builds)."
 )
@@ -101,6 +106,7 @@ def _load(
     fail_under=None,
     jobs=None,
     execution=None,
+    scope=None,
 ):
     from stagecache import config as configmod
 
@@ -121,6 +127,7 @@ def _load(
         fail_under=fail_under,
         jobs=jobs,
         execution=execution,
+        scope=scope,
     )
     return configmod.load(path, root=root, overrides=overrides)
 
@@ -136,13 +143,16 @@ def plan(
     push: Optional[bool] = PushOpt,
     branch: Optional[str] = BranchOpt,
     read_only: Optional[bool] = ReadOnlyOpt,
+    scope: Optional[str] = ScopeOpt,
     as_json: bool = typer.Option(False, "--json", help="Print the plan as JSON (schema stagecache.plan/v1)."),
 ) -> None:
     """Show the stage graph and the exact docker commands bake would run. Runs nothing."""
     from stagecache import planview
     from stagecache.plan import make_plan
 
-    cfg = _load(directory, config, cache_mode, registry_mode, target, push, branch=branch, read_only=read_only)
+    cfg = _load(
+        directory, config, cache_mode, registry_mode, target, push, branch=branch, read_only=read_only, scope=scope
+    )
     p = make_plan(cfg)
     if as_json:
         typer.echo(json.dumps(planview.to_json(p), indent=2))
@@ -161,6 +171,7 @@ def bake(
     push: Optional[bool] = PushOpt,
     branch: Optional[str] = BranchOpt,
     read_only: Optional[bool] = ReadOnlyOpt,
+    scope: Optional[str] = ScopeOpt,
     fail_under: Optional[float] = typer.Option(
         None,
         "--fail-under",
@@ -207,6 +218,7 @@ def bake(
         fail_under=fail_under,
         jobs=jobs,
         execution=execution,
+        scope=scope,
     )
     p = make_plan(cfg)
     live = progress == "tty" or (progress == "auto" and sys.stderr.isatty())

@@ -130,6 +130,8 @@ class Config:
     """When a stage fails while others run: let them "finish", or "cancel" them."""
     execution: str = "per-stage"
     """"per-stage": one ``buildx build`` per stage; "bake": one ``buildx bake`` of every stage."""
+    scope: str = "stages"
+    """"stages": build and cache every stage; "final": one build of the target with its own cache."""
     branch: str = ""
     """The branch being built ({branch} in templates); empty = the fallback branch."""
     branch_source: str = ""
@@ -170,6 +172,7 @@ class Overrides:
     fail_under: float | None = None
     jobs: int | None = None
     execution: str | None = None
+    scope: str | None = None
 
 
 # --- schema -----------------------------------------------------------------
@@ -325,7 +328,8 @@ _CACHE_KEYS = (
     "read_only",
     "fail_under",
 )
-_BUILD_KEYS = ("args", "secrets", "jobs", "on_failure", "execution")
+_BUILD_KEYS = ("args", "secrets", "jobs", "on_failure", "execution", "scope")
+SCOPES = ("stages", "final")
 ON_FAILURE = ("finish", "cancel")
 EXECUTIONS = ("per-stage", "bake")
 
@@ -521,6 +525,7 @@ def _from_dict(data: dict[str, Any], base: Path, path: Path | None, source: str)
         jobs=c.jobs(build["jobs"], "build.jobs") if "jobs" in build else 0,
         on_failure=c.choice(ON_FAILURE)(build.get("on_failure", "finish"), "build.on_failure"),
         execution=c.choice(EXECUTIONS)(build.get("execution", "per-stage"), "build.execution"),
+        scope=c.choice(SCOPES)(build.get("scope", "stages"), "build.scope"),
     )
 
 
@@ -596,6 +601,8 @@ def apply_overrides(config: Config, overrides: Overrides, env: Mapping[str, str]
         config = replace(config, target=target)
     if overrides.image:
         config = replace(config, image=c.repository(overrides.image, "--image"))
+    if overrides.scope:
+        config = replace(config, scope=c.choice(SCOPES)(overrides.scope, "--scope"))
     if overrides.execution:
         config = replace(config, execution=c.choice(EXECUTIONS)(overrides.execution, "--execution"))
     if overrides.jobs is not None:

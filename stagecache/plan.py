@@ -88,6 +88,7 @@ class BuildPlan:
     """The branch in {branch}; empty when no template uses it."""
     fallback_branch: str | None = None
     """The branch whose caches are also imported, when it differs from ``branch``."""
+    scope: str = "stages"
 
     @property
     def secret_args(self) -> tuple[str, ...]:
@@ -121,7 +122,7 @@ def make_plan(
     config: Config,
     graph: graphmod.StageGraph | None = None,
     branch: str | None = None,
-    scope: str = "stages",
+    scope: str | None = None,
     no_cache: bool = False,
 ) -> BuildPlan:
     """Work out every command ``bake`` runs for ``config``.
@@ -136,6 +137,7 @@ def make_plan(
     caches first, then the fallback branch's, and exports only to X's.
     ``[cache].read_only`` imports only: no cache export, no push.
     """
+    scope = scope or config.scope
     if scope not in SCOPES:
         raise UsageError(f"unknown scope '{scope}'; expected one of {', '.join(SCOPES)}.")
     graph = graph or load_graph(config)
@@ -201,6 +203,7 @@ def make_plan(
         warnings=tuple(warnings),
         branch=naming.branch if _uses_branch(config) else "",
         fallback_branch=fallback_naming.branch if fallback_naming else None,
+        scope=scope,
     )
 
 

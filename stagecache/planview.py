@@ -49,6 +49,7 @@ def to_json(plan: BuildPlan) -> dict:
             "fallback_branch": plan.fallback_branch,
         },
         "push": cfg.push_enabled and not cfg.cache.read_only,
+        "scope": plan.scope,
         "stages": _stage_rows(plan),
         "pulls": [list(c.argv) for c in plan.pulls],
         "builds": [
