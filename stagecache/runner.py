@@ -91,6 +91,8 @@ class Runner:
         self._client = client
         self.env = dict(os.environ if env is None else env)
         self._lock = threading.Lock()
+        self._info_lock = threading.Lock()
+        self._engine: EngineInfo | None = None
         self._running: dict[int, subprocess.Popen[bytes]] = {}
         self._cancelled: dict[int, int] = {}
         self.docker_seconds = 0.0
@@ -121,26 +123,38 @@ class Runner:
 
     @_timed
     def engine_info(self) -> EngineInfo:
-        """Daemon and buildx versions; raises EnvironmentProblem when the daemon is down."""
+        """Daemon and buildx versions; raises EnvironmentProblem when the daemon is down.
+        Asked once per Runner (the two docker calls run side by side)."""
+        with self._info_lock:
+            if self._engine is None:
+                self._engine = self._engine_info()
+            return self._engine
+
+    def _engine_info(self) -> EngineInfo:
+        from concurrent.futures import ThreadPoolExecutor
+
         from python_on_whales.exceptions import DockerException
 
-        try:
-            info = self.client.info()
-        except DockerException as exc:
-            raise EnvironmentProblem(
-                "the Docker daemon is not reachable "
-                f"({_first_line(exc.stderr) or 'docker info failed'}). Start it (for example "
-                "`sudo systemctl start docker`, or in this repository `scripts/engine.sh up`) and try again."
-            ) from None
+        client = self.client
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            buildx_future = pool.submit(client.buildx.version)
+            try:
+                info = client.info()
+            except DockerException as exc:
+                raise EnvironmentProblem(
+                    "the Docker daemon is not reachable "
+                    f"({_first_line(exc.stderr) or 'docker info failed'}). Start it (for example "
+                    "`sudo systemctl start docker`, or in this repository `scripts/engine.sh up`) and try again."
+                ) from None
+            try:
+                buildx = buildx_future.result()
+            except DockerException:
+                raise EnvironmentProblem(
+                    "docker buildx is not installed. Install the buildx plugin (Debian: docker-buildx, "
+                    "Docker's packages: docker-buildx-plugin) and try again."
+                ) from None
         containerd = any(CONTAINERD_SNAPSHOTTER in str(v) for pair in (info.driver_status or []) for v in pair)
-        try:
-            buildx = self.client.buildx.version()
-            buildx_version = buildx.get("version", "") if isinstance(buildx, dict) else str(buildx)
-        except DockerException:
-            raise EnvironmentProblem(
-                "docker buildx is not installed. Install the buildx plugin (Debian: docker-buildx, "
-                "Docker's packages: docker-buildx-plugin) and try again."
-            ) from None
+        buildx_version = buildx.get("version", "") if isinstance(buildx, dict) else str(buildx)
         return EngineInfo(
             server_version=info.server_version or "",
             buildx_version=buildx_version,
@@ -151,11 +165,16 @@ class Runner:
     @_timed
     def builder_info(self, builder: str = "") -> BuilderInfo:
         """Inspect the selected builder (empty = the current one)."""
+        from concurrent.futures import ThreadPoolExecutor
+
         from python_on_whales.exceptions import DockerException
 
-        engine = self.engine_info()
+        client = self.client
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            inspect = pool.submit(client.buildx.inspect, builder or None)
+            engine = self.engine_info()
         try:
-            b = self.client.buildx.inspect(builder or None)
+            b = inspect.result()
         except DockerException as exc:
             raise EnvironmentProblem(
                 f"buildx builder '{builder or 'current'}' cannot be used: "
