@@ -245,3 +245,17 @@ def test_cli_bench_chart_needs_png_or_svg(tmp_path: Path) -> None:
 )
 def test_the_unique_token_keeps_a_comment_a_comment(append: str, line: str) -> None:
     assert bench.edit_line(append, "T") == line
+
+
+def test_bake_variants_get_a_valid_repository_of_their_own(tmp_path: Path) -> None:
+    from stagecache import strategies
+
+    config = load(tmp_path, '[project]\nimage = "localhost:5000/app"\n')
+    options = bench.resolve_options(
+        config, strategies=["local", "classic-stages"], executions=["per-stage", "bake"], allow_prune=True
+    )
+    assert options.strategies == ("local", "classic-stages", "local+bake")
+    assert any("classic strategies run per stage only" in n for n in options.notes)
+    work = tmp_path / "w"
+    c = bench.strategy_config(config, strategies.get("local+bake"), work, work / "context", work / "Dockerfile")
+    assert c.image == "localhost:5000/app/bench-local-bake" and c.execution == "bake"
