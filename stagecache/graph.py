@@ -126,6 +126,24 @@ class StageGraph:
         # does parse()), so Dockerfile order is already a topological order.
         return tuple(s for s in self.stages if s.index in needed)
 
+    def direct_named(self, stage: Stage) -> tuple[Stage, ...]:
+        """The named stages ``stage`` uses directly (its base stage, its ``--from`` stages),
+        looking through unnamed ones (they have no cache of their own)."""
+        out: list[Stage] = []
+        todo = [*([stage.base_stage] if stage.base_stage is not None else []), *stage.deps]
+        seen: set[int] = set()
+        while todo:
+            s = self.stages[todo.pop(0)]
+            if s.index in seen:
+                continue
+            seen.add(s.index)
+            if s.name is not None:
+                out.append(s)
+            else:
+                todo.extend([*([s.base_stage] if s.base_stage is not None else []), *s.deps])
+        order = {s.index: i for i, s in enumerate(self.upstream(stage))}
+        return tuple(sorted(out, key=lambda s: order.get(s.index, 0)))
+
     def upstream(self, stage: Stage) -> tuple[Stage, ...]:
         """Every stage ``stage`` depends on, directly or not, in build order."""
         order = self.build_order(str(stage.index))

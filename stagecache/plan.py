@@ -184,8 +184,16 @@ def make_plan(
             )
             continue
         upstream = tuple(s.label for s in graph.upstream(stage) if s.name is not None) if scope == "stages" else ()
+        # BuildKit: the stages built earlier in this bake are in the engine's cache already, so a
+        # stage imports its own cache and its direct dependencies' (linear, not quadratic, in a
+        # long chain). The legacy builder only reuses --cache-from images: it needs every one.
+        imports = upstream
+        if scope == "stages" and not mode.legacy_builder:
+            imports = tuple(s.label for s in graph.direct_named(stage))
         builds.append(
-            _stage_build(config, mode, naming, fallback_naming, stage, upstream, is_target, tuple(folded), no_cache)
+            _stage_build(
+                config, mode, naming, fallback_naming, stage, upstream, imports, is_target, tuple(folded), no_cache
+            )
         )
         folded = []
 
@@ -240,6 +248,7 @@ def _stage_build(
     fallback: Naming | None,
     stage: graphmod.Stage,
     upstream: tuple[str, ...],
+    imports: tuple[str, ...],
     is_target: bool,
     folded: tuple[str, ...],
     no_cache: bool = False,
@@ -252,10 +261,10 @@ def _stage_build(
     tags = list(dict.fromkeys(tags))
     push = config.push_enabled if settings.push is None else settings.push
     ignore = config.cache.on_export_error == "warn"
-    cache = mode.for_stage(label, upstream, naming, config.cache.registry_mode, ignore_export_errors=ignore)
+    cache = mode.for_stage(label, imports, naming, config.cache.registry_mode, ignore_export_errors=ignore)
     if fallback is not None:
         # Own branch first, then the fallback branch's caches; export only to our own.
-        theirs = mode.for_stage(label, upstream, fallback, config.cache.registry_mode, ignore_export_errors=ignore)
+        theirs = mode.for_stage(label, imports, fallback, config.cache.registry_mode, ignore_export_errors=ignore)
         cache = replace(
             cache,
             cache_from=dedupe([*cache.cache_from, *theirs.cache_from]),

@@ -211,3 +211,25 @@ def test_final_scope_builds_only_the_target_with_its_own_cache(tmp_path: Path) -
     assert [str(s) for s in only.cache.cache_from] == ["type=registry,ref=reg.example.com/app:cache-runtime"]
     with pytest.raises(UsageError, match="unknown scope 'all'"):
         make_plan(plan.config, scope="all")
+
+
+def test_buildkit_stages_import_their_own_and_direct_dependencies_caches_classic_every_one(tmp_path: Path) -> None:
+    dockerfile = (
+        "FROM alpine AS base\nRUN a\nFROM base AS deps-a\nRUN b\nFROM base AS deps-b\nRUN c\n"
+        "FROM base AS app\nCOPY --from=deps-a /a /a\nCOPY --from=deps-b /b /b\nFROM alpine AS runtime\n"
+        "COPY --from=app /app /app\n"
+    )
+    plan = make(tmp_path, BASE + '[cache]\nmode = "registry"\n', dockerfile)
+    refs = {b.stage: [s.get("ref").split(":")[-1] for s in b.cache.cache_from] for b in plan.builds}
+    assert refs == {
+        "base": ["cache-base"],
+        "deps-a": ["cache-deps-a", "cache-base"],
+        "deps-b": ["cache-deps-b", "cache-base"],
+        "app": ["cache-app", "cache-base", "cache-deps-a", "cache-deps-b"],
+        "runtime": ["cache-runtime", "cache-app"],
+    }
+    assert plan.builds[-1].upstream == ("base", "deps-a", "deps-b", "app")  # still built after all of them
+    classic = make(tmp_path, BASE + '[cache]\nmode = "classic"\n', dockerfile)
+    assert classic.builds[-1].cache.legacy_from == tuple(
+        f"reg.example.com/app:{s}" for s in ("runtime", "base", "deps-a", "deps-b", "app")
+    )
