@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from stagecache.errors import BuildFailed
 from tests.conftest import ROOT
 from tests.engine.conftest import Project, all_cached, tree_digest
@@ -111,7 +113,8 @@ def test_cli_bake_on_the_example_writes_a_report(make_project, tmp_path: Path) -
     assert "==> [1/2] compile-image (cache local)" in done.stderr
 
 
-def test_sigint_stops_the_build_and_keeps_the_local_cache(make_project) -> None:
+@pytest.mark.parametrize(("signame", "code"), [("SIGINT", 130), ("SIGTERM", 143)])
+def test_a_signal_stops_the_build_and_keeps_the_local_cache(make_project, signame: str, code: int) -> None:
     import signal
     import time
 
@@ -133,10 +136,10 @@ def test_sigint_stops_the_build_and_keeps_the_local_cache(make_project) -> None:
     while not any(cache.glob(".compile-image.incoming")) and time.monotonic() < deadline:
         time.sleep(0.2)
     time.sleep(1.0)  # inside `RUN sleep 30` by now
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(getattr(signal, signame))
     out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err
-    assert "Error: interrupted by SIGINT; the running build was stopped" in err
+    assert proc.returncode == code, err
+    assert f"Error: interrupted by {signame}; the running build was stopped" in err
     assert tree_digest(cache) == before
     assert not list(cache.glob(".*.incoming"))
     leftover = subprocess.run(["pgrep", "-f", f"buildx build.*{p.root}"], capture_output=True, text=True)
