@@ -37,6 +37,7 @@ STEP_RE = re.compile(
     re.DOTALL,
 )
 _TOKEN_RE = re.compile(r'[{}"\\]')
+_BAKE_TARGET_RE = re.compile(r"^\[[A-Za-z0-9_-]+\] ")
 LOG_TAIL = 20
 """Lines of a vertex's own output kept for error messages."""
 
@@ -316,6 +317,7 @@ class BuildProgress(_Progress):
         name = v.get("name", "")
         m = STEP_RE.match(name)
         if not m:
+            name = _BAKE_TARGET_RE.sub("", name)  # bake: "[target] exporting cache ..."
             vx = self.vertices.get(digest)
             if vx is None:
                 vx = self.vertices[digest] = Vertex(name)

@@ -213,3 +213,33 @@ def test_live_display_keeps_one_status_line_per_stage_in_flight() -> None:
     assert out.getvalue().rsplit("\x1b[J", 1)[-1].split("\n")[-1].startswith("[3/5] deps-b")
     assert "    deps-a: built, 4/4 steps cached, 1.0s\n" in out.getvalue()
     d.close()
+
+
+def test_bake_target_prefix_on_cache_vertices_is_understood() -> None:
+    import json as _json
+
+    from stagecache.progress import BuildProgress
+
+    p = BuildProgress()
+    p.feed(
+        _json.dumps(
+            {
+                "vertexes": [
+                    {
+                        "digest": "e1",
+                        "name": "[app] exporting cache to client directory",
+                        "started": "2026-01-01T00:00:00Z",
+                        "completed": "2026-01-01T00:00:02Z",
+                    },
+                    {
+                        "digest": "i1",
+                        "name": "[app] importing cache manifest from reg/app:cache-app",
+                        "error": "reg/app:cache-app: not found",
+                    },
+                ]
+            }
+        )
+    )
+    p.close()
+    assert p.export_seconds == 2.0
+    assert p.missing_caches == ["reg/app:cache-app"]
