@@ -1,7 +1,7 @@
 """Benchmark 3: one `buildx bake` session against per-stage builds, cold and warm.
 
-Runs `stagecache bench --execution per-stage,bake` on a five-stage diamond whose stages
-copy in a few MB each. (No RUN steps: the test engine's buildx 0.13 ignores a bake
+Runs `stagecache bench --execution per-stage,bake` on a copy of examples/diamond-copy whose
+stages copy in a few MB each. (No RUN steps: the test engine's buildx 0.13 ignores a bake
 target's network and the engine has no bridge network; see the README.)
 
     .venv/bin/python benchmarks/bake_mode.py [REPEAT] [REGISTRY]
@@ -15,41 +15,17 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import tempfile
-from pathlib import Path
 
-from _common import ROOT, STAGECACHE
-
-DOCKERFILE = """ARG BASE_IMAGE=stagecache/busybox:latest
-FROM ${BASE_IMAGE} AS base
-WORKDIR /base
-COPY base.bin .
-FROM base AS deps-a
-WORKDIR /deps/a
-COPY a.bin .
-FROM base AS deps-b
-WORKDIR /deps/b
-COPY b.bin .
-FROM base AS app
-COPY --from=deps-a /deps/a /app/a
-COPY --from=deps-b /deps/b /app/b
-COPY app.txt /app/
-FROM ${BASE_IMAGE} AS runtime
-COPY motd.txt /etc/motd
-COPY --from=app /app /app
-"""
+from _common import ROOT, STAGECACHE, copy_example
 
 
 def main() -> None:
     repeat = sys.argv[1] if len(sys.argv) > 1 else "3"
     registry = sys.argv[2] if len(sys.argv) > 2 else (ROOT / ".engine" / "registry.addr").read_text().strip()
-    root = Path(tempfile.mkdtemp(prefix="stagecache-bake-mode-"))
-    (root / "Dockerfile").write_text(DOCKERFILE)
-    for name, size in (("base.bin", 8), ("a.bin", 16), ("b.bin", 16)):
+    root = copy_example("diamond-copy")
+    # A few MB per stage, so that there is something to cache and to transfer.
+    for name, size in (("base.txt", 8), ("a.txt", 16), ("b.txt", 16)):
         (root / name).write_bytes(os.urandom(size * 1_000_000))
-    (root / "app.txt").write_text("app\n")
-    (root / "motd.txt").write_text("motd\n")
-    (root / ".dockerignore").write_text(".stagecache/\nstagecache.toml\n")
     (root / "stagecache.toml").write_text("[bench]\nallow_prune = true\n")
     out = ROOT / "benchmarks" / "results"
     out.mkdir(parents=True, exist_ok=True)

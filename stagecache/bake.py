@@ -1,7 +1,7 @@
 """``stagecache bake``: execute a :class:`~stagecache.plan.BuildPlan` stage by stage.
 
-Checks first (engine up, builder able to export the chosen cache, secrets
-present, local cache directory safe), then builds each stage in order,
+Checks first (secrets present, local cache directory safe), then builds each
+stage in order (the engine itself is checked only to explain a failed build),
 reading BuildKit's progress into per-step results. A local cache is written
 to a fresh directory and swapped in only after its stage built, under a lock,
 so a failed or interrupted bake leaves the previous cache exactly as it was.
@@ -14,6 +14,7 @@ import fcntl
 import os
 import shutil
 import signal
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
@@ -82,6 +83,9 @@ class BakeOptions:
     """Knobs that do not change what is built."""
 
     check_builder: bool = True
+    """After a failed build, check the engine and builder to name the cause (exit 3)."""
+    engine_facts: bool = False
+    """Record docker, buildx and builder versions in the result (for ``--report``)."""
 
 
 def check_local_dir(plan: BuildPlan) -> None:
@@ -186,6 +190,44 @@ def check_builder(plan: BuildPlan, runner: Runner) -> dict[str, str]:
     return facts
 
 
+class EngineFacts:
+    """:func:`check_builder`'s version facts, fetched in a thread alongside the builds."""
+
+    def __init__(self, plan: BuildPlan, runner: Runner) -> None:
+        self._facts: dict[str, str] = {}
+
+        def fetch() -> None:
+            with contextlib.suppress(StagecacheError):  # a failed build explains itself
+                self._facts = check_builder(plan, runner)
+
+        self._thread = threading.Thread(target=fetch, name="stagecache-facts", daemon=True)
+        self._thread.start()
+
+    def get(self) -> dict[str, str]:
+        """Wait for the facts; {} when the engine could not be asked."""
+        self._thread.join()
+        return self._facts
+
+
+def explain_failure(error: StagecacheError, plan: BuildPlan, runner: Runner) -> StagecacheError:
+    """The error to report for a failed build: the engine check's own (exit 3) when the
+    engine or builder is the cause, else ``error``.
+
+    bake does not check the engine before building: that check costs about 0.6 s
+    (python-on-whales' import and three docker calls), a third of a fully cached bake,
+    and everything it looks at (daemon up, buildx present, builder usable, cache export
+    supported) makes the first build fail before it builds or exports anything. So it
+    runs here, only after a failure, to name the cause and the fix.
+    """
+    if not isinstance(error, (BuildFailed, RegistryError)):
+        return error
+    try:
+        check_builder(plan, runner)
+    except EnvironmentProblem as problem:
+        return problem
+    return error
+
+
 @contextlib.contextmanager
 def local_cache_lock(plan: BuildPlan, display: Display) -> Iterator[None]:
     """Serialise bakes that share a local cache directory."""
@@ -193,6 +235,7 @@ def local_cache_lock(plan: BuildPlan, display: Display) -> Iterator[None]:
         yield
         return
     d = plan.config.cache.local_dir
+    created = [p for p in (d, *d.parents) if not p.exists()]
     d.mkdir(parents=True, exist_ok=True)
     with open(d / ".lock", "w") as fh:
         try:
@@ -204,6 +247,12 @@ def local_cache_lock(plan: BuildPlan, display: Display) -> Iterator[None]:
             _recover_local(d)
             yield
         finally:
+            # A first bake that kept no cache (the engine was down, say) leaves no folders behind.
+            if created and [e.name for e in d.iterdir()] == [".lock"]:
+                (d / ".lock").unlink()
+                for folder in created:
+                    with contextlib.suppress(OSError):
+                        folder.rmdir()
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
@@ -252,7 +301,8 @@ def bake(
     started = time.monotonic()
     check_local_dir(plan)
     check_secrets(plan, runner.env)
-    engine = check_builder(plan, runner) if options.check_builder else {}
+    runner.docker_cmd  # noqa: B018 - no docker CLI: exit 3 before any output
+    facts = EngineFacts(plan, runner) if options.engine_facts else None
     for w in plan.warnings:
         display.message(f"warning: {w}")
 
@@ -272,7 +322,7 @@ def bake(
     except Interrupted as exc:
         status, error = "interrupted", exc
     except StagecacheError as exc:
-        status, error = "failed", exc
+        status, error = "failed", explain_failure(exc, plan, runner) if options.check_builder else exc
     finally:
         display.close()
     # Plan order, whatever order parallel builds finished in: the same report either way.
@@ -293,15 +343,22 @@ def bake(
         stages=tuple(results),
         seconds=time.monotonic() - started,
         warnings=plan.warnings,
-        engine=engine,
+        engine=facts.get() if facts else {},
     )
     if error is not None:
-        error.result = result  # type: ignore[attr-defined]
+        if not isinstance(error, EnvironmentProblem):  # nothing was built: no summary
+            error.result = result  # type: ignore[attr-defined]
         raise error
     return result
 
 
-def _schedule(plan: BuildPlan, runner: Runner, display: Display, results: list[StageResult], started: float) -> None:
+def _schedule(
+    plan: BuildPlan,
+    runner: Runner,
+    display: Display,
+    results: list[StageResult],
+    started: float,
+) -> None:
     """Build every stage once the stages it needs are built, up to ``jobs`` at a time.
 
     After a failure no new stage starts; running ones finish, or are cancelled with
@@ -395,7 +452,11 @@ def _schedule(plan: BuildPlan, runner: Runner, display: Display, results: list[S
 
 
 def _bake_session(
-    plan: BuildPlan, runner: Runner, display: Display, results: list[StageResult], started: float
+    plan: BuildPlan,
+    runner: Runner,
+    display: Display,
+    results: list[StageResult],
+    started: float,
 ) -> None:
     """``[build].execution = "bake"``: every stage in one ``docker buildx bake``, so BuildKit
     solves them in one session; per-stage results come from the one rawjson stream."""
@@ -437,7 +498,7 @@ def _bake_session(
     stage_results: list[StageResult] = []
     for label in labels:
         b = by_label[label]
-        own = _one_per_step(s for s in progress.steps.values() if s.stage == label)
+        own = _one_per_step((s for s in progress.steps.values() if s.stage == label), rc == 0)
         steps = step_results(plan.graph.find(label), label, own)
         times = [t for s in own for t in (s.started, s.completed) if t is not None]
         span = max(times) - min(times) if times else 0.0
@@ -484,11 +545,16 @@ def _bake_session(
         display.stage_finished(r.stage, len(r.steps), r.cached, r.seconds, r.status)
 
 
-def _one_per_step(steps: Iterable[Step]) -> list[Step]:
+def _one_per_step(steps: Iterable[Step], succeeded: bool) -> list[Step]:
     """In one bake session a stage's step is listed once per target that needs it, each
     with its own digest: one occurrence runs (or is a cache hit), the others are merged
     into it and may never even start. Keep the most telling one: failed, else ran, else
-    cache hit, else never started."""
+    cache hit, else never started.
+
+    A step that started in no target of a bake that succeeded was not executed: BuildKit
+    took a later step's result from cache, or merged the step into another whose progress
+    it reports under a different stage. That is reported as a cache hit, as per-stage
+    builds report the steps a cache hit makes unnecessary."""
 
     def rank(s: Step) -> int:
         if s.error:
@@ -501,7 +567,7 @@ def _one_per_step(steps: Iterable[Step]) -> list[Step]:
     for s in steps:
         if s.number not in best or rank(s) > rank(best[s.number]):
             best[s.number] = s
-    return list(best.values())
+    return [replace(s, cached=True) if succeeded and rank(s) == 0 else s for s in best.values()]
 
 
 def _check_bake_network(plan: BuildPlan, runner: Runner, path: str) -> None:

@@ -197,8 +197,8 @@ def bake(
     ),
 ) -> None:
     """Build every stage the target needs, in order, importing and exporting each stage's cache."""
+    from stagecache.bake import BakeOptions, check_gate
     from stagecache.bake import bake as run_bake
-    from stagecache.bake import check_gate
     from stagecache.display import LiveDisplay, PlainDisplay
     from stagecache.errors import UsageError
     from stagecache.plan import make_plan
@@ -224,7 +224,8 @@ def bake(
     live = progress == "tty" or (progress == "auto" and sys.stderr.isatty())
     display = (LiveDisplay if live else PlainDisplay)(sys.stderr, verbose=verbose)
     try:
-        result = run_bake(p, Runner(), display)
+        # Engine versions are asked for (alongside the builds) only when a report records them.
+        result = run_bake(p, Runner(), display, BakeOptions(engine_facts=report is not None))
     except StagecacheError as exc:
         if exc.result is not None:
             _outputs(exc.result, report)

@@ -63,25 +63,38 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _timed(method: F) -> F:
-    """Add the call's wall time to ``Runner.docker_seconds`` (outermost call only)."""
+    """Count the call's wall time into ``Runner.docker_seconds``. Calls that overlap (nested,
+    or from parallel builds) count once: the measure is the time docker was busy."""
 
     @functools.wraps(method)
     def wrapper(self: Runner, *args: Any, **kwargs: Any) -> Any:
-        if self._timing:
-            return method(self, *args, **kwargs)
-        self._timing = True
-        t0 = time.perf_counter()
+        with self._clock:
+            if self._active == 0:
+                self._busy_since = time.perf_counter()
+            self._active += 1
         try:
             return method(self, *args, **kwargs)
         finally:
-            self.docker_seconds += time.perf_counter() - t0
-            self._timing = False
+            with self._clock:
+                self._active -= 1
+                if self._active == 0:
+                    self.docker_seconds += time.perf_counter() - self._busy_since
 
     return wrapper  # type: ignore[return-value]
 
 
 def _docker_binary() -> str | None:
     return shutil.which("docker")
+
+
+def _require_docker() -> str:
+    binary = _docker_binary()
+    if binary is None:
+        raise EnvironmentProblem(
+            "the docker CLI was not found on PATH. Install Docker (with the buildx plugin) "
+            "or, in this repository, run: scripts/engine.sh up"
+        )
+    return binary
 
 
 class Runner:
@@ -96,19 +109,17 @@ class Runner:
         self._running: dict[int, subprocess.Popen[bytes]] = {}
         self._cancelled: dict[int, int] = {}
         self.docker_seconds = 0.0
-        """Wall time spent waiting for docker (builds, pulls, pushes, inspections): what is
-        not stagecache's own overhead."""
-        self._timing = False
+        """Wall time during which docker was running (builds, pulls, pushes, inspections): what
+        is not stagecache's own overhead."""
+        self._clock = threading.Lock()
+        self._active = 0
+        self._busy_since = 0.0
 
     @property
     def client(self) -> DockerClient:
         """The python-on-whales client (created on first use)."""
         if self._client is None:
-            if _docker_binary() is None:
-                raise EnvironmentProblem(
-                    "the docker CLI was not found on PATH. Install Docker (with the buildx plugin) "
-                    "or, in this repository, run: scripts/engine.sh up"
-                )
+            _require_docker()
             from python_on_whales import DockerClient
 
             self._client = DockerClient()
@@ -117,6 +128,10 @@ class Runner:
     @property
     def docker_cmd(self) -> list[str]:
         """The docker command line prefix the client uses (binary, --host, --config...)."""
+        if self._client is None:
+            # A default client's prefix is the docker binary alone. Not creating the client
+            # for it keeps python-on-whales' import (about 0.3 s) off the path of a build.
+            return [_require_docker()]
         return [str(part) for part in self.client.client_config.docker_cmd]
 
     # --- inspection ----------------------------------------------------------

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from stagecache import config as cfg
-from stagecache.bake import check_builder, check_local_dir
-from stagecache.errors import EnvironmentProblem, UsageError
+from stagecache.bake import check_builder, check_local_dir, explain_failure
+from stagecache.errors import BuildFailed, EnvironmentProblem, RegistryError, UsageError
 from stagecache.plan import make_plan
 from stagecache.runner import BuilderInfo, EngineInfo
 
@@ -52,6 +52,27 @@ def test_docker_driver_without_containerd_store_cannot_export(tmp_path: Path, mo
 def test_builders_that_can_do_it(tmp_path: Path, mode: str, driver: str, containerd: bool) -> None:
     facts = check_builder(plan_for(tmp_path, mode), InspectOnly(driver, containerd))
     assert facts["driver"] == driver
+
+
+def test_a_failed_build_is_explained_by_the_engine_check_when_that_is_the_cause(tmp_path: Path) -> None:
+    plan = plan_for(tmp_path, "local")
+    failed = BuildFailed("stage 'a' failed (builder exit 1)")
+    explained = explain_failure(failed, plan, InspectOnly("docker", containerd=False))
+    assert isinstance(explained, EnvironmentProblem) and explained.exit_code == 3
+    assert str(explained).startswith("cache mode 'local' needs a builder that can export cache")
+    # A healthy engine: the build's own error stands.
+    assert explain_failure(failed, plan, InspectOnly("docker", containerd=True)) is failed
+    pushed = RegistryError("pushing x failed")
+    assert explain_failure(pushed, plan, InspectOnly("docker", containerd=True)) is pushed
+
+
+def test_errors_that_are_not_build_failures_are_not_re_checked(tmp_path: Path) -> None:
+    class Unreachable(InspectOnly):
+        def engine_info(self) -> EngineInfo:
+            raise AssertionError("the engine must not be asked")
+
+    usage = UsageError("bad flag")
+    assert explain_failure(usage, plan_for(tmp_path, "local"), Unreachable("docker", True)) is usage
 
 
 def test_local_dir_must_stay_inside_the_project(tmp_path: Path) -> None:

@@ -243,3 +243,23 @@ def test_bake_target_prefix_on_cache_vertices_is_understood() -> None:
     p.close()
     assert p.export_seconds == 2.0
     assert p.missing_caches == ["reg/app:cache-app"]
+
+
+def test_a_bake_session_reports_each_step_once_across_targets() -> None:
+    from stagecache.bake import _one_per_step
+    from stagecache.progress import Step
+
+    occurrences = [
+        Step("deps-b", 1, 2, "WORKDIR /deps/b", digest="a"),  # never started in target deps-b
+        Step("deps-b", 1, 2, "WORKDIR /deps/b", digest="b", cached=True, started=1.0, completed=1.0),
+        Step("deps-b", 2, 2, "COPY b.txt .", digest="c"),
+        Step("deps-b", 2, 2, "COPY b.txt .", digest="d", started=1.0, completed=2.5),  # ran in target app
+        Step("deps-b", 2, 2, "COPY b.txt .", digest="e", cached=True, started=1.0, completed=1.0),
+        Step("deps-a", 3, 3, "RUN make", digest="f"),  # started in no target at all
+    ]
+    kept = {s.number: s for s in _one_per_step(occurrences, succeeded=True)}
+    assert kept[1].digest == "b" and kept[1].cached
+    assert kept[2].digest == "d" and not kept[2].cached  # the work was done once: a miss
+    assert kept[3].cached  # not executed in a bake that succeeded: its result came from cache
+    failed = {s.number: s for s in _one_per_step(occurrences, succeeded=False)}
+    assert not failed[3].cached  # after a failure, never started means not reached

@@ -2,8 +2,8 @@
 per-stage cache and report as per-stage builds; and export-bake's file run by plain buildx.
 
 The buildx on the test engine (0.13) drops a bake target's `network`, and the engine has
-no bridge network, so these projects have no RUN step (COPY/WORKDIR only: the cache
-semantics are the same); a project that sets a network gets a clear exit 3 instead.
+no bridge network, so these tests build examples/diamond-copy, which has no RUN step
+(the cache semantics are the same); a project that sets a network gets a clear exit 3.
 """
 
 from __future__ import annotations
@@ -19,31 +19,10 @@ from stagecache.errors import EnvironmentProblem, UsageError
 from tests.engine.conftest import Project, all_cached, hits
 
 STAGECACHE = str(Path(sys.executable).parent / "stagecache")
-DIAMOND = """ARG BASE_IMAGE=stagecache/busybox:latest
-FROM ${BASE_IMAGE} AS base
-WORKDIR /base
-COPY base.txt .
-FROM base AS deps-a
-WORKDIR /deps/a
-COPY a.txt .
-FROM base AS deps-b
-WORKDIR /deps/b
-COPY b.txt .
-FROM base AS app
-COPY --from=deps-a /deps/a /app/a
-COPY --from=deps-b /deps/b /app/b
-COPY app.txt /app/
-FROM ${BASE_IMAGE} AS runtime
-COPY motd.txt /etc/motd
-COPY --from=app /app /app
-"""
 
 
 def copy_only(make_project, mode: str, registry_mode: str = "max", extra: str = "") -> Project:
-    p: Project = make_project("hello")
-    (p.root / "Dockerfile").write_text(DIAMOND)
-    for name in ("base.txt", "a.txt", "b.txt", "app.txt", "motd.txt"):
-        (p.root / name).write_text(f"{name}\n")
+    p: Project = make_project("diamond-copy")
     (p.root / "stagecache.toml").write_text(
         f'[project]\nimage = "{p.image}"\n[cache]\nmode = "{mode}"\nregistry_mode = "{registry_mode}"\n{extra}'
     )
