@@ -10,17 +10,16 @@ so a failed or interrupted bake leaves the previous cache exactly as it was.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
-import shutil
 import signal
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
+from stagecache import localcache
 from stagecache.errors import (
     BuildFailed,
     CacheGateFailed,
@@ -228,66 +227,6 @@ def explain_failure(error: StagecacheError, plan: BuildPlan, runner: Runner) -> 
     return error
 
 
-@contextlib.contextmanager
-def local_cache_lock(plan: BuildPlan, display: Display) -> Iterator[None]:
-    """Serialise bakes that share a local cache directory."""
-    if plan.mode.name != "local":
-        yield
-        return
-    d = plan.config.cache.local_dir
-    created = [p for p in (d, *d.parents) if not p.exists()]
-    d.mkdir(parents=True, exist_ok=True)
-    with open(d / ".lock", "w") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            display.message(f"waiting for another stagecache bake that uses {d} ...")
-            fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            _recover_local(d)
-            yield
-        finally:
-            # A first bake that kept no cache (the engine was down, say) leaves no folders behind.
-            if created and [e.name for e in d.iterdir()] == [".lock"]:
-                (d / ".lock").unlink()
-                for folder in created:
-                    with contextlib.suppress(OSError):
-                        folder.rmdir()
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
-def _recover_local(d: Path) -> None:
-    """Finish a swap that a crash interrupted: '.X.old' without 'X' goes back."""
-    for old in d.glob(".*.old"):
-        final = d / old.name[1 : -len(".old")]
-        if final.exists():
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(old, final)
-    for incoming in d.glob(".*.incoming"):
-        shutil.rmtree(incoming, ignore_errors=True)
-
-
-def _keep_local_cache(build: StageBuild) -> None:
-    """After a successful build: the new local cache replaces the old one (if one was written)."""
-    if build.local_swap:
-        incoming, final = build.local_swap
-        if (incoming / "index.json").is_file():
-            _swap_in(incoming, final)
-        else:
-            shutil.rmtree(incoming, ignore_errors=True)
-
-
-def _swap_in(incoming: Path, final: Path) -> None:
-    old = final.parent / f".{final.name}.old"
-    if old.exists():
-        shutil.rmtree(old)
-    if final.exists():
-        os.replace(final, old)
-    os.replace(incoming, final)
-    shutil.rmtree(old, ignore_errors=True)
-
-
 def bake(
     plan: BuildPlan,
     runner: Runner,
@@ -310,7 +249,7 @@ def bake(
     status = "success"
     error: StagecacheError | None = None
     try:
-        with local_cache_lock(plan, display):
+        with localcache.lock(plan, display.message):
             for ref in (c.argv[-1] for c in plan.pulls):
                 reason = runner.pull(ref)
                 if reason:
@@ -475,8 +414,7 @@ def _bake_session(
         secrets=plan.secret_values,
     )
     for b in plan.builds:
-        if b.local_swap:
-            shutil.rmtree(b.local_swap[0], ignore_errors=True)
+        localcache.prepare(b)
     fd, path = tempfile.mkstemp(prefix="stagecache-bake-", suffix=".json")
     t0 = time.monotonic()
     try:
@@ -487,8 +425,7 @@ def _bake_session(
         rc = runner.run(bakefile.command(plan, path), progress.feed)
     except BaseException:
         for b in plan.builds:
-            if b.local_swap:
-                shutil.rmtree(b.local_swap[0], ignore_errors=True)
+            localcache.discard(b)
         raise
     finally:
         Path(path).unlink(missing_ok=True)
@@ -531,15 +468,14 @@ def _bake_session(
         )
     if rc != 0:
         for b in plan.builds:
-            if b.local_swap:
-                shutil.rmtree(b.local_swap[0], ignore_errors=True)
+            localcache.discard(b)
         results.extend(stage_results)
         for r in stage_results:
             display.stage_finished(r.stage, len(r.steps), r.cached, r.seconds, r.status)
         failing = next((b for b in plan.builds if failed is not None and failed.stage in b.reports), plan.builds[-1])
         raise _failure(plan, failing, progress, rc, stage_results[-1])
     for b in plan.builds:
-        _keep_local_cache(b)
+        localcache.keep(b)
     results.extend(stage_results)
     for r in stage_results:
         display.stage_finished(r.stage, len(r.steps), r.cached, r.seconds, r.status)
@@ -623,14 +559,12 @@ def _build_stage(plan: BuildPlan, build: StageBuild, runner: Runner, display: Di
     progress = (LegacyProgress if plan.mode.legacy_builder else BuildProgress)(
         on_event=on_event, secrets=plan.secret_values
     )
-    if build.local_swap:
-        shutil.rmtree(build.local_swap[0], ignore_errors=True)
+    localcache.prepare(build)
     t0 = time.monotonic()
     try:
         rc = runner.run(build.build, progress.feed)
     except BaseException:
-        if build.local_swap:
-            shutil.rmtree(build.local_swap[0], ignore_errors=True)
+        localcache.discard(build)
         raise
     progress.close()
     seconds = time.monotonic() - t0
@@ -660,12 +594,11 @@ def _build_stage(plan: BuildPlan, build: StageBuild, runner: Runner, display: Di
         export_seconds=round(progress.export_seconds, 3),
     )
     if rc != 0:
-        if build.local_swap:
-            shutil.rmtree(build.local_swap[0], ignore_errors=True)
+        localcache.discard(build)
         error = _failure(plan, build, progress, rc, result)
         error.result = [*folded, result]
         raise error
-    _keep_local_cache(build)
+    localcache.keep(build)
     if build.push_commands:
         t_push = time.monotonic()
         for cmd in build.push_commands:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pytest
 
+from stagecache import localcache
 from tests.engine.conftest import Project, all_cached, hits
 
 # Per example: the file an early stage copies in after its expensive steps, a file
@@ -66,3 +67,17 @@ def test_every_stage_cached_on_a_fresh_runner(make_project, example: str, mode: 
     p.append(case["source"], "/* edited source */")
     p.fresh_runner()
     assert hits(p.bake()) == case["edit_source"]
+
+    if mode == "local":
+        # Each stage's folder holds exactly what its index reaches (the seeded blobs that the
+        # new export did not use are gone), and stages share blobs as hard links, not copies.
+        cache = p.root / ".stagecache" / "cache"
+        folders = sorted(d for d in cache.iterdir() if d.is_dir())
+        assert sorted(d.name for d in folders) == sorted(expected_stages)
+        inodes: dict[int, int] = {}
+        for d in folders:
+            blobs = {b.name: b.stat().st_ino for b in (d / "blobs" / "sha256").iterdir()}
+            assert set(blobs) == localcache.referenced_blobs(d), d.name
+            for ino in blobs.values():
+                inodes[ino] = inodes.get(ino, 0) + 1
+        assert max(inodes.values()) == len(folders)  # the base image's layer: one file in every cache
