@@ -1,12 +1,13 @@
 """Benchmark 2: parallel stages on the diamond example, cold.
 
-The copy's deps-a and deps-b each burn a few seconds of real single-threaded CPU.
+The copy's deps-a and deps-b each burn a few seconds (CPU_SECONDS, default 3) of real
+single-threaded CPU: busybox sh arithmetic, calibrated on this machine before the run.
 Every run starts cold (BuildKit cache pruned, local cache removed).
 Variants, alternated: `bake --jobs 2`, `bake --jobs 1`, and the sequential script
 a team writes by hand (the same docker commands). Target: jobs 2 at most 0.7x of
 the sequential wall time on a 2-core machine.
 
-    .venv/bin/python benchmarks/parallel.py [REPEAT]
+    .venv/bin/python benchmarks/parallel.py [REPEAT] [CPU_SECONDS]
 
 Prunes the engine's whole build cache: run it on a dedicated engine.
 """
@@ -14,21 +15,34 @@ Prunes the engine's whole build cache: run it on a dedicated engine.
 from __future__ import annotations
 
 import shutil
+import subprocess
 import sys
+import time
 
 from _common import STAGECACHE, alternate, copy_example, finish, hand_script, run
 
-# A few seconds of single-threaded CPU (busybox sh arithmetic; no I/O, no pipe).
-CPU = "i=0; while [ $i -lt 1500000 ]; do i=$((i+1)); done"
+LOOP = "i=0; while [ $i -lt {n} ]; do i=$((i+1)); done"
+
+
+def calibrate(seconds: float) -> int:
+    """Loop iterations that take ``seconds`` of one CPU in busybox sh (the image's shell)."""
+    busybox = shutil.which("busybox")
+    if busybox is None:
+        return int(1_000_000 * seconds)
+    n = 300_000
+    t0 = time.perf_counter()
+    subprocess.run([busybox, "sh", "-c", LOOP.format(n=n)], check=True)
+    return int(n * seconds / (time.perf_counter() - t0))
 
 
 def main() -> None:
     repeat = int(sys.argv[1]) if len(sys.argv) > 1 else 3
+    cpu = LOOP.format(n=calibrate(float(sys.argv[2]) if len(sys.argv) > 2 else 3.0))
     project = copy_example("diamond")
     dockerfile = project / "Dockerfile"
     text = dockerfile.read_text()
-    text = text.replace('RUN sleep 1 && echo "library a', f'RUN {CPU} && echo "library a')
-    text = text.replace('RUN sleep 1 && echo "library b', f'RUN {CPU} && echo "library b')
+    text = text.replace('RUN sleep 1 && echo "library a', f'RUN {cpu} && echo "library a')
+    text = text.replace('RUN sleep 1 && echo "library b', f'RUN {cpu} && echo "library b')
     dockerfile.write_text(text)
     script = hand_script(project, project.parent / "by-hand.sh")
 

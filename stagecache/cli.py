@@ -93,67 +93,83 @@ ReadOnlyOpt = typer.Option(
 )
 
 
-def _load(
-    directory: Optional[Path],
-    config: Optional[Path],
-    cache_mode,
-    registry_mode,
-    target,
-    push,
-    image=None,
-    branch=None,
-    read_only=None,
-    fail_under=None,
-    jobs=None,
-    execution=None,
-    scope=None,
-):
+_SHARED: dict[str, tuple[Any, Any]] = {
+    "directory": (Optional[Path], DirectoryOpt),
+    "config": (Optional[Path], ConfigOpt),
+    "cache_mode": (Optional[str], CacheModeOpt),
+    "registry_mode": (Optional[str], RegistryModeOpt),
+    "target": (Optional[str], TargetOpt),
+    "push": (Optional[bool], PushOpt),
+    "branch": (Optional[str], BranchOpt),
+    "read_only": (Optional[bool], ReadOnlyOpt),
+    "scope": (Optional[str], ScopeOpt),
+}
+PLAN_OPTIONS = tuple(_SHARED)
+
+
+def _config_options(*names: str) -> Callable[[F], F]:
+    """Give a command the shared config options ``names`` (typer has no option groups):
+    they are added to its signature after its arguments, and it receives them as one
+    ``selection`` dict instead."""
+
+    def decorate(func: F) -> F:
+        import inspect
+        import typing
+
+        hints = typing.get_type_hints(func)
+        own = [
+            p.replace(annotation=hints.get(p.name, p.annotation))
+            for p in inspect.signature(func).parameters.values()
+            if p.name != "selection"
+        ]
+        arguments = [p for p in own if isinstance(p.default, typer.models.ArgumentInfo)]
+        options = [p for p in own if p not in arguments]
+        shared = [
+            inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=_SHARED[n][1], annotation=_SHARED[n][0])
+            for n in names
+        ]
+        keyword = inspect.Parameter.KEYWORD_ONLY
+        params = [*arguments, *shared, *(p.replace(kind=keyword) for p in options)]
+
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            selection = {n: kwargs.pop(n) for n in names}
+            return func(*args, selection=selection, **kwargs)
+
+        wrapper.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+        wrapper.__annotations__ = {p.name: p.annotation for p in params}
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+def _load(selection: dict[str, Any], **overrides: Any):
+    """The config, from the shared options plus a command's own overrides."""
     from stagecache import config as configmod
 
+    directory, config = selection.get("directory"), selection.get("config")
     root = (directory or Path.cwd()).resolve()
     if directory is not None and not root.is_dir():
         from stagecache.errors import UsageError
 
         raise UsageError(f"{directory}: no such directory (given to --directory).")
     path = configmod.find_config(root, config)
-    overrides = configmod.Overrides(
-        cache_mode=cache_mode,
-        registry_mode=registry_mode,
-        push=push,
-        target=target,
-        image=image,
-        branch=branch,
-        read_only=read_only,
-        fail_under=fail_under,
-        jobs=jobs,
-        execution=execution,
-        scope=scope,
-    )
-    return configmod.load(path, root=root, overrides=overrides)
+    given = {k: v for k, v in selection.items() if k not in ("directory", "config")}
+    return configmod.load(path, root=root, overrides=configmod.Overrides(**given, **overrides))
 
 
 @app.command()
 @_boundary
+@_config_options(*PLAN_OPTIONS)
 def plan(
-    directory: Optional[Path] = DirectoryOpt,
-    config: Optional[Path] = ConfigOpt,
-    cache_mode: Optional[str] = CacheModeOpt,
-    registry_mode: Optional[str] = RegistryModeOpt,
-    target: Optional[str] = TargetOpt,
-    push: Optional[bool] = PushOpt,
-    branch: Optional[str] = BranchOpt,
-    read_only: Optional[bool] = ReadOnlyOpt,
-    scope: Optional[str] = ScopeOpt,
+    selection: dict[str, Any],
     as_json: bool = typer.Option(False, "--json", help="Print the plan as JSON (schema stagecache.plan/v1)."),
 ) -> None:
     """Show the stage graph and the exact docker commands bake would run. Runs nothing."""
     from stagecache import planview
     from stagecache.plan import make_plan
 
-    cfg = _load(
-        directory, config, cache_mode, registry_mode, target, push, branch=branch, read_only=read_only, scope=scope
-    )
-    p = make_plan(cfg)
+    p = make_plan(_load(selection))
     if as_json:
         typer.echo(json.dumps(planview.to_json(p), indent=2))
     else:
@@ -162,16 +178,9 @@ def plan(
 
 @app.command()
 @_boundary
+@_config_options(*PLAN_OPTIONS)
 def bake(
-    directory: Optional[Path] = DirectoryOpt,
-    config: Optional[Path] = ConfigOpt,
-    cache_mode: Optional[str] = CacheModeOpt,
-    registry_mode: Optional[str] = RegistryModeOpt,
-    target: Optional[str] = TargetOpt,
-    push: Optional[bool] = PushOpt,
-    branch: Optional[str] = BranchOpt,
-    read_only: Optional[bool] = ReadOnlyOpt,
-    scope: Optional[str] = ScopeOpt,
+    selection: dict[str, Any],
     fail_under: Optional[float] = typer.Option(
         None,
         "--fail-under",
@@ -206,20 +215,7 @@ def bake(
 
     if progress not in ("auto", "tty", "plain"):
         raise UsageError(f"--progress must be auto, tty or plain, not '{progress}'.")
-    cfg = _load(
-        directory,
-        config,
-        cache_mode,
-        registry_mode,
-        target,
-        push,
-        branch=branch,
-        read_only=read_only,
-        fail_under=fail_under,
-        jobs=jobs,
-        execution=execution,
-        scope=scope,
-    )
+    cfg = _load(selection, fail_under=fail_under, jobs=jobs, execution=execution)
     p = make_plan(cfg)
     live = progress == "tty" or (progress == "auto" and sys.stderr.isatty())
     display = (LiveDisplay if live else PlainDisplay)(sys.stderr, verbose=verbose)
@@ -262,23 +258,17 @@ def _append_step_summary(markdown: str) -> None:
 
 @app.command(name="export-bake")
 @_boundary
+@_config_options(*(n for n in PLAN_OPTIONS if n != "scope"))
 def export_bake(
+    selection: dict[str, Any],
     path: Path = typer.Argument(..., help="Where to write the bake definition (JSON), e.g. docker-bake.json."),
-    directory: Optional[Path] = DirectoryOpt,
-    config: Optional[Path] = ConfigOpt,
-    cache_mode: Optional[str] = CacheModeOpt,
-    registry_mode: Optional[str] = RegistryModeOpt,
-    target: Optional[str] = TargetOpt,
-    push: Optional[bool] = PushOpt,
-    branch: Optional[str] = BranchOpt,
-    read_only: Optional[bool] = ReadOnlyOpt,
 ) -> None:
     """Write the plan as a docker buildx bake file: one target per stage, with its tags and caches."""
     from stagecache import bakefile
     from stagecache.plan import make_plan
     from stagecache.report import write_json
 
-    cfg = _load(directory, config, cache_mode, registry_mode, target, push, branch=branch, read_only=read_only)
+    cfg = _load(selection)
     p = make_plan(cfg)
     write_json(path, bakefile.definition(p, standalone=True))
     secret = [n for n, _ in cfg.build_args if n in p.secret_args]
@@ -293,18 +283,16 @@ def export_bake(
 
 @app.command()
 @_boundary
+@_config_options("directory", "config", "cache_mode", "target")
 def doctor(
-    directory: Optional[Path] = DirectoryOpt,
-    config: Optional[Path] = ConfigOpt,
-    cache_mode: Optional[str] = CacheModeOpt,
-    target: Optional[str] = TargetOpt,
+    selection: dict[str, Any],
     as_json: bool = typer.Option(False, "--json", help="Print the checks as JSON (schema stagecache.doctor/v1)."),
 ) -> None:
     """Check that bake would work here (docker, daemon, buildx, builder, registry access, cache dir, Dockerfile)."""
     from stagecache import doctor as doctormod
     from stagecache.runner import Runner
 
-    checks = doctormod.run_checks(lambda: _load(directory, config, cache_mode, None, target, None), Runner())
+    checks = doctormod.run_checks(lambda: _load(selection), Runner())
     typer.echo(json.dumps(doctormod.to_json(checks), indent=2) if as_json else doctormod.render(checks))
     raise typer.Exit(doctormod.exit_code(checks))
 
@@ -315,10 +303,9 @@ def _split(values: Optional[list[str]]) -> tuple[str, ...]:
 
 @app.command()
 @_boundary
+@_config_options("directory", "config", "target")
 def bench(
-    directory: Optional[Path] = DirectoryOpt,
-    config: Optional[Path] = ConfigOpt,
-    target: Optional[str] = TargetOpt,
+    selection: dict[str, Any],
     image: Optional[str] = typer.Option(
         None,
         "--image",
@@ -373,7 +360,7 @@ def bench(
         raise UsageError(f"--progress must be auto, tty or plain, not '{progress}'.")
     if chart is not None:
         benchreport.check_chart_path(chart)
-    cfg = _load(directory, config, None, None, target, None, image)
+    cfg = _load(selection, image=image)
     options = benchmod.resolve_options(
         cfg,
         strategies=_split(strategy),
