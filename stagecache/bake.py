@@ -255,9 +255,9 @@ def bake(
                 if reason:
                     display.message(f"note: no cached image {ref} ({reason}); it will be built.")
             if plan.config.execution == "bake":
-                _bake_session(plan, runner, display, results, started)
+                _bake_session(_Run(plan, runner, display, results, started))
             else:
-                _schedule(plan, runner, display, results, started)
+                _schedule(_Run(plan, runner, display, results, started))
     except Interrupted as exc:
         status, error = "interrupted", exc
     except StagecacheError as exc:
@@ -291,19 +291,26 @@ def bake(
     return result
 
 
-def _schedule(
-    plan: BuildPlan,
-    runner: Runner,
-    display: Display,
-    results: list[StageResult],
-    started: float,
-) -> None:
+@dataclass(frozen=True)
+class _Run:
+    """What the two ways of executing a plan share: the plan, the runner, the display, the
+    results collected so far, and the bake's start (for started_at / finished_at)."""
+
+    plan: BuildPlan
+    runner: Runner
+    display: Display
+    results: list[StageResult]
+    started: float
+
+
+def _schedule(run: _Run) -> None:
     """Build every stage once the stages it needs are built, up to ``jobs`` at a time.
 
     After a failure no new stage starts; running ones finish, or are cancelled with
     ``on_failure = "cancel"``. Raises the first failure (or the interruption) with
     every finished stage already in ``results``.
     """
+    plan, runner, display, results, started = run.plan, run.runner, run.display, run.results, run.started
     jobs = min(plan.config.effective_jobs, len(plan.builds)) or 1
     builds = {b.stage: b for b in plan.builds}
     needs = {b.stage: {u for u in b.upstream if u in builds} for b in plan.builds}
@@ -390,15 +397,10 @@ def _schedule(
         raise failure
 
 
-def _bake_session(
-    plan: BuildPlan,
-    runner: Runner,
-    display: Display,
-    results: list[StageResult],
-    started: float,
-) -> None:
+def _bake_session(run: _Run) -> None:
     """``[build].execution = "bake"``: every stage in one ``docker buildx bake``, so BuildKit
     solves them in one session; per-stage results come from the one rawjson stream."""
+    plan, runner, display, results, started = run.plan, run.runner, run.display, run.results, run.started
     import json
     import tempfile
 
