@@ -5,7 +5,9 @@
 - the CPU time stagecache itself spends in a fully cached bake (its own process,
   excluding the buildx processes), per N: it should grow linearly. Written as a chart.
 
-    .venv/bin/python benchmarks/scale.py
+    .venv/bin/python benchmarks/scale.py [REGISTRY]
+
+REGISTRY defaults to the engine script's registry (.engine/registry.addr).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import json
 import resource
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -37,11 +40,17 @@ def dockerfile(stages: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def project(stages: int) -> Path:
+def project(stages: int, registry: str) -> Path:
     root = Path(tempfile.mkdtemp(prefix=f"stagecache-scale-{stages}-"))
     (root / "Dockerfile").write_text(dockerfile(stages))
     (root / ".dockerignore").write_text(".stagecache/\nstagecache.toml\n")
-    (root / "stagecache.toml").write_text('[project]\nnetwork = "none"\n[build]\njobs = 1\n')
+    # registry + min: with mode=max, BuildKit's cache export of a fully cached deep chain
+    # reloads every imported record's whole ref chain (quadratic in the depth: moby/buildkit
+    # PR 7122), which is BuildKit's time, not stagecache's, and would dominate the run.
+    (root / "stagecache.toml").write_text(
+        f'[project]\nimage = "{registry}/scale/s{stages}"\nnetwork = "none"\n'
+        '[cache]\nmode = "registry"\nregistry_mode = "min"\n[build]\njobs = 1\n'
+    )
     return root
 
 
@@ -62,9 +71,10 @@ def cpu_of_bake(root: Path) -> tuple[float, float]:
 
 
 def main() -> None:
+    registry = sys.argv[1] if len(sys.argv) > 1 else (ROOT / ".engine" / "registry.addr").read_text().strip()
     rows = []
     for n in SIZES:
-        root = project(n)
+        root = project(n, registry)
         plan_times = []
         for _ in range(5):
             t0 = time.perf_counter()
