@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Protocol
 
 from stagecache import config as configmod
-from stagecache import refs
+from stagecache import localcache, refs
 from stagecache import strategies as strategymod
 from stagecache.bake import BakeOptions, Display, QuietDisplay, bake, check_builder
 from stagecache.cache import get_mode
@@ -509,8 +509,7 @@ def _measure_cache(outcome: StrategyOutcome, cfg: Config, mode: str) -> Strategy
         return replace(outcome, cache_bytes=0, cache_location="(none)")
     if mode == "local":
         d = cfg.cache.local_dir
-        size = sum(p.stat().st_size for p in d.rglob("*") if p.is_file() and ".incoming" not in p.as_posix())
-        return replace(outcome, cache_bytes=size, cache_location=str(d))
+        return replace(outcome, cache_bytes=localcache.disk_bytes(d), cache_location=str(d))
     host, _, repo = cfg.image.partition("/")
     try:
         size = RegistryClient(host, credentials=docker_credentials(host)).size(repo)

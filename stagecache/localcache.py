@@ -158,6 +158,21 @@ def referenced_blobs(layout: Path) -> set[str] | None:
     return seen
 
 
+def disk_bytes(d: Path) -> int:
+    """Bytes the cache folders take on disk: a blob linked into several stages counts once
+    (tar, and so CI directory caches such as actions/cache, keep hard links)."""
+    seen: set[tuple[int, int]] = set()
+    total = 0
+    for path in d.rglob("*"):
+        if ".incoming" in path.as_posix() or not path.is_file():
+            continue
+        st = path.stat()
+        if (st.st_dev, st.st_ino) not in seen:
+            seen.add((st.st_dev, st.st_ino))
+            total += st.st_size
+    return total
+
+
 def _swap_in(incoming: Path, final: Path) -> None:
     old = final.parent / f".{final.name}.old"
     if old.exists():

@@ -63,6 +63,9 @@ def test_seed_links_and_keep_prunes_then_swaps(tmp_path: Path) -> None:
     assert not incoming.exists()
     assert {p.name for p in (final / "blobs" / "sha256").iterdir()} == set(v1.values())
     assert (final / "blobs" / "sha256" / v1["base"]).stat().st_nlink == 2  # one file, two caches
+    files = [f for f in plan.config.cache.local_dir.rglob("*") if f.is_file() and f.name != ".lock"]
+    on_disk = localcache.disk_bytes(plan.config.cache.local_dir)
+    assert on_disk == sum(f.stat().st_size for f in files) - len(b"base")  # the shared blob counts once
 
     # Second bake: seeded from its own old cache too; what the new index does not reach goes.
     localcache.prepare(app)
