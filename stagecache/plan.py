@@ -184,11 +184,14 @@ def make_plan(
             )
             continue
         upstream = tuple(s.label for s in graph.upstream(stage) if s.name is not None) if scope == "stages" else ()
-        # BuildKit: the stages built earlier in this bake are in the engine's cache already, so a
-        # stage imports its own cache and its direct dependencies' (linear, not quadratic, in a
-        # long chain). The legacy builder only reuses --cache-from images: it needs every one.
+        # Per-stage builds: the stages built earlier in this bake are in the engine's cache
+        # already, so a stage imports its own cache and its direct dependencies' (linear, not
+        # quadratic, in a long chain). One bake session starts every target at once, and a step
+        # of an upstream stage runs in whichever target reaches it first (BuildKit merges the
+        # others into it), so there every target imports every upstream cache. The legacy
+        # builder only reuses --cache-from images: it needs every one.
         imports = upstream
-        if scope == "stages" and not mode.legacy_builder:
+        if scope == "stages" and not mode.legacy_builder and config.execution != "bake":
             imports = tuple(s.label for s in graph.direct_named(stage))
         builds.append(
             _stage_build(

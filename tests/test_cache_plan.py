@@ -229,6 +229,10 @@ def test_buildkit_stages_import_their_own_and_direct_dependencies_caches_classic
         "runtime": ["cache-runtime", "cache-app"],
     }
     assert plan.builds[-1].upstream == ("base", "deps-a", "deps-b", "app")  # still built after all of them
+    # One bake session starts every target at once: each imports every upstream stage's cache.
+    session = make(tmp_path, BASE + '[cache]\nmode = "registry"\n[build]\nexecution = "bake"\n', dockerfile)
+    runtime = [s.get("ref").split(":")[-1] for s in session.builds[-1].cache.cache_from]
+    assert runtime == ["cache-runtime", "cache-base", "cache-deps-a", "cache-deps-b", "cache-app"]
     classic = make(tmp_path, BASE + '[cache]\nmode = "classic"\n', dockerfile)
     assert classic.builds[-1].cache.legacy_from == tuple(
         f"reg.example.com/app:{s}" for s in ("runtime", "base", "deps-a", "deps-b", "app")
