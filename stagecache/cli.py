@@ -268,7 +268,8 @@ def export_bake(
     from stagecache.plan import make_plan
     from stagecache.report import write_json
 
-    cfg = _load(selection)
+    # Planned as a bake session: every target imports every upstream cache (see plan.py).
+    cfg = _load(selection, execution="bake")
     p = make_plan(cfg)
     write_json(path, bakefile.definition(p, standalone=True))
     secret = [n for n, _ in cfg.build_args if n in p.secret_args]

@@ -59,3 +59,28 @@ def test_classic_has_no_bake_equivalent(tmp_path: Path) -> None:
     plan = plan_for(tmp_path, '[project]\nimage = "reg.example.com/app"\n[cache]\nmode = "classic"\n')
     with pytest.raises(UsageError, match="cache mode 'classic' uses the legacy builder, which has no bake equivalent"):
         bakefile.definition(plan)
+
+
+def test_export_bake_plans_a_session_even_when_the_config_builds_per_stage(tmp_path: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from stagecache.cli import app
+
+    (tmp_path / "Dockerfile").write_text(
+        "FROM alpine AS base\nRUN a\nFROM base AS deps\nRUN b\nFROM alpine AS runtime\nCOPY --from=deps /b /b\n"
+    )
+    (tmp_path / "stagecache.toml").write_text(
+        '[project]\nimage = "reg.example.com/app"\n[cache]\nmode = "registry"\n[build]\nexecution = "per-stage"\n'
+    )
+    out = tmp_path / "docker-bake.json"
+    done = CliRunner().invoke(app, ["export-bake", str(out), "-C", str(tmp_path)])
+    assert done.exit_code == 0, done.output
+    refs = [s.split("ref=")[1] for s in json.loads(out.read_text())["target"]["runtime"]["cache-from"]]
+    # Per-stage builds would import only the direct dependency's cache; a session needs them all.
+    assert refs == [
+        "reg.example.com/app:cache-runtime",
+        "reg.example.com/app:cache-base",
+        "reg.example.com/app:cache-deps",
+    ]
