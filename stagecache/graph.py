@@ -128,21 +128,21 @@ class StageGraph:
 
     def direct_named(self, stage: Stage) -> tuple[Stage, ...]:
         """The named stages ``stage`` uses directly (its base stage, its ``--from`` stages),
-        looking through unnamed ones (they have no cache of their own)."""
+        looking through unnamed ones (they have no cache of their own), in build order."""
         out: list[Stage] = []
-        todo = [*([stage.base_stage] if stage.base_stage is not None else []), *stage.deps]
+        todo = list(stage.deps)  # deps include the base stage
         seen: set[int] = set()
         while todo:
-            s = self.stages[todo.pop(0)]
+            s = self.stages[todo.pop()]
             if s.index in seen:
                 continue
             seen.add(s.index)
             if s.name is not None:
                 out.append(s)
             else:
-                todo.extend([*([s.base_stage] if s.base_stage is not None else []), *s.deps])
-        order = {s.index: i for i, s in enumerate(self.upstream(stage))}
-        return tuple(sorted(out, key=lambda s: order.get(s.index, 0)))
+                todo.extend(s.deps)
+        # Dockerfile order is a topological order (see build_order), so it is build order.
+        return tuple(sorted(out, key=lambda s: s.index))
 
     def upstream(self, stage: Stage) -> tuple[Stage, ...]:
         """Every stage ``stage`` depends on, directly or not, in build order."""

@@ -225,3 +225,14 @@ def test_missing_dockerfile(tmp_path: Path) -> None:
         f"{tmp_path / 'Dockerfile'}: Dockerfile not found. Set [project].dockerfile to its path "
         "(relative to stagecache.toml)."
     )
+
+
+def test_direct_named_looks_through_unnamed_stages_in_build_order() -> None:
+    g = parse(
+        "FROM alpine AS base\nRUN a\nFROM base AS tools\nRUN b\nFROM base\nCOPY --from=tools /t /t\n"
+        "FROM alpine AS app\nCOPY --from=2 /t /t\nCOPY --from=base /a /a\n"
+    )
+    app = g.find("app")
+    # The unnamed stage 2 has no cache of its own: app uses what it is made of, base and tools.
+    assert [s.label for s in g.direct_named(app)] == ["base", "tools"]
+    assert [s.label for s in g.direct_named(g.find("tools"))] == ["base"]
