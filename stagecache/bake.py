@@ -166,15 +166,17 @@ def check_secrets(plan: BuildPlan, env: dict[str, str]) -> None:
 
 def check_builder(plan: BuildPlan, runner: Runner) -> dict[str, str]:
     """Make sure the engine and builder can do what the plan asks; return version facts."""
+    # builder_info asks for the engine's info side by side with its inspect; asking
+    # engine_info first would make the two run one after the other.
+    builder = None if plan.mode.legacy_builder else runner.builder_info(plan.config.builder)
     engine = runner.engine_info()
     facts = {
         "docker": engine.server_version,
         "buildx": engine.buildx_version,
         "containerd_store": str(engine.containerd_store).lower(),
     }
-    if plan.mode.legacy_builder:
+    if builder is None:
         return facts
-    builder = runner.builder_info(plan.config.builder)
     facts["builder"] = builder.name
     facts["driver"] = builder.driver
     if plan.mode.exports_cache and not builder.can_export_cache:
