@@ -59,50 +59,70 @@ def _main(
     """Build, cache and push every stage of a multi-stage Dockerfile."""
 
 
-# Options shared by the commands that read a config.
-DirectoryOpt = typer.Option(
-    None, "--directory", "-C", help="Project folder (where stagecache.toml is). Default: current directory."
-)
-ConfigOpt = typer.Option(
-    None,
-    "--config",
-    "-c",
-    help="Config file. Default: stagecache.toml in the project folder, else the embedded default.",
-)
-CacheModeOpt = typer.Option(
-    None,
-    "--cache-mode",
-    "-m",
-    help="Override [cache].mode: registry, inline, local, classic or none. Env: STAGECACHE_CACHE_MODE.",
-)
-RegistryModeOpt = typer.Option(None, "--registry-mode", help="Override [cache].registry_mode: min or max.")
-TargetOpt = typer.Option(None, "--target", "-t", help="Override [project].target (the final stage to build).")
-PushOpt = typer.Option(
-    None, "--push/--no-push", help="Push stage images (default: on for registry, inline and classic modes)."
-)
-BranchOpt = typer.Option(
-    None, "--branch", help="The branch for {branch} in ref/tag templates (default: from the CI's variables, else git)."
-)
-ScopeOpt = typer.Option(
-    None,
-    "--scope",
-    help="stages (build and cache every stage, the default) or final (one build of the target, its own cache).",
-)
-ReadOnlyOpt = typer.Option(
-    None, "--read-only/--read-write", help="Import caches but export none and push nothing (untrusted PR builds)."
-)
-
-
+# Options shared by the commands that read a config: name -> (annotation, option).
 _SHARED: dict[str, tuple[Any, Any]] = {
-    "directory": (Optional[Path], DirectoryOpt),
-    "config": (Optional[Path], ConfigOpt),
-    "cache_mode": (Optional[str], CacheModeOpt),
-    "registry_mode": (Optional[str], RegistryModeOpt),
-    "target": (Optional[str], TargetOpt),
-    "push": (Optional[bool], PushOpt),
-    "branch": (Optional[str], BranchOpt),
-    "read_only": (Optional[bool], ReadOnlyOpt),
-    "scope": (Optional[str], ScopeOpt),
+    "directory": (
+        Optional[Path],
+        typer.Option(
+            None, "--directory", "-C", help="Project folder (where stagecache.toml is). Default: current directory."
+        ),
+    ),
+    "config": (
+        Optional[Path],
+        typer.Option(
+            None,
+            "--config",
+            "-c",
+            help="Config file. Default: stagecache.toml in the project folder, else the embedded default.",
+        ),
+    ),
+    "cache_mode": (
+        Optional[str],
+        typer.Option(
+            None,
+            "--cache-mode",
+            "-m",
+            help="Override [cache].mode: registry, inline, local, classic or none. Env: STAGECACHE_CACHE_MODE.",
+        ),
+    ),
+    "registry_mode": (
+        Optional[str],
+        typer.Option(None, "--registry-mode", help="Override [cache].registry_mode: min or max."),
+    ),
+    "target": (
+        Optional[str],
+        typer.Option(None, "--target", "-t", help="Override [project].target (the final stage to build)."),
+    ),
+    "push": (
+        Optional[bool],
+        typer.Option(
+            None, "--push/--no-push", help="Push stage images (default: on for registry, inline and classic modes)."
+        ),
+    ),
+    "branch": (
+        Optional[str],
+        typer.Option(
+            None,
+            "--branch",
+            help="The branch for {branch} in ref/tag templates (default: from the CI's variables, else git).",
+        ),
+    ),
+    "read_only": (
+        Optional[bool],
+        typer.Option(
+            None,
+            "--read-only/--read-write",
+            help="Import caches but export none and push nothing (untrusted PR builds).",
+        ),
+    ),
+    "scope": (
+        Optional[str],
+        typer.Option(
+            None,
+            "--scope",
+            help="stages (build and cache every stage, the default) or final (one build of the target, its own cache).",
+        ),
+    ),
 }
 PLAN_OPTIONS = tuple(_SHARED)
 
