@@ -87,11 +87,10 @@ def prepare(build: StageBuild) -> None:
     seed(incoming, [s for s in sources if s.name])
 
 
-def seed(incoming: Path, sources: list[Path]) -> int:
-    """Hard-link every blob of the ``sources`` layouts into ``incoming``; returns how many.
-    Where links are impossible (another file system), BuildKit simply writes the blobs."""
+def seed(incoming: Path, sources: list[Path]) -> None:
+    """Hard-link every blob of the ``sources`` layouts into ``incoming``. Where links are
+    impossible (another file system), BuildKit simply writes the blobs."""
     target = incoming / "blobs" / "sha256"
-    linked = 0
     for source in sources:
         blobs = source / "blobs" / "sha256"
         if not blobs.is_dir():
@@ -104,9 +103,7 @@ def seed(incoming: Path, sources: list[Path]) -> int:
             try:
                 os.link(blob, dest)
             except OSError:
-                return linked
-            linked += 1
-    return linked
+                return
 
 
 def discard(build: StageBuild) -> None:
