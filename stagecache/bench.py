@@ -333,7 +333,8 @@ def strategy_config(config: Config, strategy: Strategy, root: Path, context: Pat
     """The config a strategy builds with: the copied context, its own image repository,
     default ref/tag templates (so a template naming a real repository is never written to),
     no extra tags, and its own local cache directory."""
-    image = f"{config.image}/bench-{strategy.name.replace('+', '-')}"
+    slug = strategy.name.replace("+", "-")  # "local+bake": '+' is not allowed in a repository
+    image = f"{config.image}/bench-{slug}"
     problem = refs.check_repository(image)
     if problem:
         raise UsageError(f"the bench repository {image!r} is invalid: {problem}.")
@@ -343,7 +344,7 @@ def strategy_config(config: Config, strategy: Strategy, root: Path, context: Pat
         registry_mode=strategy.registry_mode,
         ref=configmod.DEFAULT_REF_TEMPLATE,
         tag=configmod.DEFAULT_TAG_TEMPLATE,
-        local_dir=root / "cache" / strategy.name.replace("+", "-"),
+        local_dir=root / "cache" / slug,
     )
     return replace(
         config,
