@@ -11,8 +11,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+from stagecache.config import default_image
+from stagecache.runner import Runner
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -63,11 +67,22 @@ def summary(times: dict[str, list[float]], baseline: str) -> dict:
     }
 
 
-def copy_example(name: str) -> Path:
-    """A throwaway copy of an example (benchmarks never touch the user's files)."""
-    dest = Path(tempfile.mkdtemp(prefix=f"stagecache-bench-{name}-")) / name
+@contextmanager
+def example_copy(name: str) -> Iterator[Path]:
+    """A throwaway copy of an example (benchmarks never touch the user's files). Its folder,
+    and so its default image repository, is ``bench-NAME``: the example's own images are
+    left alone. On the way out the copy is deleted, with its images and any image its
+    builds untagged (those slow down every later delete on a containerd image store)."""
+    dest = Path(tempfile.mkdtemp(prefix=f"stagecache-bench-{name}-")) / f"bench-{name}"
     shutil.copytree(EXAMPLES / name, dest, ignore=shutil.ignore_patterns(".stagecache"))
-    return dest
+    runner = Runner()
+    untagged = runner.dangling_images()
+    try:
+        yield dest
+    finally:
+        runner.remove_images(runner.local_tags(default_image(dest)))
+        runner.remove_images(runner.dangling_images() - untagged, force=False)
+        shutil.rmtree(dest.parent, ignore_errors=True)
 
 
 def run(*argv: str, cwd: Path | None = None) -> None:

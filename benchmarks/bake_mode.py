@@ -16,24 +16,24 @@ import os
 import subprocess
 import sys
 
-from _common import ROOT, STAGECACHE, copy_example
+from _common import ROOT, STAGECACHE, example_copy
 
 
 def main() -> None:
     repeat = sys.argv[1] if len(sys.argv) > 1 else "3"
     registry = sys.argv[2] if len(sys.argv) > 2 else (ROOT / ".engine" / "registry.addr").read_text().strip()
-    root = copy_example("diamond-copy")
-    # A few MB per stage, so that there is something to cache and to transfer.
-    for name, size in (("base.txt", 8), ("a.txt", 16), ("b.txt", 16)):
-        (root / name).write_bytes(os.urandom(size * 1_000_000))
-    (root / "stagecache.toml").write_text("[bench]\nallow_prune = true\n")
-    out = ROOT / "benchmarks" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    argv = [STAGECACHE, "bench", "-C", str(root), "--image", f"{registry}/bench/bake-mode"]
-    argv += ["-s", "local,registry-max", "--execution", "per-stage,bake", "--scenario", "warm,cold"]
-    argv += ["--repeat", repeat, "--progress", "plain", "--json", str(out / "bake-mode.json")]
-    argv += ["--markdown", str(out / "bake-mode.md")]
-    raise SystemExit(subprocess.run(argv).returncode)
+    with example_copy("diamond-copy") as root:
+        # A few MB per stage, so that there is something to cache and to transfer.
+        for name, size in (("base.txt", 8), ("a.txt", 16), ("b.txt", 16)):
+            (root / name).write_bytes(os.urandom(size * 1_000_000))
+        (root / "stagecache.toml").write_text("[bench]\nallow_prune = true\n")
+        out = ROOT / "benchmarks" / "results"
+        out.mkdir(parents=True, exist_ok=True)
+        argv = [STAGECACHE, "bench", "-C", str(root), "--image", f"{registry}/bench/bake-mode"]
+        argv += ["-s", "local,registry-max", "--execution", "per-stage,bake", "--scenario", "warm,cold"]
+        argv += ["--repeat", repeat, "--progress", "plain", "--json", str(out / "bake-mode.json")]
+        argv += ["--markdown", str(out / "bake-mode.md")]
+        raise SystemExit(subprocess.run(argv).returncode)
 
 
 if __name__ == "__main__":

@@ -11,22 +11,22 @@ from __future__ import annotations
 
 import sys
 
-from _common import STAGECACHE, alternate, copy_example, finish, hand_script, run
+from _common import STAGECACHE, alternate, example_copy, finish, hand_script, run
 
 
 def main() -> None:
     repeat = int(sys.argv[1]) if len(sys.argv) > 1 else 10
-    project = copy_example("hello")
-    script = hand_script(project, project.parent / "by-hand.sh")
-    run(STAGECACHE, "bake", "-C", str(project), "--progress", "plain")  # fill the caches
-    times = alternate(
-        {
-            "stagecache": lambda: run(STAGECACHE, "bake", "-C", str(project), "--progress", "plain"),
-            "by-hand": lambda: run("sh", str(script)),
-        },
-        repeat,
-    )
-    finish("overhead", repeat, times, baseline="by-hand", variant="stagecache", target=1.1)
+    with example_copy("hello") as project:
+        script = hand_script(project, project.parent / "by-hand.sh")
+        run(STAGECACHE, "bake", "-C", str(project), "--progress", "plain")  # fill the caches
+        times = alternate(
+            {
+                "stagecache": lambda: run(STAGECACHE, "bake", "-C", str(project), "--progress", "plain"),
+                "by-hand": lambda: run("sh", str(script)),
+            },
+            repeat,
+        )
+        finish("overhead", repeat, times, baseline="by-hand", variant="stagecache", target=1.1)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 
-from _common import STAGECACHE, alternate, copy_example, finish, hand_script, run
+from _common import STAGECACHE, alternate, example_copy, finish, hand_script, run
 
 LOOP = "i=0; while [ $i -lt {n} ]; do i=$((i+1)); done"
 
@@ -38,25 +38,25 @@ def calibrate(seconds: float) -> int:
 def main() -> None:
     repeat = int(sys.argv[1]) if len(sys.argv) > 1 else 3
     cpu = LOOP.format(n=calibrate(float(sys.argv[2]) if len(sys.argv) > 2 else 3.0))
-    project = copy_example("diamond")
-    dockerfile = project / "Dockerfile"
-    text = dockerfile.read_text()
-    text = text.replace('RUN sleep 1 && echo "library a', f'RUN {cpu} && echo "library a')
-    text = text.replace('RUN sleep 1 && echo "library b', f'RUN {cpu} && echo "library b')
-    dockerfile.write_text(text)
-    script = hand_script(project, project.parent / "by-hand.sh")
+    with example_copy("diamond") as project:
+        dockerfile = project / "Dockerfile"
+        text = dockerfile.read_text()
+        text = text.replace('RUN sleep 1 && echo "library a', f'RUN {cpu} && echo "library a')
+        text = text.replace('RUN sleep 1 && echo "library b', f'RUN {cpu} && echo "library b')
+        dockerfile.write_text(text)
+        script = hand_script(project, project.parent / "by-hand.sh")
 
-    def cold() -> None:
-        run("docker", "buildx", "prune", "--all", "--force")
-        shutil.rmtree(project / ".stagecache", ignore_errors=True)
+        def cold() -> None:
+            run("docker", "buildx", "prune", "--all", "--force")
+            shutil.rmtree(project / ".stagecache", ignore_errors=True)
 
-    def bake(jobs: int):
-        return lambda: run(STAGECACHE, "bake", "-C", str(project), "--progress", "plain", "--jobs", str(jobs))
+        def bake(jobs: int):
+            return lambda: run(STAGECACHE, "bake", "-C", str(project), "--progress", "plain", "--jobs", str(jobs))
 
-    times = alternate(
-        {"by-hand": lambda: run("sh", str(script)), "jobs-1": bake(1), "jobs-2": bake(2)}, repeat, before=cold
-    )
-    finish("parallel", repeat, times, baseline="by-hand", variant="jobs-2", target=0.7)
+        times = alternate(
+            {"by-hand": lambda: run("sh", str(script)), "jobs-1": bake(1), "jobs-2": bake(2)}, repeat, before=cold
+        )
+        finish("parallel", repeat, times, baseline="by-hand", variant="jobs-2", target=0.7)
 
 
 if __name__ == "__main__":

@@ -408,6 +408,7 @@ def run_bench(
     edits = [e for s in scenarios if s.edit and (e := config.bench.edit(s.name))]
 
     tmp = Path(tempfile.mkdtemp(prefix="stagecache-bench-", dir=workdir))
+    untagged_before: set[str] | None = None
     runs: list[Run] = []
     outcomes: list[StrategyOutcome] = []
     engine: dict[str, str] = {}
@@ -425,6 +426,7 @@ def run_bench(
         # Check the builder once for every mode, before the first build.
         for plan in plans.values():
             engine.update(check_builder(plan, runner))
+        untagged_before = runner.dangling_images()
 
         for name in options.strategies:
             strategy = strategymod.get(name)
@@ -474,6 +476,8 @@ def run_bench(
         display.close()
         if not options.keep:
             shutil.rmtree(tmp, ignore_errors=True)
+            if untagged_before is not None:
+                _remove_untagged(runner, untagged_before)
     return BenchResult(
         status=status,
         target=target.label,
@@ -535,6 +539,16 @@ def _clean_strategy(cfg: Config, runner: Runner) -> None:
         pass
     if cfg.cache.local_dir.exists():
         shutil.rmtree(cfg.cache.local_dir, ignore_errors=True)
+
+
+def _remove_untagged(runner: Runner, before: set[str]) -> None:
+    """Delete the images that lost their tag while the bench ran (a rebuilt stage, or a
+    pulled classic stage image rebuilt under the same tag). Left behind, they slow down
+    every later image delete on an engine with the containerd image store."""
+    try:
+        runner.remove_images(runner.dangling_images() - before, force=False)
+    except StagecacheError:
+        pass
 
 
 def engine_versions(result: BenchResult) -> str:

@@ -242,8 +242,9 @@ class Runner:
             return None
 
     @_timed
-    def remove_images(self, refs: Iterable[str]) -> None:
-        """Remove local images by reference; missing ones are ignored."""
+    def remove_images(self, refs: Iterable[str], force: bool = True) -> None:
+        """Remove local images by reference or id; missing ones are ignored, and so, without
+        ``force``, are images a container still uses."""
         from concurrent.futures import ThreadPoolExecutor
 
         from python_on_whales.exceptions import DockerException
@@ -251,9 +252,9 @@ class Runner:
 
         def remove(ref: str) -> None:
             try:
-                run([*self.docker_cmd, "image", "rm", "--force", ref], capture_stderr=True)
+                run([*self.docker_cmd, "image", "rm", *(["--force"] if force else []), ref], capture_stderr=True)
             except DockerException:
-                pass  # already gone
+                pass  # already gone, or in use
 
         # With the containerd image store each delete takes about a second of dockerd's
         # time, and deletes run concurrently: remove them side by side.
@@ -277,6 +278,14 @@ class Runner:
         # One `docker image ls REPO` call: client.image.list() inspects every image on the engine.
         out = run([*self.docker_cmd, "image", "ls", "--format", "{{.Repository}}:{{.Tag}}", repository])
         return [line for line in (out or "").splitlines() if line and not line.endswith(":<none>")]
+
+    @_timed
+    def dangling_images(self) -> set[str]:
+        """Ids of the engine's untagged images: those whose tag a newer build or pull took."""
+        from python_on_whales.utils import run
+
+        out = run([*self.docker_cmd, "image", "ls", "--quiet", "--no-trunc", "--filter", "dangling=true"])
+        return set((out or "").split())
 
     @_timed
     def simulate_fresh_runner(self, repositories: Iterable[str], builder: str = "") -> None:

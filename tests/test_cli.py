@@ -135,7 +135,7 @@ def test_bad_progress_value(tmp_path: Path) -> None:
     assert (result.exit_code, result.output) == (2, "Error: --progress must be auto, tty or plain, not 'fancy'.\n")
 
 
-def test_help_version_and_plan_do_not_import_python_on_whales_or_matplotlib(tmp_path: Path) -> None:
+def test_help_version_and_plan_do_not_import_python_on_whales_pydantic_or_matplotlib(tmp_path: Path) -> None:
     import subprocess
     import sys
 
@@ -148,7 +148,7 @@ def test_help_version_and_plan_do_not_import_python_on_whales_or_matplotlib(tmp_
         "        app(args, prog_name='stagecache')\n"
         "    except SystemExit as exc:\n"
         "        assert exc.code in (0, None), (args, exc.code)\n"
-        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('python_on_whales', 'matplotlib'))\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('python_on_whales', 'pydantic', 'matplotlib'))\n"
         "print(heavy)\n"
     )
     done = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True)

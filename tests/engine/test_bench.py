@@ -32,6 +32,7 @@ def bench_project(make_project) -> Project:
 def test_bench_matrix_on_a_fresh_runner(make_project, tmp_path: Path) -> None:
     p = bench_project(make_project)
     before = tree_digest(p.root)
+    untagged = p.runner.dangling_images()
     out = tmp_path / "out"
     work = tmp_path / "tmp"
     work.mkdir()
@@ -101,6 +102,8 @@ def test_bench_matrix_on_a_fresh_runner(make_project, tmp_path: Path) -> None:
         repo = s["image"].split("/", 1)[1]
         assert p.registry.tags(repo) == [], s["image"]
         assert p.runner.local_tags(s["image"]) == []
+    # Nor did it leave the images its rebuilds untagged (classic's pulled stage images).
+    assert p.runner.dangling_images() <= untagged
     assert data["timing"]["overhead_ratio"] < 0.05
     # The user's files were never touched; the temporary copy is gone.
     assert tree_digest(p.root) == before
