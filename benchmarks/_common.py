@@ -32,12 +32,26 @@ def versions() -> dict[str, str]:
         except OSError:
             return "?"
 
+    import typer
+
     return {
         "dockerd": out("docker", "version", "--format", "{{.Server.Version}}"),
+        "typer": typer.__version__,
         "buildx": out("docker", "buildx", "version"),
         "python": platform.python_version(),
         "cpus": str(len(__import__("os").sched_getaffinity(0))),
     }
+
+
+def compile_bytecode() -> None:
+    """Compile stagecache's modules to bytecode, as pip does when it installs a wheel. An
+    editable install compiles them on first import, unless PYTHONDONTWRITEBYTECODE is set
+    (as on the machines these numbers come from): every run would then recompile them."""
+    import compileall
+
+    import stagecache
+
+    compileall.compile_dir(Path(stagecache.__file__).parent, quiet=1)
 
 
 def alternate(variants: dict[str, Callable[[], None]], repeat: int, before: Callable[[], None] | None = None):

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import sys
 
-from _common import STAGECACHE, alternate, example_copy, finish, hand_script, run
+from _common import STAGECACHE, alternate, compile_bytecode, example_copy, finish, hand_script, run
 
 
 def main() -> None:
+    compile_bytecode()
     repeat = int(sys.argv[1]) if len(sys.argv) > 1 else 10
     with example_copy("hello") as project:
         script = hand_script(project, project.parent / "by-hand.sh")

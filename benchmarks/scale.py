@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import ROOT, STAGECACHE, versions, write_result
+from _common import ROOT, STAGECACHE, compile_bytecode, versions, write_result
 
 SIZES = (10, 20, 30, 40, 50)
 
@@ -87,6 +87,7 @@ def main() -> None:
     if sys.argv[1:] == ["--rechart"]:
         rechart()
         return
+    compile_bytecode()
     registry = sys.argv[1] if len(sys.argv) > 1 else (ROOT / ".engine" / "registry.addr").read_text().strip()
     rows = []
     for n in SIZES:

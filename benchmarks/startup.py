@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import sys
 
-from _common import EXAMPLES, STAGECACHE, alternate, finish, run
+from _common import EXAMPLES, STAGECACHE, alternate, compile_bytecode, finish, run
 
 
 def main() -> None:
+    compile_bytecode()
     repeat = int(sys.argv[1]) if len(sys.argv) > 1 else 20
     times = alternate(
         {
