@@ -456,7 +456,7 @@ def _bake_session(run: _Run) -> None:
                 status=status,
                 seconds=round(span, 3),
                 steps=steps,
-                # Bake pushes each target when it is done; after a failure, claim no push.
+                # Pushed by bake, or by `docker push` below; after a failure, claim no push.
                 pushed=b.tags if (rc == 0 and b.push and is_build) else (),
                 tags=b.tags if is_build else (),
                 cache_from=tuple(str(s) for s in b.cache.cache_from) if is_build else (),
@@ -480,6 +480,16 @@ def _bake_session(run: _Run) -> None:
         raise _failure(plan, failing, progress, rc, stage_results[-1])
     for b in plan.builds:
         localcache.keep(b)
+    for i, b in enumerate(plan.builds):  # only once every stage is built: a failed session pushes nothing
+        try:
+            _push(b, runner)
+        except RegistryError:
+            unpushed = {later.stage for later in plan.builds[i:]}
+            results.extend(
+                replace(r, pushed=(), status="failed" if r.stage == b.stage else r.status) if r.stage in unpushed else r
+                for r in stage_results
+            )
+            raise
     results.extend(stage_results)
     for r in stage_results:
         display.stage_finished(r.stage, len(r.steps), r.cached, r.seconds, r.status)
@@ -604,10 +614,11 @@ def _build_stage(plan: BuildPlan, build: StageBuild, runner: Runner, display: Di
         raise error
     localcache.keep(build)
     if build.push_commands:
-        t_push = time.monotonic()
-        for cmd in build.push_commands:
-            runner.push(cmd.argv[-1])
-        pushed_in = time.monotonic() - t_push
+        try:
+            pushed_in = _push(build, runner)
+        except RegistryError as exc:
+            exc.result = [*folded, replace(result, status="failed")]
+            raise
         result = replace(
             result,
             pushed=build.tags,
@@ -615,6 +626,20 @@ def _build_stage(plan: BuildPlan, build: StageBuild, runner: Runner, display: Di
             export_seconds=round(result.export_seconds + pushed_in, 3),
         )
     return [*folded, result]
+
+
+def _push(build: StageBuild, runner: Runner) -> float:
+    """Run the stage's ``docker push`` commands (see plan.push_with_docker); the seconds
+    they took. A failure names the stage and the ref, as a push inside a build would."""
+    t0 = time.monotonic()
+    for cmd in build.push_commands:
+        try:
+            runner.push(cmd)
+        except RegistryError as exc:
+            raise RegistryError(
+                f"stage '{build.stage}': the build ran but a registry operation failed: {exc.message}"
+            ) from None
+    return time.monotonic() - t0
 
 
 def _failure(

@@ -72,7 +72,7 @@ def definition(plan: BuildPlan, no_cache: bool = False, standalone: bool = False
                     for s in specs
                 ]
             t["cache-to"] = [str(s) for s in specs]
-        if b.push:
+        if b.push and (standalone or not b.push_commands):
             t["output"] = ["type=registry"]
         elif len(cfg.platforms) <= 1:
             t["output"] = ["type=docker"]

@@ -109,6 +109,20 @@ class BuildPlan:
         return tuple(out)
 
 
+def push_with_docker(config: Config, mode: CacheMode) -> bool:
+    """Whether stage images are pushed by ``docker push`` after their build, rather than by
+    the build itself (``--push``).
+
+    The legacy builder cannot push. On the default builder (the docker driver) a build is
+    loaded into the engine anyway, and buildx before 0.21 pushes it twice there: BuildKit
+    pushes, then buildx has dockerd push it again (docker/buildx#3023). With the containerd
+    image store that second push writes every manifest of the image under the tag at once;
+    over an existing tag, a registry answers some of those racing requests with a 500 and the
+    build fails (README, "How stage images are pushed", has the measurements).
+    A named builder (docker-container, remote) and multi-platform builds push from BuildKit."""
+    return mode.legacy_builder or (not config.builder and len(config.platforms) <= 1)
+
+
 def load_graph(config: Config) -> graphmod.StageGraph:
     """Parse the configured Dockerfile with the configured build args and platform."""
     platform = config.platforms[0] if config.platforms else None
@@ -310,14 +324,13 @@ def _stage_build(
         argv.extend(["--cache-from", str(spec)])
     for spec in cache.cache_to:
         argv.extend(["--cache-to", str(spec)])
-    push_commands: tuple[Command, ...] = ()
+    push_after = push and push_with_docker(config, mode)
     if not mode.legacy_builder:
-        if push:
+        if push and not push_after:
             argv.append("--push")
         elif len(config.platforms) <= 1:
             argv.append("--load")
-    elif push:
-        push_commands = tuple(Command(("docker", "push", "--quiet", tag)) for tag in tags)
+    push_commands = tuple(Command(("docker", "push", "--quiet", tag)) for tag in tags) if push_after else ()
     argv.append(str(config.context))
 
     local_swap = None

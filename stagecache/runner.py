@@ -216,15 +216,13 @@ class Runner:
         except DockerException as exc:
             return _first_line(exc.stderr) or "pull failed"
 
-    @_timed
-    def push(self, ref: str) -> None:
-        """Push ``ref``; raises RegistryError naming the ref (never the argv)."""
-        from python_on_whales.exceptions import DockerException
-
-        try:
-            self.client.image.push(ref, quiet=True)
-        except DockerException as exc:
-            raise RegistryError(f"pushing {ref} failed: {_first_line(exc.stderr) or 'docker push failed'}.") from None
+    def push(self, command: Command) -> None:
+        """Run a planned ``docker push``, like a build (own process group, signals forwarded,
+        no python-on-whales import); raises RegistryError naming the ref (never the argv)."""
+        out: list[str] = []
+        if self.run(command, out.append) != 0:
+            ref = command.argv[-1]
+            raise RegistryError(f"pushing {ref} failed: {_first_line(''.join(out)) or 'docker push failed'}.")
 
     @_timed
     def image_exists(self, ref: str) -> bool:

@@ -37,7 +37,15 @@ def test_one_target_per_stage_with_its_own_tags_and_caches(tmp_path: Path) -> No
         "type=registry,ref=reg.example.com/app:cache-compile",
     ]
     assert t["cache-to"] == ["type=registry,ref=reg.example.com/app:cache-runtime.v2,mode=max,ignore-error=true"]
-    assert t["output"] == ["type=registry"] and t["network"] == "none"
+    assert t["network"] == "none"
+    # The default builder loads each stage and stagecache pushes it after the session; a file
+    # exported for plain `buildx bake`, or a named builder, pushes from bake.
+    assert t["output"] == ["type=docker"]
+    assert [c.argv for c in plan.builds[1].push_commands] == [("docker", "push", "--quiet", t["tags"][0])]
+    assert bakefile.definition(plan, standalone=True)["target"]["runtime_v2"]["output"] == ["type=registry"]
+    named = plan_for(tmp_path, '[project]\nimage = "reg.example.com/app"\nbuilder = "ci"\n[cache]\nmode = "registry"\n')
+    assert bakefile.definition(named)["target"]["runtime_v2"]["output"] == ["type=registry"]
+    assert named.builds[1].push_commands == ()
     assert "s3cret" not in str(d)
     command = bakefile.command(plan, "/tmp/def.json")
     assert command.argv == ("docker", "buildx", "bake", "--progress=rawjson", "--file", "/tmp/def.json", "default")

@@ -90,14 +90,25 @@ def test_registry_mode_argv(tmp_path: Path) -> None:
          "--tag", "reg.example.com/app:compile", "--network", "none",
          "--cache-from", "type=registry,ref=reg.example.com/app:cache-compile",
          "--cache-to", "type=registry,ref=reg.example.com/app:cache-compile,mode=min,ignore-error=true",
-         "--push", "ROOT"],
+         "--load", "ROOT"],
+        ["docker", "push", "--quiet", "reg.example.com/app:compile"],
         ["docker", "buildx", "build", "--progress=rawjson", "--file", "ROOT/Dockerfile", "--target", "runtime",
          "--tag", "reg.example.com/app:runtime", "--network", "none",
          "--cache-from", "type=registry,ref=reg.example.com/app:cache-runtime",
          "--cache-from", "type=registry,ref=reg.example.com/app:cache-compile",
          "--cache-to", "type=registry,ref=reg.example.com/app:cache-runtime,mode=min,ignore-error=true",
-         "--push", "ROOT"],
+         "--load", "ROOT"],
+        ["docker", "push", "--quiet", "reg.example.com/app:runtime"],
     ]  # fmt: skip
+
+
+def test_a_named_builder_or_several_platforms_push_from_buildkit(tmp_path: Path) -> None:
+    named = make(tmp_path, BASE.replace("[project]\n", '[project]\nbuilder = "ci"\n') + '[cache]\nmode = "registry"\n')
+    assert named.builds[0].build.argv[-2:] == ("--push", str(tmp_path.resolve()))
+    assert named.builds[0].push_commands == ()
+    multi = make(tmp_path, BASE + 'platforms = ["linux/amd64", "linux/arm64"]\n[cache]\nmode = "inline"\n')
+    assert multi.builds[0].build.argv[-2:] == ("--push", str(tmp_path.resolve()))
+    assert multi.builds[0].push_commands == ()
 
 
 def test_switching_mode_changes_only_the_cache_flags(tmp_path: Path) -> None:
@@ -108,11 +119,12 @@ def test_switching_mode_changes_only_the_cache_flags(tmp_path: Path) -> None:
         "--load", str(tmp_path.resolve()),
     )  # fmt: skip
     inline = make(tmp_path, BASE + '[cache]\nmode = "inline"\n')
-    assert argvs(inline)[1][12:] == [
+    assert argvs(inline)[2][12:] == [  # build, push, build, push
         "--cache-from", "type=registry,ref=reg.example.com/app:runtime",
         "--cache-from", "type=registry,ref=reg.example.com/app:compile",
-        "--cache-to", "type=inline", "--push", "ROOT",
+        "--cache-to", "type=inline", "--load", "ROOT",
     ]  # fmt: skip
+    assert argvs(inline)[-1] == ["docker", "push", "--quiet", "reg.example.com/app:runtime"]
     local = make(tmp_path, BASE + '[cache]\nmode = "local"\non_export_error = "fail"\n')
     assert argvs(local)[1][12:] == [
         "--cache-from", "type=local,src=ROOT/.stagecache/cache/runtime",
