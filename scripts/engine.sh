@@ -247,6 +247,11 @@ case "${1:-}" in
     log "up: $(docker version --format 'dockerd {{.Server.Version}}') / $(docker buildx version | cut -d' ' -f2) / registry $(cat "$STATE_DIR/registry.addr")"
     ;;
   down)
+    # The registry-addressed tag of the base image names a registry that is about to stop
+    # (and whose port the next `up` picks anew): untag it, the image itself stays.
+    if [ -f "$STATE_DIR/base-image" ] && docker_ok; then
+      docker image rm "$(cat "$STATE_DIR/base-image")" >/dev/null 2>&1 || true
+    fi
     stop_pidfile registry
     stop_pidfile dockerd
     rm -f "$STATE_DIR/registry.addr" "$STATE_DIR/env" "$STATE_DIR/base-image"

@@ -179,15 +179,18 @@ def make_project(engine: Engine, tmp_path: Path):
     made: list[Project] = []
 
     def make(example: str) -> Project:
-        root = tmp_path / example
+        owner = f"t{uuid.uuid4().hex[:8]}"
+        # The folder names the default image (stagecache/FOLDER): unique, so that a test never
+        # touches the images a developer built from the example itself.
+        root = tmp_path / f"{owner}-{example}"
         shutil.copytree(EXAMPLES / example, root, ignore=shutil.ignore_patterns(".stagecache"))
-        project = Project(root=root, engine=engine, repo=f"t{uuid.uuid4().hex[:8]}/{example}", runner=runner)
+        project = Project(root=root, engine=engine, repo=f"{owner}/{example}", runner=runner)
         made.append(project)
         return project
 
     yield make
     for p in made:
-        p.runner.remove_images(p.runner.local_tags(p.image))
+        p.runner.remove_images([t for r in (p.image, cfg.default_image(p.root)) for t in p.runner.local_tags(r)])
 
 
 __all__ = ["OwnRegistry", "Project", "hits", "all_cached", "interrupt_when", "replace", "tree_digest"]
