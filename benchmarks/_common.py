@@ -95,7 +95,7 @@ def example_copy(name: str) -> Iterator[Path]:
         yield dest
     finally:
         runner.remove_images(runner.local_tags(default_image(dest)))
-        runner.remove_images(runner.dangling_images() - untagged, force=False)
+        runner.remove_untagged(untagged)
         shutil.rmtree(dest.parent, ignore_errors=True)
 
 

@@ -546,7 +546,7 @@ def _remove_untagged(runner: Runner, before: set[str]) -> None:
     pulled classic stage image rebuilt under the same tag). Left behind, they slow down
     every later image delete on an engine with the containerd image store."""
     try:
-        runner.remove_images(runner.dangling_images() - before, force=False)
+        runner.remove_untagged(before)
     except StagecacheError:
         pass
 

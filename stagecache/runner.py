@@ -285,6 +285,12 @@ class Runner:
         out = run([*self.docker_cmd, "image", "ls", "--quiet", "--no-trunc", "--filter", "dangling=true"])
         return set((out or "").split())
 
+    def remove_untagged(self, before: set[str]) -> None:
+        """Delete the untagged images that are not in ``before`` (an earlier
+        :meth:`dangling_images`): those a rebuild or a pull has since taken the tag from.
+        Images a container still uses are kept."""
+        self.remove_images(self.dangling_images() - before, force=False)
+
     @_timed
     def simulate_fresh_runner(self, repositories: Iterable[str], builder: str = "") -> None:
         """Make the engine look like a new CI runner for a project: BuildKit's
