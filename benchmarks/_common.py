@@ -94,7 +94,7 @@ def example_copy(name: str) -> Iterator[Path]:
     try:
         yield dest
     finally:
-        runner.remove_images(runner.local_tags(default_image(dest)))
+        runner.remove_repositories([default_image(dest)])
         runner.remove_untagged(untagged)
         shutil.rmtree(dest.parent, ignore_errors=True)
 

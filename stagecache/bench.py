@@ -534,7 +534,7 @@ def _clean_strategy(cfg: Config, runner: Runner) -> None:
         except OSError:
             pass
     try:
-        runner.remove_images(runner.local_tags(cfg.image))
+        runner.remove_repositories([cfg.image])
     except StagecacheError:
         pass
     if cfg.cache.local_dir.exists():

@@ -291,12 +291,16 @@ class Runner:
         Images a container still uses are kept."""
         self.remove_images(self.dangling_images() - before, force=False)
 
+    def remove_repositories(self, repositories: Iterable[str]) -> None:
+        """Remove every local tag of ``repositories``."""
+        self.remove_images([t for r in repositories for t in self.local_tags(r)])
+
     @_timed
     def simulate_fresh_runner(self, repositories: Iterable[str], builder: str = "") -> None:
         """Make the engine look like a new CI runner for a project: BuildKit's
         cache pruned, every image of ``repositories`` removed, base images kept."""
         self.prune_build_cache(builder)
-        self.remove_images([t for r in repositories for t in self.local_tags(r)])
+        self.remove_repositories(repositories)
 
     # --- builds --------------------------------------------------------------
 

@@ -42,6 +42,11 @@ class Project:
         return f"{self.registry_addr or self.engine.registry}/{self.repo}"
 
     @property
+    def repositories(self) -> tuple[str, str]:
+        """Where its images go: the test registry's repository, and the default local one."""
+        return (self.image, cfg.default_image(self.root))
+
+    @property
     def registry(self) -> RegistryClient:
         return RegistryClient(self.registry_addr or self.engine.registry)
 
@@ -65,7 +70,7 @@ class Project:
 
     def fresh_runner(self) -> None:
         """A new CI machine: BuildKit cache pruned, this project's images removed, base image kept."""
-        self.runner.simulate_fresh_runner([self.image, cfg.default_image(self.root)])
+        self.runner.simulate_fresh_runner(self.repositories)
 
     def append(self, name: str, text: str) -> None:
         with open(self.root / name, "a") as fh:
@@ -190,7 +195,7 @@ def make_project(engine: Engine, tmp_path: Path):
 
     yield make
     for p in made:
-        p.runner.remove_images([t for r in (p.image, cfg.default_image(p.root)) for t in p.runner.local_tags(r)])
+        p.runner.remove_repositories(p.repositories)
 
 
 __all__ = ["OwnRegistry", "Project", "hits", "all_cached", "interrupt_when", "replace", "tree_digest"]
