@@ -1,23 +1,44 @@
-"""The stage graph of a Dockerfile.
+"""The stage graph of a Dockerfile, resolved the way BuildKit's dockerfile2llb resolves it.
 
-Parsed with the ``dockerfile`` package (BuildKit's own Go parser), then
-resolved the way BuildKit's dockerfile2llb resolves it: stage names are
-case-insensitive, a later stage with the same name replaces the earlier one,
-``FROM`` and ``--from`` may only name stages defined earlier, global ``ARG``s
-expand in ``FROM`` lines, build args override their defaults, and the builtin
-platform args come from the build platform.
+What is followed, with the place in moby/buildkit (frontend/dockerfile/dockerfile2llb/convert.go)
+where the rule lives:
+
+- global ``ARG``s (before the first ``FROM``) build the environment of ``FROM`` lines, on top
+  of the automatic platform args; build args replace declared defaults; with frontend 1.11+
+  an ``ARG NAME`` without a value keeps the value NAME has (``buildMetaArgs``);
+- ``FROM`` values and ``--platform`` are expanded with BuildKit's shell lexer
+  (stagecache.shell); an empty result, an invalid image reference or an invalid platform
+  fails the whole build, for every stage, needed or not (``buildDispatchStates``,
+  ``resolveBaseImage``);
+- ``FROM NAME`` names a stage defined above it, compared case-sensitively with the
+  lower-cased stage names (``addState``), so ``FROM Build`` is an (invalid) image;
+- ``COPY --from`` and ``RUN --mount=from=`` resolve, case-insensitively, against the *last*
+  stage of that name in the file (``buildStageDependencyGraph`` runs after every stage is
+  registered); ``COPY --from`` also takes an index; anything else is an image. Variables are
+  refused in both (``toCommand``, ``parseMount``). A source defined at or below the stage
+  that uses it fails the build;
+- ``ONBUILD`` instructions of a base *stage* run first in each stage built ``FROM`` it, and
+  (frontend 1.11+) their ``--from`` stages become dependencies (``initOnBuildTriggers``);
+- a target is a stage *name*; unnamed stages cannot be targeted (``resolveTarget``);
+- step numbers: a stage's total counts the ``FROM`` of an image, every RUN/COPY/ADD/WORKDIR
+  and every ONBUILD trigger; vertices are numbered in the order they are made, and
+  ``WORKDIR /`` makes none (``prefixCommand``, ``dispatchWorkdir``).
 """
 
 from __future__ import annotations
 
-import csv
 import platform as _platform
+import posixpath
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from stagecache import frontend as frontends
+from stagecache import reference, syntax
 from stagecache.errors import DockerfileError
+from stagecache.shell import Expansion, ShellError
+from stagecache.shell import expand as shell_expand
 
 PLATFORM_ARGS = (
     "TARGETPLATFORM",
@@ -29,27 +50,37 @@ PLATFORM_ARGS = (
     "BUILDARCH",
     "BUILDVARIANT",
 )
+_STAGE_NAME_RE = re.compile(r"^[a-z][a-z0-9-_.]*$")
+_PLATFORM_RE = re.compile(r"^[A-Za-z0-9_-]+(?:/[A-Za-z0-9_-]+){0,2}$")
+_INDEX_RE = re.compile(r"^[+-]?\d+$")
 
 
 @dataclass(frozen=True)
 class Instruction:
-    """One Dockerfile instruction of a stage, as BuildKit would label its step."""
+    """One Dockerfile instruction of a stage, and the step BuildKit makes of it."""
 
     line: int
     text: str
+    step: int | None = None
+    """The ``i`` of BuildKit's ``[stage i/n]`` vertex for it; None when it makes no vertex
+    (ENV, ARG..., ``WORKDIR /``)."""
+    onbuild: bool = False
+    """An ONBUILD trigger of the base stage, run at the start of this stage."""
+    workdir: str | None = field(default=None, compare=False, repr=False)
+    """The working directory after this instruction, where known."""
 
     @property
     def keyword(self) -> str:
         """The instruction keyword, upper case (``RUN``, ``COPY``...)."""
-        return self.text.split(None, 1)[0].upper()
+        return self.text.split(None, 1)[0].upper() if self.text else ""
 
 
 @dataclass(frozen=True)
 class Stage:
     """One ``FROM`` block.
 
-    ``name`` is lower-cased as BuildKit does, or None for an unnamed stage,
-    which BuildKit labels ``stage-N`` in its progress output.
+    ``name`` is lower-cased as BuildKit does, or None for an unnamed stage, which BuildKit
+    labels ``stage-N`` in its progress output.
     """
 
     index: int
@@ -61,24 +92,51 @@ class Stage:
     images: tuple[str, ...]
     line: int
     instructions: tuple[Instruction, ...] = field(default=())
+    total: int = 0
+    """The ``n`` of BuildKit's ``[stage i/n]`` names for this stage."""
+    onbuild_from: tuple[tuple[int, int], ...] = ()
+    """(stage index, line) of stages that ONBUILD triggers copy from, which a frontend older
+    than 1.11 does not add to the graph."""
+    needs_buildkit: tuple[int, str] | None = None
+    """(line, text) of the first instruction the legacy builder cannot run, if any."""
 
     @property
     def label(self) -> str:
-        """The name BuildKit uses for this stage in progress output and ``--target``."""
+        """The name BuildKit uses for this stage in progress output."""
         return self.name if self.name is not None else f"stage-{self.index}"
+
+    @property
+    def steps(self) -> tuple[Instruction, ...]:
+        """The instructions that make a ``[stage i/n]`` vertex, the ``FROM`` pull aside."""
+        return tuple(i for i in self.instructions if i.step is not None)
+
+    @property
+    def pulls_base(self) -> bool:
+        """Whether step 1 is the pull of an external base image."""
+        return self.base_stage is None and self.base != "scratch"
+
+    def step(self, number: int) -> Instruction | None:
+        """The instruction BuildKit labels ``[stage number/total]``, if any."""
+        for i in self.instructions:
+            if i.step == number:
+                return i
+        return None
 
 
 @dataclass(frozen=True)
 class StageGraph:
-    """All stages of a Dockerfile, plus the warnings found while resolving them."""
+    """All stages of a Dockerfile, resolved for one target platform, plus the warnings found."""
 
     path: Path
     stages: tuple[Stage, ...]
     warnings: tuple[str, ...] = ()
     syntax: str | None = None
+    platform: str = ""
+    frontend: frontends.Frontend = frontends.ASSUMED
 
     def find(self, ref: str) -> Stage | None:
-        """The stage named ``ref`` (case-insensitive), ``stage-N``, or index ``N``."""
+        """The stage with label ``ref``: a name (case-insensitive, the last definition),
+        ``stage-N`` or ``N``. For stagecache's own labels, not for user targets."""
         key = ref.lower()
         for stage in reversed(self.stages):
             if stage.name == key:
@@ -89,32 +147,39 @@ class StageGraph:
         return None
 
     def live_stages(self) -> tuple[Stage, ...]:
-        """Stages that can be targeted: a stage replaced by a later one of the same name is not."""
-        live = []
-        for stage in self.stages:
-            if stage.name is None or self.find(stage.name) is stage:
-                live.append(stage)
-        return tuple(live)
+        """Stages that can be built: a stage replaced by a later one of the same name is not."""
+        return tuple(s for s in self.stages if s.name is None or self.find(s.name) is s)
+
+    def targets(self) -> tuple[str, ...]:
+        """The names ``--target`` accepts: named stages (their last definition)."""
+        return tuple(s.name for s in self.live_stages() if s.name is not None)
 
     def resolve_target(self, target: str | None) -> Stage:
-        """The stage to build: ``target`` or, when empty, the last stage."""
+        """The stage to build: the stage named ``target`` (case-insensitive), or the last stage.
+
+        BuildKit can only target a stage by name; ``stage-N`` and ``N`` are refused even when
+        stage N exists (it would build the last stage instead)."""
         if not target:
             return self.stages[-1]
-        stage = self.find(target)
-        if stage is None:
-            names = ", ".join(s.label for s in self.live_stages())
+        key = target.lower()
+        for stage in reversed(self.stages):
+            if stage.name == key:
+                return stage
+        m = re.fullmatch(r"(?:stage-)?(\d+)", key)
+        if m and int(m.group(1)) < len(self.stages) and self.stages[int(m.group(1))].name is None:
+            s = self.stages[int(m.group(1))]
             raise DockerfileError(
-                f"{self.path}: no stage named '{target}'. Available stages: {names}. "
-                "Set [project].target (or --target) to one of them."
+                f"{self.path}:{s.line}: stage {s.index} has no name, and BuildKit can only build a stage by "
+                f"name. Name it ('FROM {s.base} AS some-name') and set [project].target (or --target) to that name."
             )
-        return stage
+        names = ", ".join(self.targets()) or "(none: no stage has a name)"
+        raise DockerfileError(
+            f"{self.path}: no stage named '{target}'{syntax.did_you_mean(target, self.targets())}. "
+            f"Stages that can be targeted: {names}. Set [project].target (or --target) to one of them."
+        )
 
-    def build_order(self, target: str | None) -> tuple[Stage, ...]:
-        """Stages the target needs (itself included), dependencies first.
-
-        Ties are broken by Dockerfile order, so the order is stable.
-        """
-        goal = self.resolve_target(target)
+    def order(self, goal: Stage) -> tuple[Stage, ...]:
+        """The stages ``goal`` needs (itself included), dependencies first, ties in file order."""
         needed: set[int] = set()
         todo = [goal.index]
         while todo:
@@ -122,9 +187,22 @@ class StageGraph:
             if i not in needed:
                 needed.add(i)
                 todo.extend(self.stages[i].deps)
-        # Dependencies always point to earlier stages (BuildKit enforces it, and so
-        # does parse()), so Dockerfile order is already a topological order.
+        for i in sorted(needed):
+            for source, line in self.stages[i].onbuild_from:
+                if source not in needed:
+                    raise DockerfileError(
+                        f"{self.path}:{line}: this ONBUILD trigger copies from stage "
+                        f"'{self.stages[source].label}', which {self.frontend.description} does not build for it "
+                        f"(only Dockerfile frontend 1.11 and later do). Add '# syntax=docker/dockerfile:1' as the "
+                        "first line of the Dockerfile, or COPY from that stage in the stage itself."
+                    )
+        # Dependencies always point to earlier stages (BuildKit requires it, and so does
+        # parse()), so Dockerfile order is a topological order.
         return tuple(s for s in self.stages if s.index in needed)
+
+    def build_order(self, target: str | None) -> tuple[Stage, ...]:
+        """Stages the target needs (itself included), dependencies first."""
+        return self.order(self.resolve_target(target))
 
     def direct_named(self, stage: Stage) -> tuple[Stage, ...]:
         """The named stages ``stage`` uses directly (its base stage, its ``--from`` stages),
@@ -141,13 +219,11 @@ class StageGraph:
                 out.append(s)
             else:
                 todo.extend(s.deps)
-        # Dockerfile order is a topological order (see build_order), so it is build order.
         return tuple(sorted(out, key=lambda s: s.index))
 
     def upstream(self, stage: Stage) -> tuple[Stage, ...]:
         """Every stage ``stage`` depends on, directly or not, in build order."""
-        order = self.build_order(str(stage.index))
-        return tuple(s for s in order if s.index != stage.index)
+        return tuple(s for s in self.order(stage) if s.index != stage.index)
 
 
 def default_platform() -> str:
@@ -167,9 +243,10 @@ def default_platform() -> str:
 
 
 def platform_args(target_platform: str, build_platform: str | None = None) -> dict[str, str]:
-    """BuildKit's automatic platform ARGs for a target and build platform."""
+    """BuildKit's automatic platform ARGs for a target platform and the build platform
+    (default: this machine)."""
     out: dict[str, str] = {}
-    for prefix, value in (("TARGET", target_platform), ("BUILD", build_platform or target_platform)):
+    for prefix, value in (("TARGET", target_platform), ("BUILD", build_platform or default_platform())):
         parts = value.split("/")
         out[f"{prefix}PLATFORM"] = value
         out[f"{prefix}OS"] = parts[0]
@@ -178,86 +255,30 @@ def platform_args(target_platform: str, build_platform: str | None = None) -> di
     return out
 
 
-_VAR_RE = re.compile(
-    r"\\(?P<esc>.)"
-    r"|\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-+?])(?P<word>[^}]*))?\}"
-    r"|(?P<plain>[A-Za-z_][A-Za-z0-9_]*))",
-    re.DOTALL,
-)
-
-
-def expand(word: str, env: Mapping[str, str], where: str = "") -> str:
-    """Expand ``$X``, ``${X}``, ``${X:-d}``, ``${X-d}``, ``${X:+a}``, ``${X+a}``
-    and ``${X:?msg}`` the way BuildKit's shell lexer does for ``FROM`` and ``--from``.
-    An undefined variable expands to nothing."""
-
-    def sub(m: re.Match[str]) -> str:
-        if m.group("esc") is not None:
-            ch = m.group("esc")
-            return ch if ch == "$" else "\\" + ch
-        name = m.group("plain") or m.group("braced")
-        op = m.group("op")
-        value = env.get(name)
-        if not op:
-            return value or ""
-        word_value = expand(m.group("word") or "", env, where)
-        is_set = value is not None and (value != "" or not op.startswith(":"))
-        if op.endswith("-"):
-            return value if is_set else word_value  # type: ignore[return-value]
-        if op.endswith("+"):
-            return word_value if is_set else ""
-        if not is_set:
-            raise DockerfileError(
-                f"{where}: ${{{name}}} is not set: {word_value or 'required by the Dockerfile'}. "
-                f"Set it in [build.args] or give the ARG a default."
-            )
-        return value  # type: ignore[return-value]
-
-    return _VAR_RE.sub(sub, word)
-
-
-def _flag_value(flags: Sequence[str], name: str) -> list[str]:
-    prefix = f"--{name}="
-    return [f[len(prefix) :] for f in flags if f.lower().startswith(prefix)]
-
-
-def _mount_from(spec: str) -> str | None:
-    for row in csv.reader([spec]):
-        for item in row:
-            key, _, value = item.partition("=")
-            if key.strip().lower() == "from" and value:
-                return value.strip()
-    return None
-
-
-def _arg_pairs(values: Sequence[str]) -> list[tuple[str, str | None]]:
-    pairs = []
-    for v in values:
-        name, eq, default = v.partition("=")
-        default_value: str | None = default if eq else None
-        if (
-            default_value is not None
-            and len(default_value) >= 2
-            and default_value[0] == default_value[-1]
-            and default_value[0] in "\"'"
-        ):
-            default_value = default_value[1:-1]
-        pairs.append((name, default_value))
-    return pairs
-
-
-_DIRECTIVE_RE = re.compile(r"^#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$")
-
-
-def _directives(text: str) -> dict[str, str]:
-    """Parser directives at the top of the file (``# syntax=``, ``# escape=``...)."""
-    found: dict[str, str] = {}
-    for line in text.splitlines():
-        m = _DIRECTIVE_RE.match(line.strip())
-        if not m:
-            break
-        found[m.group(1).lower()] = m.group(2)
-    return found
+def read_text(path: Path) -> str:
+    """The Dockerfile's text, or a DockerfileError naming the fix."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise DockerfileError(
+            f"{path}: Dockerfile not found. Set [project].dockerfile to its path (relative to stagecache.toml)."
+        ) from None
+    except IsADirectoryError:
+        raise DockerfileError(
+            f"{path}: is a directory, not a Dockerfile. Set [project].dockerfile to the file itself."
+        ) from None
+    except OSError as exc:
+        raise DockerfileError(f"{path}: cannot read the Dockerfile: {exc.strerror or exc}") from None
+    if b"\0" in data:
+        raise DockerfileError(
+            f"{path}: is not a text file (it contains NUL bytes). Point [project].dockerfile at a Dockerfile."
+        )
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DockerfileError(
+            f"{path}: is not UTF-8 text ({exc.reason} at byte {exc.start}). Save it as UTF-8."
+        ) from None
 
 
 def parse(
@@ -265,170 +286,428 @@ def parse(
     build_args: Mapping[str, str] | None = None,
     target_platform: str | None = None,
     text: str | None = None,
+    *,
+    frontend: frontends.Frontend | None = None,
+    build_platform: str | None = None,
 ) -> StageGraph:
-    """Read a Dockerfile and resolve its stage graph.
+    """Read a Dockerfile and resolve its stage graph for one target platform.
 
-    ``build_args`` override ``ARG`` defaults; ``target_platform`` (default: this
-    machine) sets the builtin ``TARGET*``/``BUILD*`` args.
+    ``build_args`` are the ``--build-arg`` values; ``target_platform`` (default: this machine)
+    and ``build_platform`` (default: this machine) set the automatic platform args;
+    ``frontend`` (default: the one the ``# syntax=`` line names, else the current stable
+    one) decides the rules that differ between frontend versions.
     """
-    import dockerfile  # BuildKit's parser, compiled; imported here to keep start-up fast
+    source = syntax.read(path, read_text(path) if text is None else text)
+    fe = frontend or frontends.from_syntax(source.directives.get("syntax"))
+    resolver = _Resolver(path, source, dict(build_args or {}), fe)
+    tp = target_platform or default_platform()
+    graph = resolver.resolve(tp, build_platform)
+    return StageGraph(
+        path=path,
+        stages=graph,
+        warnings=tuple(dict.fromkeys(resolver.warnings)),
+        syntax=source.directives.get("syntax"),
+        platform=tp,
+        frontend=fe,
+    )
 
-    if text is None:
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise DockerfileError(
-                f"{path}: Dockerfile not found. Set [project].dockerfile to its path (relative to stagecache.toml)."
-            ) from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise DockerfileError(f"{path}: cannot read the Dockerfile: {exc}") from None
-    try:
-        commands = dockerfile.parse_string(text)
-    except dockerfile.GoParseError as exc:
-        raise DockerfileError(f"{path}: the Dockerfile does not parse: {_go_error(exc)}") from None
 
-    args = dict(build_args or {})
-    env_platform = platform_args(target_platform or default_platform())
-    global_env: dict[str, str] = dict(env_platform)
-    warnings: list[str] = []
-    raw: list[dict] = []
-    cur: dict | None = None
+@dataclass
+class _Block:
+    """A FROM line and the instructions under it, before resolution."""
 
-    for cmd in commands:
-        where = f"{path}:{cmd.start_line}"
-        if cmd.cmd.upper() == "FROM":
-            flags = cmd.flags
-            value = list(cmd.value)
-            name = None
-            if len(value) == 3 and value[1].upper() == "AS":
-                name = value[2]
-            elif len(value) != 1:
-                raise DockerfileError(f"{where}: FROM takes an image and an optional 'AS name'")
-            base = expand(value[0], global_env, where)
-            if not base:
+    start: syntax.Instruction
+    commands: list[syntax.Instruction] = field(default_factory=list)
+
+
+class _Resolver:
+    """One resolution of a parsed Dockerfile: meta args, stages, dependencies, steps."""
+
+    def __init__(self, path: Path, source: syntax.Source, build_args: dict[str, str], fe: frontends.Frontend) -> None:
+        self.path = path
+        self.source = source
+        self.args = build_args
+        self.fe = fe
+        self.warnings: list[str] = []
+        self.meta: list[syntax.Instruction] = []
+        self.blocks: list[_Block] = []
+        for instr in source.instructions:
+            if instr.keyword == "FROM":
+                self.blocks.append(_Block(instr))
+            elif self.blocks:
+                self.blocks[-1].commands.append(instr)
+            elif instr.keyword == "ARG":
+                self.meta.append(instr)
+            else:
                 raise DockerfileError(
-                    f"{where}: FROM '{value[0]}' expands to an empty image name; set the ARG it uses."
+                    f"{path}:{instr.line}: {instr.keyword} before the first FROM: only ARG may come before it "
+                    "(BuildKit: no build stage in current context). Move the line below a FROM."
                 )
-            plat = _flag_value(flags, "platform")
-            cur = {
-                "name": None if name is None else expand(name, global_env, where),
-                "base": base,
-                "platform": expand(plat[-1], global_env, where) if plat else None,
-                "line": cmd.start_line,
-                "from_refs": [],
-                "instructions": [],
-                "env": dict(global_env),
-            }
-            if cur["name"] is not None:
-                if not re.fullmatch(r"[a-zA-Z][a-zA-Z0-9_.-]*", cur["name"]):
-                    raise DockerfileError(
-                        f"{where}: invalid stage name '{cur['name']}': names start with a letter and "
-                        "contain only letters, digits, '-', '_' and '.'"
-                    )
-                if cur["name"] != cur["name"].lower():
-                    warnings.append(
-                        f"{where}: stage name '{cur['name']}' should be lowercase; BuildKit treats it as "
-                        f"'{cur['name'].lower()}' (StageNameCasing)"
-                    )
-                cur["name"] = cur["name"].lower()
-            raw.append(cur)
-            continue
-        if cur is None:
-            if cmd.cmd.upper() == "ARG":
-                for name, default in _arg_pairs(cmd.value):
-                    if name in args:
-                        global_env[name] = args[name]
-                    elif default is not None:
-                        global_env[name] = expand(default, global_env, where)
-                    else:
-                        global_env.pop(name, None)
-            continue
-        keyword = cmd.cmd.upper()
-        cur["instructions"].append(Instruction(cmd.start_line, cmd.original.strip()))
-        if keyword == "ARG":
-            for name, default in _arg_pairs(cmd.value):
-                if name in args:
-                    cur["env"][name] = args[name]
+        if not self.blocks:
+            raise DockerfileError(f"{path}: the Dockerfile has no FROM instruction, so there is no stage to build.")
+        self.erased: dict[str, int] = {}
+        """Global ARGs without a value that this (pre-1.11) frontend set to "", and their line."""
+        # ARG names declared inside stages, for errors about FROM lines that use them.
+        self.stage_args: dict[str, int] = {}
+        for block in self.blocks:
+            for instr in block.commands:
+                if instr.keyword == "ARG":
+                    for name, _ in _arg_pairs(self._where(instr), instr.args):
+                        self.stage_args.setdefault(name, instr.line)
+
+    def _where(self, instr: syntax.Instruction) -> str:
+        return f"{self.path}:{instr.line}"
+
+    def _expand(self, word: str, env: Mapping[str, str], where: str, what: str) -> Expansion:
+        try:
+            return shell_expand(word, env, self.source.escape)
+        except ShellError as exc:
+            m = re.match(r"([A-Za-z_][A-Za-z0-9_]*): ", str(exc))
+            fix = (
+                f"Set {m.group(1)} in [build.args] (or --build-arg), or give the ARG a default."
+                if m
+                else "Fix the expression."
+            )
+            raise DockerfileError(f"{where}: cannot expand {what} '{word}': {exc}. {fix}") from None
+
+    def meta_env(self, target_platform: str, build_platform: str | None) -> tuple[dict[str, str], set[str]]:
+        """The environment of FROM lines: automatic platform args, then the global ARGs."""
+        env = platform_args(target_platform, build_platform)
+        for name in PLATFORM_ARGS:
+            if name in self.args:
+                env[name] = self.args[name]
+        declared = set(PLATFORM_ARGS)
+        for instr in self.meta:
+            where = self._where(instr)
+            for name, default in _arg_pairs(where, instr.args):
+                declared.add(name)
+                if name in self.args:
+                    env[name] = self.args[name]
                 elif default is not None:
-                    cur["env"][name] = expand(default, cur["env"], where)
-                elif name in global_env:
-                    cur["env"][name] = global_env[name]
-        elif keyword in ("COPY", "ADD"):
-            for ref in _flag_value(cmd.flags, "from"):
-                cur["from_refs"].append((expand(ref, cur["env"], where), where))
-        elif keyword == "RUN":
-            for spec in _flag_value(cmd.flags, "mount"):
-                ref = _mount_from(spec)
-                if ref:
-                    cur["from_refs"].append((expand(ref, cur["env"], where), where))
+                    env[name] = self._expand(default, env, where, f"the default of ARG {name}").value
+                elif not self.fe.modern:
+                    env[name] = ""  # frontends before 1.11 set an ARG without value to ""
+                    self.erased[name] = instr.line
+        return env, declared
 
-    if not raw:
-        raise DockerfileError(f"{path}: the Dockerfile has no FROM instruction, so there is no stage to build.")
+    def resolve(self, target_platform: str, build_platform: str | None) -> tuple[Stage, ...]:
+        env, declared = self.meta_env(target_platform, build_platform)
+        heads = [self._head(i, b, env, declared) for i, b in enumerate(self.blocks)]
+        final_names: dict[str, int] = {}
+        for i, head in enumerate(heads):
+            if head.name is not None:
+                final_names[head.name] = i
+        stages: list[Stage] = []
+        for i, (block, head) in enumerate(zip(self.blocks, heads, strict=True)):
+            stages.append(self._stage(i, block, head, heads, final_names, stages))
+        self._warn_names(heads)
+        return tuple(stages)
 
-    stages: list[Stage] = []
-    by_name: dict[str, int] = {}
-    for i, st in enumerate(raw):
-        where = f"{path}:{st['line']}"
-        deps: list[int] = []
+    def _head(self, index: int, block: _Block, env: Mapping[str, str], declared: set[str]) -> _Head:
+        instr = block.start
+        where = self._where(instr)
+        word = instr.args[0]
+        name = None
+        if len(instr.args) == 3:
+            name = instr.args[2].lower()
+            if not _STAGE_NAME_RE.match(name):
+                raise DockerfileError(
+                    f"{where}: invalid name for build stage: '{instr.args[2]}', name can't start with a number or "
+                    "contain symbols. Use letters, digits, '-', '_' and '.', starting with a letter "
+                    "(stage names are not expanded: 'AS $NAME' is not a variable)."
+                )
+        exp = self._expand(word, env, where, "FROM")
+        undeclared = sorted(v for v in exp.matched | exp.unmatched if v not in declared)
+        if not exp.value:
+            raise DockerfileError(
+                f"{where}: base name ({word}) should not be blank: it expands to nothing. "
+                f"{self._arg_fix(exp, undeclared)}"
+            )
+        plat = instr.flag("platform")
+        platform = None
+        if plat:
+            pexp = self._expand(plat[-1], env, where, "--platform")
+            platform = pexp.value
+            if not platform:
+                raise DockerfileError(
+                    f"{where}: empty platform value from expression {plat[-1]}. "
+                    f"{self._arg_fix(pexp, sorted(v for v in pexp.unmatched if v not in declared))}"
+                )
+            if not _PLATFORM_RE.match(platform):
+                raise DockerfileError(
+                    f"{where}: failed to parse platform {plat[-1]}: '{platform}' is not OS/ARCH[/VARIANT]. "
+                    "Fix the --platform value or the ARG it uses."
+                )
+        if undeclared:
+            self.warnings.append(
+                f"{where}: FROM uses {', '.join(undeclared)}, which no ARG above the first FROM declares, so it is "
+                f"empty there (BuildKit: UndefinedArgInFrom). {self._move_hint(undeclared)}".rstrip()
+            )
+        return _Head(name=name, base=exp.value, platform=platform, expansion=exp, undeclared=tuple(undeclared))
+
+    def _move_hint(self, names: Sequence[str]) -> str:
+        inside = [n for n in names if n in self.stage_args]
+        if inside:
+            n = inside[0]
+            return (
+                f"ARG {n} is declared at line {self.stage_args[n]}, inside a stage, where FROM lines cannot see it: "
+                f"move 'ARG {n}' above the first FROM (setting it in [build.args] does not help)."
+            )
+        return f"Declare 'ARG {names[0]}' above the first FROM."
+
+    def _arg_fix(self, exp: Expansion, undeclared: Sequence[str]) -> str:
+        if undeclared:
+            return self._move_hint(undeclared)
+        used = sorted(exp.matched | exp.unmatched)
+        erased = [n for n in used if n in self.erased]
+        if erased:
+            n = erased[0]
+            return (
+                f"'ARG {n}' at line {self.erased[n]} has no value, and {self.fe.description} sets {n} to an empty "
+                "string there (frontend 1.11 and later keep its value). Remove that line, or add "
+                "'# syntax=docker/dockerfile:1' as the first line to use the current frontend."
+            )
+        if used:
+            names = ", ".join(used)
+            return f"Set {names} in [build.args] (or --build-arg), or give the ARG a default."
+        return "Fix the FROM line."
+
+    def _stage(
+        self,
+        index: int,
+        block: _Block,
+        head: _Head,
+        heads: Sequence[_Head],
+        final_names: Mapping[str, int],
+        done: Sequence[Stage],
+    ) -> Stage:
+        where = self._where(block.start)
+        # FROM NAME: the latest stage of that name *above*, compared case-sensitively (addState).
+        base_stage = None
+        for j in range(index - 1, -1, -1):
+            if heads[j].name == head.base:
+                base_stage = j
+                break
         images: list[str] = []
-        base_stage = by_name.get(st["base"].lower())
+        deps: list[int] = []
         if base_stage is not None:
             deps.append(base_stage)
-        elif st["base"].lower() != "scratch":
-            images.append(st["base"])
-        for ref, ref_where in st["from_refs"]:
-            dep = _stage_ref(ref, by_name, i, raw, ref_where, st)
-            if dep is None:
-                if ref not in images:
-                    images.append(ref)
-            elif dep not in deps:
-                deps.append(dep)
-        if st["name"] is not None:
-            if st["name"] in by_name:
-                first = raw[by_name[st["name"]]]["line"]
-                warnings.append(
-                    f"{where}: stage name '{st['name']}' is already used at line {first}; "
-                    "BuildKit uses this later definition (DuplicateStageName)"
+        elif head.base != "scratch":
+            self._check_image(where, head.base, "FROM", heads, head)
+            images.append(head.base)
+        label = head.name or f"stage-{index}"
+        commands: list[tuple[syntax.Instruction, bool]] = []
+        onbuild_from: list[tuple[int, int]] = []
+        if base_stage is not None:
+            for instr in self.blocks[base_stage].commands:
+                if instr.keyword == "ONBUILD" and instr.trigger is not None:
+                    commands.append((instr.trigger, True))
+        commands.extend((instr, False) for instr in block.commands)
+        for instr, onbuild in commands:
+            for ref, kind in _sources(instr):
+                cwhere = self._where(instr)
+                dep = self._source(cwhere, ref, kind, index, label, heads, final_names)
+                if dep is None:
+                    self._check_image(cwhere, ref, f"{instr.keyword} --from", heads, None)
+                    if ref not in images:
+                        images.append(ref)
+                elif onbuild and not self.fe.modern:
+                    onbuild_from.append((dep, instr.line))
+                elif dep not in deps:
+                    deps.append(dep)
+        instructions, total = self._steps(head, base_stage, commands, done)
+        blocker = syntax.buildkit_only([block.start, *block.commands])
+        return Stage(
+            index=index,
+            name=head.name,
+            base=head.base,
+            base_stage=base_stage,
+            platform=head.platform,
+            deps=tuple(deps),
+            images=tuple(images),
+            line=block.start.line,
+            instructions=instructions,
+            total=total,
+            onbuild_from=tuple(onbuild_from),
+            needs_buildkit=(blocker.line, blocker.text) if blocker is not None else None,
+        )
+
+    def _source(
+        self,
+        where: str,
+        ref: str,
+        kind: str,
+        index: int,
+        label: str,
+        heads: Sequence[_Head],
+        final_names: Mapping[str, int],
+    ) -> int | None:
+        """Resolve a ``--from`` value to a stage index, or None for an image."""
+        if kind == "copy":
+            try:
+                plain = shell_expand(ref, {}, self.source.escape).value
+            except ShellError:
+                plain = None
+            if plain != ref:
+                raise DockerfileError(
+                    f"{where}: variable expansion is not supported for --from ('{ref}'). Define a new stage with "
+                    "FROM using an ARG from the global scope (ARG SRC=...; FROM ${SRC} AS src) and copy from it."
                 )
-            by_name[st["name"]] = i
-        stages.append(
-            Stage(
-                index=i,
-                name=st["name"],
-                base=st["base"],
-                base_stage=base_stage,
-                platform=st["platform"],
-                deps=tuple(deps),
-                images=tuple(images),
-                line=st["line"],
-                instructions=tuple(st["instructions"]),
-            )
-        )
-    return StageGraph(path=path, stages=tuple(stages), warnings=tuple(warnings), syntax=_directives(text).get("syntax"))
-
-
-def _stage_ref(ref: str, by_name: Mapping[str, int], current: int, raw: list[dict], where: str, st: dict) -> int | None:
-    """Resolve a ``--from`` value to an earlier stage index, or None for an image."""
-    key = ref.lower()
-    if key.isdigit():
-        index = int(key)
-        if index >= current:
+        elif re.search(r"\$.", ref):
             raise DockerfileError(
-                f"{where}: --from={ref} refers to stage {index}, which is not defined before this "
-                f"stage (stage {current}); a stage can only use stages above it."
+                f"{where}: 'from' doesn't support variable expansion ('{ref}'), define an alias stage instead "
+                "(ARG SRC=...; FROM ${SRC} AS src) and mount from it."
             )
-        return index
-    if key in by_name:
-        return by_name[key]
-    later = [j for j in range(current, len(raw)) if raw[j]["name"] == key]
-    if later:
-        label = st["name"] or f"stage-{current}"
-        raise DockerfileError(
-            f"{where}: cannot copy from stage '{ref}', it needs to be defined before current stage "
-            f"'{label}'. Move stage '{ref}' above it."
-        )
-    return None
+        dep: int | None
+        if kind == "copy" and _INDEX_RE.match(ref):
+            dep = int(ref)
+            if dep < 0 or dep >= len(heads):
+                raise DockerfileError(f"{where}: invalid stage index {ref}: the Dockerfile has {len(heads)} stages.")
+        else:
+            dep = final_names.get(ref.lower())
+        if dep is None:
+            return None
+        src = heads[dep].name or f"stage-{dep}"
+        if dep == index:
+            raise DockerfileError(
+                f"{where}: stage '{label}' uses itself (--from={ref}): circular dependency. Copy from another stage."
+            )
+        if dep > index:
+            raise DockerfileError(
+                f"{where}: cannot copy from stage '{src}', it needs to be defined before current stage '{label}'. "
+                f"Move stage '{src}' above it."
+            )
+        return dep
+
+    def _check_image(self, where: str, ref: str, what: str, heads: Sequence[_Head], head: _Head | None) -> None:
+        names = [h.name for h in heads if h.name]
+        near = ref.lower() if ref.lower() in names else syntax.closest(ref, names)
+        problem = reference.problem(ref)
+        if problem:
+            if near:
+                hint = f"Did you mean stage '{near}'? FROM matches stage names exactly, and they are lower case."
+            elif head is not None and (head.expansion.matched or head.expansion.unmatched):
+                hint = self._arg_fix(head.expansion, head.undeclared)
+            else:
+                hint = "Fix the name."
+            raise DockerfileError(
+                f"{where}: {what} '{ref}' is not a stage and not a valid image reference ({problem}). {hint}"
+            )
+        if near == ref:
+            line = next(self.blocks[i].start.line for i, h in enumerate(heads) if h.name == ref)
+            self.warnings.append(
+                f"{where}: {what} '{ref}' is the image '{ref}', not the stage '{ref}' defined at line {line}: a FROM "
+                "can only use stages defined above it. Move that stage up if you meant it."
+            )
+        elif near and reference.is_bare_name(ref):
+            self.warnings.append(
+                f"{where}: {what} '{ref}' is not a stage, so BuildKit will pull the image '{ref}'. "
+                f"Did you mean stage '{near}'?"
+            )
+
+    def _steps(
+        self,
+        head: _Head,
+        base_stage: int | None,
+        commands: Sequence[tuple[syntax.Instruction, bool]],
+        done: Sequence[Stage],
+    ) -> tuple[tuple[Instruction, ...], int]:
+        """Number the vertices as BuildKit's prefixCommand does."""
+        pulls = base_stage is None and head.base != "scratch"
+        total = int(pulls) + sum(1 for c, ob in commands if ob or c.keyword in syntax.STEP_KEYWORDS)
+        number = int(pulls)
+        # The working directory, to know when WORKDIR resolves to "/" (no vertex). An image's
+        # own WORKDIR is unknown here: taken as "/", so only an absolute "/" counts as root.
+        workdir: str | None = "/" if base_stage is None else _final_workdir(done[base_stage], done)
+        env = _stage_env(commands)
+        out: list[Instruction] = []
+        for c, onbuild in commands:
+            step = None
+            if c.keyword in ("RUN", "COPY", "ADD"):
+                number += 1
+                step = number
+            elif c.keyword == "WORKDIR":
+                try:
+                    path = shell_expand(c.args[0], env, self.source.escape).value
+                except ShellError:
+                    path = c.args[0]
+                workdir = posixpath.normpath(posixpath.join(workdir or "/", path)) if path else workdir
+                if workdir != "/":
+                    number += 1
+                    step = number
+            text = f"ONBUILD {c.text}" if onbuild else c.text
+            out.append(Instruction(c.line, text, step=step, onbuild=onbuild, workdir=workdir))
+        return tuple(out), total
+
+    def _warn_names(self, heads: Sequence[_Head]) -> None:
+        first: dict[str, int] = {}
+        for head, block in zip(heads, self.blocks, strict=True):
+            where = self._where(block.start)
+            raw = block.start.args[2] if len(block.start.args) == 3 else None
+            if raw is not None and raw != raw.lower():
+                self.warnings.append(
+                    f"{where}: stage name '{raw}' should be lowercase; BuildKit treats it as '{raw.lower()}' "
+                    "(StageNameCasing)"
+                )
+            if head.name is None:
+                continue
+            if head.name in first:
+                self.warnings.append(
+                    f"{where}: stage name '{head.name}' is already used at line {first[head.name]}; BuildKit uses this "
+                    "later definition for --target and --from (DuplicateStageName)"
+                )
+            else:
+                first[head.name] = block.start.line
 
 
-def _go_error(exc: Exception) -> str:
-    return str(exc).strip().splitlines()[-1] if str(exc).strip() else exc.__class__.__name__
+@dataclass(frozen=True)
+class _Head:
+    """A resolved FROM line."""
+
+    name: str | None
+    base: str
+    platform: str | None
+    expansion: Expansion
+    undeclared: tuple[str, ...]
+
+
+def _arg_pairs(where: str, values: Sequence[str]) -> list[tuple[str, str | None]]:
+    """``ARG`` words as (name, default or None). The default is expanded later, with quotes."""
+    pairs = []
+    for v in values:
+        name, eq, default = v.partition("=")
+        if not name:
+            raise DockerfileError(f"{where}: ARG names can not be blank ('{v}').")
+        pairs.append((name, default if eq else None))
+    return pairs
+
+
+def _sources(instr: syntax.Instruction) -> list[tuple[str, str]]:
+    """The ``--from`` values of a COPY (``copy``) or of RUN mounts (``mount``)."""
+    if instr.keyword == "COPY":
+        return [(v, "copy") for v in instr.flag("from") if v]
+    if instr.keyword == "RUN":
+        out = []
+        for spec in instr.flag("mount"):
+            ref = syntax.mount_options(spec).get("from")
+            if ref:
+                out.append((ref, "mount"))
+        return out
+    return []
+
+
+def _stage_env(commands: Sequence[tuple[syntax.Instruction, bool]]) -> dict[str, str]:
+    """ENV values a stage sets, for WORKDIR paths that use them (best effort: first value)."""
+    env: dict[str, str] = {}
+    for c, _ in commands:
+        if c.keyword == "ENV":
+            for k, v in zip(c.args[::2], c.args[1::2], strict=False):
+                env.setdefault(k, v.strip("\"'"))
+    return env
+
+
+def _final_workdir(stage: Stage, done: Sequence[Stage]) -> str | None:
+    """The working directory a stage ends with (what a stage built FROM it starts with)."""
+    if stage.instructions:
+        return stage.instructions[-1].workdir
+    return "/" if stage.base_stage is None else _final_workdir(done[stage.base_stage], done)

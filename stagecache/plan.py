@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -16,6 +16,7 @@ from stagecache import graph as graphmod
 from stagecache.cache import CacheMode, Naming, StageCache, dedupe, get_mode
 from stagecache.config import Config
 from stagecache.errors import UsageError
+from stagecache.frontend import Frontend
 
 _SECRETISH = re.compile(r"TOKEN|PASSWORD|PASSWD|SECRET|KEY|CREDENTIAL|AUTH", re.IGNORECASE)
 REDACTED = "***"
@@ -66,6 +67,8 @@ class StageBuild:
     local_swap: tuple[Path, Path] | None = None
     folded: tuple[str, ...] = ()
     """Unnamed upstream stages built (and reported) as part of this build."""
+    platforms: tuple[str, ...] = ()
+    """The configured platforms that need this stage (empty: no --platform)."""
 
     @property
     def reports(self) -> tuple[str, ...]:
@@ -80,6 +83,7 @@ class BuildPlan:
     config: Config
     mode: CacheMode
     graph: graphmod.StageGraph
+    """The stage graph for the first platform (the only one without [project].platforms)."""
     target: str
     builds: tuple[StageBuild, ...]
     pulls: tuple[Command, ...] = ()
@@ -89,6 +93,16 @@ class BuildPlan:
     fallback_branch: str | None = None
     """The branch whose caches are also imported, when it differs from ``branch``."""
     scope: str = "stages"
+    graphs: tuple[graphmod.StageGraph, ...] = ()
+    """One stage graph per platform: FROM lines that use TARGETARCH and friends can make the
+    platforms need different stages."""
+
+    def stage_of(self, label: str, platform: str | None = None) -> graphmod.Stage | None:
+        """The stage ``label`` in the graph of ``platform`` (default: the first platform)."""
+        for g in self.graphs:
+            if platform is None or g.platform == platform:
+                return g.find(label)
+        return self.graph.find(label)
 
     @property
     def secret_args(self) -> tuple[str, ...]:
@@ -123,10 +137,20 @@ def push_with_docker(config: Config, mode: CacheMode) -> bool:
     return mode.legacy_builder or (not config.builder and len(config.platforms) <= 1)
 
 
-def load_graph(config: Config) -> graphmod.StageGraph:
-    """Parse the configured Dockerfile with the configured build args and platform."""
-    platform = config.platforms[0] if config.platforms else None
-    return graphmod.parse(config.dockerfile, dict(config.build_args), platform)
+def load_graph(config: Config, frontend: Frontend | None = None) -> graphmod.StageGraph:
+    """Parse the configured Dockerfile with the configured build args, for the first platform."""
+    return load_graphs(config, frontend)[0]
+
+
+def load_graphs(config: Config, frontend: Frontend | None = None) -> tuple[graphmod.StageGraph, ...]:
+    """The stage graph for each configured platform (one graph, for this machine's platform,
+    when none is configured). The file is read once."""
+    text = graphmod.read_text(config.dockerfile)
+    args = dict(config.build_args)
+    return tuple(
+        graphmod.parse(config.dockerfile, args, platform, text=text, frontend=frontend)
+        for platform in (config.platforms or (None,))
+    )
 
 
 SCOPES = ("stages", "final")
@@ -154,10 +178,18 @@ def make_plan(
     scope = scope or config.scope
     if scope not in SCOPES:
         raise UsageError(f"unknown scope '{scope}'; expected one of {', '.join(SCOPES)}.")
-    graph = graph or load_graph(config)
+    graphs = (graph,) if graph is not None else load_graphs(config)
+    graph = graphs[0]
     mode = get_mode(config.cache.mode)
     target = graph.resolve_target(config.target or None)
-    order = graph.build_order(target.label if target.name else str(target.index))
+    # Each platform's graph may need other stages (FROM base-${TARGETOS}): build the union,
+    # each stage for the platforms that need it. Dependencies point up the file, so file
+    # order is a build order for the union too.
+    needs: dict[int, list[str]] = {}
+    for g in graphs:
+        for s in g.order(g.resolve_target(config.target or None)):
+            needs.setdefault(s.index, []).append(g.platform)
+    order = [graph.stages[i] for i in sorted(needs)]
     fallback = config.cache.fallback_branch
     naming = Naming(
         image=config.image,
@@ -169,35 +201,49 @@ def make_plan(
     fallback_naming = None
     if naming.branch != fallback and _uses_branch(config):
         fallback_naming = replace(naming, branch=fallback)
-    warnings = list(graph.warnings)
+    warnings = list(dict.fromkeys(w for g in graphs for w in g.warnings))
     if config.cache.read_only and config.push is True:
         warnings.append("read-only: nothing is pushed, although push is on.")
     warnings.extend(_secret_arg_warnings(config))
     if mode.legacy_builder:
-        _check_classic(config)
+        _check_classic(config, graph, target)
     if mode.push_required and not config.push_enabled and not config.cache.read_only:
         warnings.append(
             f"cache mode '{mode.name}' keeps its cache in the pushed stage images; with push off, "
             "this bake imports cache but saves none for the next run."
         )
 
+    Pick = Callable[[graphmod.StageGraph, graphmod.Stage], Iterable[graphmod.Stage]]
+
+    def union(pick: Pick, index: int) -> tuple[str, ...]:
+        found = {s.index: s.label for g in graphs for s in pick(g, g.stages[index]) if s.name is not None}
+        return tuple(found[i] for i in sorted(found))
+
+    # An unnamed stage cannot be a --target: BuildKit builds it inside the first build that needs it.
+    host: dict[int, int] = {}
+    for stage in order:
+        if stage.name is None and stage.index != target.index:
+            host[stage.index] = next(
+                s.index
+                for s in order
+                if (s.name is not None or s.index == target.index)
+                and any(stage.index in {u.index for u in g.upstream(g.stages[s.index])} for g in graphs)
+            )
+            warnings.append(
+                f"{graph.path}:{stage.line}: stage {stage.index} has no name, so it cannot be built and cached on its "
+                f"own; it is built as part of stage '{graph.stages[host[stage.index]].label}', which uses it. Name it "
+                "('FROM ... AS name') to cache it separately."
+            )
     builds: list[StageBuild] = []
-    folded: list[str] = []
     for stage in order:
         is_target = stage.index == target.index
-        if scope == "final" and not is_target:
-            folded.append(stage.label)
+        if stage.index in host or (scope == "final" and not is_target):
             continue
-        if stage.name is None and not is_target:
-            # BuildKit cannot --target an unnamed stage; it is built inside the next build that needs it.
-            folded.append(stage.label)
-            warnings.append(
-                f"{graph.path}:{stage.line}: stage {stage.index} has no name, so it cannot be built and "
-                f"cached on its own; it is built as part of the stage that uses it. Name it "
-                f"('FROM ... AS name') to cache it separately."
-            )
-            continue
-        upstream = tuple(s.label for s in graph.upstream(stage) if s.name is not None) if scope == "stages" else ()
+        if scope == "final":
+            folded = tuple(s.label for s in order if s.index != stage.index)
+        else:
+            folded = tuple(graph.stages[u].label for u, h in host.items() if h == stage.index)
+        upstream = union(graphmod.StageGraph.upstream, stage.index) if scope == "stages" else ()
         # Per-stage builds: the stages built earlier in this bake are in the engine's cache
         # already, so a stage imports its own cache and its direct dependencies' (linear, not
         # quadratic, in a long chain). One bake session starts every target at once, and a step
@@ -206,13 +252,13 @@ def make_plan(
         # builder only reuses --cache-from images: it needs every one.
         imports = upstream
         if scope == "stages" and not mode.legacy_builder and config.execution != "bake":
-            imports = tuple(s.label for s in graph.direct_named(stage))
+            imports = union(graphmod.StageGraph.direct_named, stage.index)
+        platforms = tuple(needs[stage.index]) if config.platforms else ()
         builds.append(
             _stage_build(
-                config, mode, naming, fallback_naming, stage, upstream, imports, is_target, tuple(folded), no_cache
+                config, mode, naming, fallback_naming, stage, upstream, imports, is_target, folded, no_cache, platforms
             )
         )
-        folded = []
 
     pulls: tuple[Command, ...] = ()
     if mode.legacy_builder:
@@ -229,6 +275,7 @@ def make_plan(
         branch=naming.branch if _uses_branch(config) else "",
         fallback_branch=fallback_naming.branch if fallback_naming else None,
         scope=scope,
+        graphs=graphs,
     )
 
 
@@ -245,7 +292,7 @@ def _secret_arg_warnings(config: Config) -> list[str]:
     ]
 
 
-def _check_classic(config: Config) -> None:
+def _check_classic(config: Config, graph: graphmod.StageGraph, target: graphmod.Stage) -> None:
     if config.secrets:
         raise UsageError(
             f"{config.source}: cache mode 'classic' uses the legacy builder, which has no build secrets; "
@@ -256,6 +303,14 @@ def _check_classic(config: Config) -> None:
             f"{config.source}: cache mode 'classic' builds one platform at a time; "
             "set a single entry in [project].platforms or choose a BuildKit cache mode."
         )
+    # The legacy builder runs every stage up to the target, in file order.
+    for stage in graph.stages[: target.index + 1]:
+        if stage.needs_buildkit is not None:
+            line, text = stage.needs_buildkit
+            raise UsageError(
+                f"{graph.path}:{line}: '{' '.join(text.split())[:80]}' needs BuildKit, and cache mode 'classic' uses "
+                "the legacy builder, which cannot run it. Choose a BuildKit cache mode (registry, inline, local)."
+            )
 
 
 def _stage_build(
@@ -269,6 +324,7 @@ def _stage_build(
     is_target: bool,
     folded: tuple[str, ...],
     no_cache: bool = False,
+    platforms: tuple[str, ...] = (),
 ) -> StageBuild:
     label = stage.label
     settings = config.stage_settings(label)
@@ -316,8 +372,8 @@ def _stage_build(
         argv.extend(["--network", config.network])
     if no_cache:
         argv.append("--no-cache")
-    if config.platforms:
-        argv.extend(["--platform", ",".join(config.platforms)])
+    if platforms:
+        argv.extend(["--platform", ",".join(platforms)])
     for ref in cache.legacy_from:
         argv.extend(["--cache-from", ref])
     for spec in cache.cache_from:
@@ -348,4 +404,5 @@ def _stage_build(
         push_commands=push_commands,
         local_swap=local_swap,
         folded=folded,
+        platforms=platforms,
     )

@@ -14,7 +14,6 @@ from stagecache.graph import Stage
 from stagecache.progress import Step
 
 REPORT_SCHEMA = "stagecache.report/v1"
-_COUNTED = ("RUN", "COPY", "ADD", "WORKDIR")
 
 
 @dataclass(frozen=True)
@@ -28,6 +27,8 @@ class StepResult:
     cached: bool
     seconds: float
     error: str | None = None
+    platform: str | None = None
+    """Set when the build was for several platforms: the step of that platform."""
 
 
 @dataclass(frozen=True)
@@ -139,26 +140,23 @@ def _source_of(spec: str) -> str:
 def step_results(stage: Stage | None, label: str, steps: Iterable[Step]) -> tuple[StepResult, ...]:
     """Turn progress steps of one stage into results, with Dockerfile line numbers.
 
-    BuildKit numbers one vertex per RUN/COPY/ADD/WORKDIR, after a ``FROM`` vertex
-    (step 1) when the stage starts from an external image.
-    """
-    counted = [i for i in stage.instructions if i.keyword in _COUNTED] if stage else []
-    offset = 2 if stage is not None and stage.images[:1] == (stage.base,) else 1
+    The Dockerfile line of ``[stage i/n]`` comes from the stage graph, which numbers the
+    vertices as BuildKit does (see stagecache.graph). The ``FROM`` pull is not a step."""
     out = []
-    for s in sorted(steps, key=lambda s: s.number):
+    for s in sorted(steps, key=lambda s: (s.platform or "", s.number)):
         if s.is_pull:
             continue
-        k = s.number - offset
-        line = counted[k].line if 0 <= k < len(counted) else None
+        instr = stage.step(s.number) if stage is not None else None
         out.append(
             StepResult(
                 stage=label,
                 number=s.number,
                 instruction=s.instruction.splitlines()[0] if s.instruction else "",
-                line=line,
+                line=instr.line if instr is not None else None,
                 cached=s.cached,
                 seconds=round(0.0 if s.cached else s.seconds, 3),
                 error=s.error,
+                platform=s.platform,
             )
         )
     return tuple(out)

@@ -52,7 +52,7 @@ def test_unknown_target_exit_2(tmp_path: Path) -> None:
     result = runner.invoke(app, ["plan", "-C", str(tmp_path), "--target", "tset"])
     assert result.exit_code == 2
     assert result.output == (
-        f"Error: {tmp_path / 'Dockerfile'}: no stage named 'tset'. Available stages: build, runtime. "
+        f"Error: {tmp_path / 'Dockerfile'}: no stage named 'tset'. Stages that can be targeted: build, runtime. "
         "Set [project].target (or --target) to one of them.\n"
     )
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from stagecache import frontend as frontends
 from stagecache import graph
 from stagecache.errors import DockerfileError
 
@@ -32,10 +33,12 @@ def test_classic_two_stage() -> None:
         ("runtime-image", "debian:12-slim", ["compile-image"], ["debian:12-slim"]),
     ]
     assert order(g) == ["compile-image", "runtime-image"]
+    # Step 1 is the pull of gcc:13; BuildKit labels the COPY [compile-image 2/3].
     assert g.stages[0].instructions == (
-        graph.Instruction(2, "COPY hello.c ."),
-        graph.Instruction(3, "RUN gcc -o /hello hello.c"),
+        graph.Instruction(2, "COPY hello.c .", step=2),
+        graph.Instruction(3, "RUN gcc -o /hello hello.c", step=3),
     )
+    assert g.stages[0].total == 3 and g.stages[1].total == 2
 
 
 def test_global_args_in_from_with_all_expansion_forms() -> None:
@@ -69,7 +72,8 @@ def test_required_arg_error() -> None:
     with pytest.raises(DockerfileError) as info:
         parse("ARG BASE\nFROM ${BASE:?required}\n")
     assert str(info.value) == (
-        "Dockerfile:2: ${BASE} is not set: required. Set it in [build.args] or give the ARG a default."
+        "Dockerfile:2: cannot expand FROM '${BASE:?required}': BASE: required. "
+        "Set BASE in [build.args] (or --build-arg), or give the ARG a default."
     )
 
 
@@ -80,7 +84,8 @@ def test_builtin_platform_args_and_from_platform() -> None:
         "FROM gcr.io/distroless/static:${TARGETOS}-${TARGETARCH} AS final\nCOPY --from=build /app /app\n"
     )
     g = parse(text, platform="linux/arm64/v8")
-    assert g.stages[0].platform == "linux/arm64/v8"
+    # BUILDPLATFORM is the platform of the machine that builds, not the target's.
+    assert g.stages[0].platform == graph.default_platform()
     assert g.stages[1].base == "gcr.io/distroless/static:linux-arm64"
     assert graph.platform_args("linux/arm/v7")["TARGETVARIANT"] == "v7"
 
@@ -96,7 +101,7 @@ def test_unnamed_stages_referenced_by_index() -> None:
         ("stage-2", "scratch", ["stage-0", "stage-1"], []),
     ]
     assert order(g) == ["stage-0", "stage-1", "stage-2"]
-    assert order(g, "1") == ["stage-1"]
+    assert [s.label for s in g.order(g.stages[1])] == ["stage-1"]
 
 
 def test_stage_names_are_case_insensitive_and_duplicates_take_the_later_definition() -> None:
@@ -114,7 +119,7 @@ def test_stage_names_are_case_insensitive_and_duplicates_take_the_later_definiti
     assert g.warnings == (
         "Dockerfile:1: stage name 'Build' should be lowercase; BuildKit treats it as 'build' (StageNameCasing)",
         "Dockerfile:3: stage name 'build' is already used at line 1; BuildKit uses this later definition "
-        "(DuplicateStageName)",
+        "for --target and --from (DuplicateStageName)",
     )
 
 
@@ -138,7 +143,7 @@ def test_run_mount_from_and_copy_from_image() -> None:
         "RUN --mount=type=cache,target=/root/.cache --mount=type=bind,from=deps,source=/lock,target=/l cat /l\n"
         'RUN --mount=from=docker.io/library/golang:1.22,src=/usr/local/go,target=/go "go" version\n'
         "COPY --from=nginx:1.27 /etc/nginx/nginx.conf /nginx.conf\n"
-        "ADD --chown=1:1 --from=deps /lock /lock2\n"
+        "ADD --chown=1:1 /lock /lock2\n"
     )
     assert summary(g)[1] == ("build", "alpine", ["deps"], ["alpine", "docker.io/library/golang:1.22", "nginx:1.27"])
 
@@ -186,12 +191,13 @@ def test_copy_from_a_later_stage_is_an_error() -> None:
 def test_index_reference_must_be_earlier() -> None:
     with pytest.raises(DockerfileError) as info:
         parse("FROM alpine\nCOPY --from=1 /x /x\nFROM alpine\n")
-    assert "refers to stage 1, which is not defined before this stage (stage 0)" in str(info.value)
-
-
-def test_arg_in_copy_from_uses_stage_scope() -> None:
-    g = parse("ARG SRC=builder\nFROM alpine AS builder\nFROM alpine AS out\nARG SRC\nCOPY --from=${SRC} /a /a\n")
-    assert g.stages[1].deps == (0,)
+    assert str(info.value) == (
+        "Dockerfile:2: cannot copy from stage 'stage-1', it needs to be defined before current stage 'stage-0'. "
+        "Move stage 'stage-1' above it."
+    )
+    with pytest.raises(DockerfileError) as info:
+        parse("FROM alpine\nCOPY --from=5 /x /x\n")
+    assert str(info.value) == "Dockerfile:2: invalid stage index 5: the Dockerfile has 1 stages."
 
 
 def test_unknown_target_lists_stages() -> None:
@@ -199,7 +205,8 @@ def test_unknown_target_lists_stages() -> None:
     with pytest.raises(DockerfileError) as info:
         g.build_order("c")
     assert str(info.value) == (
-        "Dockerfile: no stage named 'c'. Available stages: a, b. Set [project].target (or --target) to one of them."
+        "Dockerfile: no stage named 'c' (did you mean a?). Stages that can be targeted: a, b. "
+        "Set [project].target (or --target) to one of them."
     )
 
 
@@ -215,7 +222,7 @@ def test_parse_errors() -> None:
     assert "has no FROM instruction" in str(info.value)
     with pytest.raises(DockerfileError) as info:
         parse("FROM a b c\n")
-    assert str(info.value) == "Dockerfile:1: FROM takes an image and an optional 'AS name'"
+    assert str(info.value) == "Dockerfile:1: FROM requires either one or three arguments: FROM IMAGE [AS NAME]."
 
 
 def test_missing_dockerfile(tmp_path: Path) -> None:
@@ -236,3 +243,248 @@ def test_direct_named_looks_through_unnamed_stages_in_build_order() -> None:
     # The unnamed stage 2 has no cache of its own: app uses what it is made of, base and tools.
     assert [s.label for s in g.direct_named(app)] == ["base", "tools"]
     assert [s.label for s in g.direct_named(g.find("tools"))] == ["base"]
+
+
+# --- Rules checked against BuildKit's dockerfile2llb (see the module docstring of graph.py);
+# the engine tier (tests/engine/test_conformance.py) builds the same idioms for real.
+
+
+def test_step_numbers_follow_prefix_command() -> None:
+    # FROM of an image is step 1; WORKDIR / makes no vertex, but is in the total (cmdTotal).
+    g = parse("FROM alpine AS big\n" + "RUN x\n" * 11 + "WORKDIR /\nWORKDIR /x\nENV A=1\n")
+    big = g.stages[0]
+    assert big.total == 14
+    assert [i.step for i in big.steps] == list(range(2, 14))
+    assert big.step(13) is not None and big.step(13).text == "WORKDIR /x"
+    assert big.instructions[11] == graph.Instruction(13, "WORKDIR /", step=None)
+    # From another stage or scratch there is no pull step; a relative WORKDIR resolves against the base's.
+    g = parse("FROM scratch AS a\nWORKDIR /\nCOPY f /f\nFROM a AS b\nWORKDIR .\nWORKDIR sub\n")
+    assert [(i.text, i.step) for i in g.stages[0].instructions] == [("WORKDIR /", None), ("COPY f /f", 1)]
+    assert [(i.text, i.step) for i in g.stages[1].instructions] == [("WORKDIR .", None), ("WORKDIR sub", 1)]
+
+
+@pytest.mark.parametrize(
+    ("platform", "expected"),
+    [("linux/amd64", "base-amd64"), ("linux/arm64", "base-arm64"), ("linux/arm/v7", "base-arm")],
+)
+def test_shell_expansion_forms_in_global_args_select_the_stage(platform: str, expected: str) -> None:
+    text = (
+        "ARG ARCH=${TARGETPLATFORM#linux/}\nARG ARCH=${ARCH%%/*}\n"
+        "FROM scratch AS base-amd64\nCOPY a /a\nFROM scratch AS base-arm64\nCOPY b /b\n"
+        "FROM scratch AS base-arm\nCOPY c /c\nFROM base-${ARCH} AS final\nCOPY d /d\n"
+    )
+    g = parse(text, platform=platform)
+    assert order(g) == [expected, "final"]
+
+
+def test_quotes_in_arg_defaults_are_removed_as_the_lexer_does() -> None:
+    g = parse(
+        'ARG X=1\nARG X=${X:+"unsupported"}\nARG Y="a-$X"\nARG Z=\'lit$X\'\n'
+        "FROM alpine:${X} AS a\nFROM alpine:${Y} AS b\nFROM busybox AS c\nCOPY --from=alpine:3 / /\n"
+    )
+    assert [s.base for s in g.stages[:2]] == ["alpine:unsupported", "alpine:a-unsupported"]
+
+
+def test_a_global_arg_without_value_keeps_the_automatic_value() -> None:
+    text = "ARG TARGETARCH\nFROM scratch AS stage-amd64\nCOPY a /a\nFROM stage-${TARGETARCH}\nCOPY b /b\n"
+    assert order(parse(text)) == ["stage-amd64", "stage-1"]
+    # Frontends before 1.11 (this engine's built-in one) set it to "": the FROM is the image 'stage-'.
+    with pytest.raises(DockerfileError) as info:
+        graph.parse(Path("Dockerfile"), None, "linux/amd64", text=text, frontend=frontends.BUILTIN_OLD)
+    assert str(info.value) == (
+        "Dockerfile:4: FROM 'stage-' is not a stage and not a valid image reference (invalid reference format). "
+        "'ARG TARGETARCH' at line 1 has no value, and the engine's built-in Dockerfile frontend, older than 1.11 "
+        "sets TARGETARCH to an empty string there (frontend 1.11 and later keep its value). Remove that line, or "
+        "add '# syntax=docker/dockerfile:1' as the first line to use the current frontend."
+    )
+    old = graph.parse(
+        Path("Dockerfile"), None, "linux/amd64", text=text.replace("stage-${", "stage${"), frontend=frontends.BUILTIN_OLD
+    )
+    assert old.stages[1].base == "stage" and old.stages[1].deps == ()
+    with pytest.raises(DockerfileError) as info:
+        graph.parse(
+            Path("Dockerfile"),
+            text="ARG BUILDPLATFORM\nFROM --platform=$BUILDPLATFORM alpine\n",
+            frontend=frontends.BUILTIN_OLD,
+        )
+    assert str(info.value).startswith("Dockerfile:2: empty platform value from expression $BUILDPLATFORM.")
+    assert parse("ARG BUILDPLATFORM\nFROM --platform=$BUILDPLATFORM alpine\n").stages[0].platform
+
+
+def test_syntax_line_chooses_the_rules() -> None:
+    text = "ARG TARGETARCH\nFROM scratch AS samd64\nCOPY a /a\nFROM s${TARGETARCH}\nCOPY b /b\n"
+    assert parse("# syntax=docker/dockerfile:1\n" + text).stages[1].base == "samd64"
+    assert parse("# syntax=docker/dockerfile:1.7\n" + text).stages[1].base == "s"
+    assert parse("# syntax=docker/dockerfile:1.11.1\n" + text).stages[1].base == "samd64"
+    assert frontends.from_syntax("docker/dockerfile:1.10-labs").modern is False
+    assert frontends.from_syntax("docker.io/docker/dockerfile-upstream:master").modern is True
+
+
+def test_onbuild_from_a_base_stage_adds_its_source_and_steps() -> None:
+    text = (
+        "FROM alpine AS src\nRUN s\n"
+        "FROM alpine AS base\nONBUILD COPY --from=src /a /a\nONBUILD RUN --mount=from=tools,target=/t t\n"
+        "FROM alpine AS tools\nRUN t\n"
+        "FROM base AS mid\nRUN m\n"
+        "FROM mid AS leaf\nRUN l\n"
+    )
+    g = parse(text)
+    mid = g.find("mid")
+    assert order(g, "mid") == ["src", "base", "tools", "mid"]
+    assert [(i.text, i.step, i.onbuild) for i in mid.instructions] == [
+        ("ONBUILD COPY --from=src /a /a", 1, True),
+        ("ONBUILD RUN --mount=from=tools,target=/t t", 2, True),
+        ("RUN m", 3, False),
+    ]
+    assert mid.total == 3
+    # Triggers run once: not again in a stage built from mid.
+    assert [i.text for i in g.find("leaf").instructions] == ["RUN l"]
+    old = graph.parse(Path("Dockerfile"), None, "linux/amd64", text=text, frontend=frontends.BUILTIN_OLD)
+    with pytest.raises(DockerfileError) as info:
+        old.build_order("mid")
+    assert str(info.value).startswith(
+        "Dockerfile:4: this ONBUILD trigger copies from stage 'src', which the engine's built-in Dockerfile "
+        "frontend, older than 1.11 does not build for it"
+    )
+
+
+def test_an_unnamed_stage_cannot_be_a_target() -> None:
+    g = parse("FROM alpine AS a\nRUN a\nFROM alpine\nRUN b\nFROM alpine AS c\nRUN c\n")
+    for target in ("stage-1", "1"):
+        with pytest.raises(DockerfileError) as info:
+            g.build_order(target)
+        assert str(info.value) == (
+            "Dockerfile:3: stage 1 has no name, and BuildKit can only build a stage by name. "
+            "Name it ('FROM alpine AS some-name') and set [project].target (or --target) to that name."
+        )
+    with pytest.raises(DockerfileError) as info:
+        g.build_order("stage-9")
+    assert "Stages that can be targeted: a, c." in str(info.value)
+    assert order(g, "C") == ["c"]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "ARG GOLANG_VERSION\nFROM golang:${GOLANG_VERSION}-alpine\n",
+            "Dockerfile:2: FROM 'golang:-alpine' is not a stage and not a valid image reference (invalid reference "
+            "format). Set GOLANG_VERSION in [build.args] (or --build-arg), or give the ARG a default.",
+        ),
+        (
+            "FROM alpine AS a\nARG V=3\nFROM alpine:${V}\n",
+            "Dockerfile:3: FROM 'alpine:' is not a stage and not a valid image reference (invalid reference format "
+            "(empty tag after ':')). ARG V is declared at line 2, inside a stage, where FROM lines cannot see it: "
+            "move 'ARG V' above the first FROM (setting it in [build.args] does not help).",
+        ),
+        (
+            "ARG BASE\nFROM ${BASE}\n",
+            "Dockerfile:2: base name (${BASE}) should not be blank: it expands to nothing. "
+            "Set BASE in [build.args] (or --build-arg), or give the ARG a default.",
+        ),
+        (
+            "FROM alpine AS build\nRUN a\nFROM Build\n",
+            "Dockerfile:3: FROM 'Build' is not a stage and not a valid image reference (invalid reference format: "
+            "repository name must be lowercase). Did you mean stage 'build'? FROM matches stage names exactly, and "
+            "they are lower case.",
+        ),
+        (
+            "ARG SRC=a\nFROM alpine AS a\nFROM alpine\nCOPY --from=${SRC} /x /x\n",
+            "Dockerfile:4: variable expansion is not supported for --from ('${SRC}'). Define a new stage with FROM "
+            "using an ARG from the global scope (ARG SRC=...; FROM ${SRC} AS src) and copy from it.",
+        ),
+        (
+            "FROM alpine AS a\nFROM alpine\nRUN --mount=type=bind,from=$SRC,target=/x true\n",
+            "Dockerfile:3: 'from' doesn't support variable expansion ('$SRC'), define an alias stage instead "
+            "(ARG SRC=...; FROM ${SRC} AS src) and mount from it.",
+        ),
+        (
+            "FROM alpine AS a\nADD --from=a /x /x\n",
+            "Dockerfile:2: unknown flag --from for ADD; ADD has no --from: use COPY --from=STAGE. "
+            "Remove or fix the flag.",
+        ),
+        (
+            "FROM alpine\nRUNN echo\n",
+            "Dockerfile:2: unknown instruction RUNN (did you mean RUN?). Fix the instruction name "
+            "(see https://docs.docker.com/reference/dockerfile/).",
+        ),
+        (
+            "FROM alpine\nCOPY onlyone\n",
+            "Dockerfile:2: COPY requires at least two arguments, but only 1 was provided. Destination could not be "
+            "determined: write COPY SOURCE... DEST.",
+        ),
+        (
+            "FROM alpine AS $NAME\n",
+            "Dockerfile:1: invalid name for build stage: '$NAME', name can't start with a number or contain symbols. "
+            "Use letters, digits, '-', '_' and '.', starting with a letter (stage names are not expanded: "
+            "'AS $NAME' is not a variable).",
+        ),
+        (
+            "FROM alpine AS build\nRUN one\nFROM alpine AS app\nCOPY --from=build /a /a\nFROM alpine AS build\nRUN 2\n",
+            "Dockerfile:4: cannot copy from stage 'build', it needs to be defined before current stage 'app'. "
+            "Move stage 'build' above it.",
+        ),
+        (
+            "FROM alpine AS self\nCOPY --from=self /a /b\n",
+            "Dockerfile:2: stage 'self' uses itself (--from=self): circular dependency. Copy from another stage.",
+        ),
+        (
+            "ENV A=1\nFROM alpine\n",
+            "Dockerfile:1: ENV before the first FROM: only ARG may come before it (BuildKit: no build stage in "
+            "current context). Move the line below a FROM.",
+        ),
+        (
+            "FROM --platform=linux/ alpine\n",
+            "Dockerfile:1: failed to parse platform linux/: 'linux/' is not OS/ARCH[/VARIANT]. Fix the --platform "
+            "value or the ARG it uses.",
+        ),
+        (
+            "FROM alpine\nONBUILD ONBUILD RUN x\n",
+            "Dockerfile:2: chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed. Remove one ONBUILD.",
+        ),
+    ],
+    ids=lambda v: v[:30] if isinstance(v, str) else v,
+)
+def test_what_buildkit_refuses_is_refused_with_the_line_and_the_fix(text: str, message: str) -> None:
+    with pytest.raises(DockerfileError) as info:
+        parse(text).build_order(None)
+    assert str(info.value) == message
+    assert info.value.exit_code == 2
+
+
+def test_a_near_miss_of_a_stage_name_is_pulled_as_an_image_but_warned_about() -> None:
+    g = parse("FROM alpine AS compile-image\nRUN cc\nFROM alpine\nCOPY --from=compile-imag /a /a\n")
+    assert g.stages[1].deps == () and g.stages[1].images == ("alpine", "compile-imag")
+    assert g.warnings == (
+        "Dockerfile:4: COPY --from 'compile-imag' is not a stage, so BuildKit will pull the image 'compile-imag'. "
+        "Did you mean stage 'compile-image'?",
+    )
+    g = parse("FROM builder\nFROM alpine AS builder\n")
+    assert g.stages[0].images == ("builder",)
+    assert g.warnings[0].startswith("Dockerfile:1: FROM 'builder' is the image 'builder', not the stage 'builder'")
+
+
+def test_copy_from_resolves_to_the_last_stage_of_that_name_case_insensitively() -> None:
+    g = parse(
+        "FROM alpine AS build\nRUN one\nFROM alpine AS build\nRUN two\nFROM build AS next\n"
+        "FROM alpine\nCOPY --from=BUILD /a /a\nRUN --mount=from=Build,target=/b true\n"
+    )
+    assert g.find("next").base_stage == 1
+    assert g.stages[3].deps == (1,)
+
+
+def test_unreadable_files_are_refused_with_their_reason(tmp_path: Path) -> None:
+    (tmp_path / "bin").write_bytes(b"FROM a\0\xff")
+    (tmp_path / "latin").write_bytes(b"FROM caf\xe9\n")
+    (tmp_path / "empty").write_text("  \n")
+    (tmp_path / "dir").mkdir()
+    cases = {
+        "bin": "is not a text file (it contains NUL bytes)",
+        "latin": "is not UTF-8 text (invalid continuation byte at byte 8)",
+        "empty": "the Dockerfile is empty. Add a FROM instruction.",
+        "dir": "is a directory, not a Dockerfile",
+    }
+    for name, text in cases.items():
+        with pytest.raises(DockerfileError) as info:
+            graph.parse(tmp_path / name)
+        assert text in str(info.value), name

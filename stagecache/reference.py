@@ -1,0 +1,67 @@
+"""Image references, checked with the grammar BuildKit uses (github.com/distribution/reference,
+``ParseNormalizedNamed``): a ``FROM`` or ``COPY --from`` value that is not a stage must parse
+as ``[domain/]path[:tag][@digest]``, or BuildKit refuses the whole build."""
+
+from __future__ import annotations
+
+import re
+
+_ALNUM = r"[a-z0-9]+"
+_SEPARATOR = r"(?:[._]|__|[-]+)"
+_PATH_COMPONENT = rf"{_ALNUM}(?:{_SEPARATOR}{_ALNUM})*"
+_DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+_DOMAIN = rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?"
+_TAG = r"[\w][\w.-]{0,127}"
+_DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
+_PATH_RE = re.compile(rf"{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*")
+_DOMAIN_RE = re.compile(_DOMAIN)
+_TAG_RE = re.compile(_TAG)
+_DIGEST_RE = re.compile(_DIGEST)
+_HEX64_RE = re.compile(r"[a-f0-9]{64}")
+
+
+def problem(ref: str) -> str | None:
+    """Why ``ref`` is not a valid image reference, in BuildKit's words, or None if it is."""
+    if not ref:
+        return "an image reference cannot be empty"
+    name, digest = ref, None
+    if "@" in name:
+        name, digest = name.split("@", 1)
+        if not _DIGEST_RE.fullmatch(digest):
+            return "invalid digest format"
+    tag = None
+    slash = name.rfind("/")
+    colon = name.rfind(":")
+    if colon > slash:
+        name, tag = name[:colon], name[colon + 1 :]
+        if not _TAG_RE.fullmatch(tag):
+            return "invalid reference format" if tag else "invalid reference format (empty tag after ':')"
+    if not name:
+        return "invalid reference format (no repository name)"
+    domain, path = _split_domain(name)
+    if domain is not None and not _DOMAIN_RE.fullmatch(domain):
+        return "invalid reference format"
+    if not _PATH_RE.fullmatch(path):
+        if _PATH_RE.fullmatch(path.lower()):
+            return "invalid reference format: repository name must be lowercase"
+        return "invalid reference format"
+    if domain is None and tag is None and digest is None and _HEX64_RE.fullmatch(path):
+        return "invalid repository name, cannot specify 64-byte hexadecimal strings"
+    if len(name) > 255:
+        return "repository name must not be more than 255 characters"
+    return None
+
+
+def _split_domain(name: str) -> tuple[str | None, str]:
+    """distribution/reference splitDockerDomain: the first component is a registry when it has
+    a '.' or ':', is ``localhost``, or has upper-case letters."""
+    first, sep, rest = name.partition("/")
+    if sep and (any(c in first for c in ".:") or first == "localhost" or first.lower() != first):
+        return first, rest
+    return None, name
+
+
+def is_bare_name(ref: str) -> bool:
+    """A reference with no registry, tag or digest (``compile-imag``): what a mistyped stage
+    name looks like."""
+    return "/" not in ref and ":" not in ref and "@" not in ref
