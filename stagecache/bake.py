@@ -15,7 +15,7 @@ import signal
 import threading
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -31,7 +31,7 @@ from stagecache.errors import (
     UsageError,
 )
 from stagecache.plan import BuildPlan, StageBuild
-from stagecache.progress import BuildProgress, Event, LegacyProgress, Step
+from stagecache.progress import BuildProgress, CacheFacts, Event, LegacyProgress, Step
 from stagecache.report import BakeResult, StageResult, step_results
 from stagecache.runner import Runner
 
@@ -248,6 +248,7 @@ def bake(
         display.message(f"warning: {w}")
 
     results: list[StageResult] = []
+    notes: list[str] = []
     status = "success"
     error: StagecacheError | None = None
     try:
@@ -256,10 +257,11 @@ def bake(
                 reason = runner.pull(ref)
                 if reason:
                     display.message(f"note: no cached image {ref} ({reason}); it will be built.")
+            run = _Run(plan, runner, display, results, started, notes)
             if plan.config.execution == "bake":
-                _bake_session(_Run(plan, runner, display, results, started))
+                _bake_session(run)
             else:
-                _schedule(_Run(plan, runner, display, results, started))
+                _schedule(run)
     except Interrupted as exc:
         status, error = "interrupted", exc
     except StagecacheError as exc:
@@ -283,8 +285,9 @@ def bake(
         registry_mode=plan.config.cache.registry_mode,
         stages=tuple(results),
         seconds=time.monotonic() - started,
-        warnings=plan.warnings,
+        warnings=(*plan.warnings, *notes),
         engine=facts.get() if facts else {},
+        frontend=plan.graph.frontend.to_json(),
     )
     if error is not None:
         if not isinstance(error, EnvironmentProblem):  # nothing was built: no summary
@@ -303,6 +306,8 @@ class _Run:
     display: Display
     results: list[StageResult]
     started: float
+    notes: list[str] = field(default_factory=list)
+    """What the builder said of the whole run rather than of one stage (the report's warnings)."""
 
 
 def _schedule(run: _Run) -> None:
@@ -436,16 +441,18 @@ def _bake_session(run: _Run) -> None:
     progress.close()
     offset = t0 - started
     failed = progress.failed_step()
+    facts = _session_facts(plan, progress, run.notes, run.display)
+    single = plan.graph.stages[0].label if len(plan.graph.stages) == 1 else ""
     stage_results: list[StageResult] = []
     for label in labels:
         b = by_label[label]
-        own = _one_per_step((s for s in progress.steps.values() if s.stage == label), rc == 0)
-        steps = step_results(plan.graph.find(label), label, own)
+        own = _one_per_step((s for s in progress.steps.values() if (s.stage or single) == label), rc == 0)
+        steps = step_results(plan.stage_of(label), label, own)
         times = [t for s in own for t in (s.started, s.completed) if t is not None]
         span = max(times) - min(times) if times else 0.0
         if rc == 0:
             status = "built"
-        elif failed is not None and failed.stage == label:
+        elif failed is not None and (failed.stage or single) == label:
             status = "failed"
         else:
             status = "built" if own and all(s.done and not s.error for s in own) else "cancelled"
@@ -462,10 +469,10 @@ def _bake_session(run: _Run) -> None:
                 cache_from=tuple(str(s) for s in b.cache.cache_from) if is_build else (),
                 cache_to=tuple(str(s) for s in b.cache.cache_to) if is_build else (),
                 built_in=None if is_build else b.stage,
-                import_errors=tuple(progress.import_errors) if is_build else (),
-                missing_caches=tuple(progress.missing_caches) if is_build else (),
-                export_errors=tuple(progress.export_errors) if is_build else (),
-                export_seconds=round(progress.export_seconds / len(plan.builds), 3) if is_build else 0.0,
+                import_errors=tuple(facts[b.stage].import_errors) if is_build else (),
+                missing_caches=tuple(facts[b.stage].missing_caches) if is_build else (),
+                export_errors=tuple(facts[b.stage].export_errors) if is_build else (),
+                export_seconds=round(progress.export_seconds_of(bakefile.target_name(b.stage)), 3) if is_build else 0.0,
                 started_at=round(offset, 3),
                 finished_at=round(time.monotonic() - started, 3),
             )
@@ -476,7 +483,9 @@ def _bake_session(run: _Run) -> None:
         results.extend(stage_results)
         for r in stage_results:
             display.stage_finished(r.stage, len(r.steps), r.cached, r.seconds, r.status)
-        failing = next((b for b in plan.builds if failed is not None and failed.stage in b.reports), plan.builds[-1])
+        failing = next(
+            (b for b in plan.builds if failed is not None and (failed.stage or single) in b.reports), plan.builds[-1]
+        )
         raise _failure(plan, failing, progress, rc, stage_results[-1])
     for b in plan.builds:
         localcache.keep(b)
@@ -493,6 +502,46 @@ def _bake_session(run: _Run) -> None:
     results.extend(stage_results)
     for r in stage_results:
         display.stage_finished(r.stage, len(r.steps), r.cached, r.seconds, r.status)
+
+
+def _session_facts(
+    plan: BuildPlan, progress: BuildProgress, notes: list[str], display: Display
+) -> dict[str, CacheFacts]:
+    """Cache import/export facts of one bake session, per stage build.
+
+    BuildKit names the bake target on its own vertices (``[app] importing cache manifest from
+    ...``); buildx's plain WARNING lines name the cache's ref or directory instead, which
+    belongs to the builds that import it. What names neither is said of the whole session."""
+    from stagecache import bakefile
+
+    out = {b.stage: CacheFacts() for b in plan.builds}
+    for b in plan.builds:
+        mine = progress.facts.get(bakefile.target_name(b.stage))
+        if mine is not None:
+            out[b.stage] = CacheFacts(list(mine.import_errors), list(mine.missing_caches), list(mine.export_errors))
+    loose = progress.facts.get(None, CacheFacts())
+    for kind in ("import_errors", "missing_caches", "export_errors"):
+        for text in getattr(loose, kind):
+            owners = [b for b in plan.builds if _names_cache(text, (*b.cache.cache_from, *b.cache.cache_to))]
+            for b in owners:
+                getattr(out[b.stage], kind).append(text)
+            if not owners and kind != "missing_caches":
+                note = f"bake session (no single stage): {text}"
+                notes.append(note)
+                display.message(f"warning: {note}")
+    return out
+
+
+def _names_cache(text: str, specs: Iterable[object]) -> bool:
+    """Whether a builder message names one of these caches (its ref or directory)."""
+    import re
+
+    for spec in specs:
+        for part in str(spec).split(","):
+            key, _, value = part.partition("=")
+            if key in ("ref", "src", "dest") and value and re.search(re.escape(value) + r"(?![\w./-])", text):
+                return True
+    return False
 
 
 def _one_per_step(steps: Iterable[Step], succeeded: bool) -> list[Step]:
@@ -513,10 +562,11 @@ def _one_per_step(steps: Iterable[Step], succeeded: bool) -> list[Step]:
             return 1 if s.cached else 2
         return 0
 
-    best: dict[int, Step] = {}
+    best: dict[tuple[str | None, int], Step] = {}
     for s in steps:
-        if s.number not in best or rank(s) > rank(best[s.number]):
-            best[s.number] = s
+        key = (s.platform, s.number)
+        if key not in best or rank(s) > rank(best[key]):
+            best[key] = s
     return [replace(s, cached=True) if succeeded and rank(s) == 0 else s for s in best.values()]
 
 
@@ -584,7 +634,7 @@ def _build_stage(plan: BuildPlan, build: StageBuild, runner: Runner, display: Di
     seconds = time.monotonic() - t0
     steps: dict[str, tuple] = {}
     for label in build.reports:
-        stage = plan.graph.find(label)
+        stage = plan.stage_of(label)
         own = [s for s in progress.steps.values() if (s.stage or build.stage) == label]
         steps[label] = step_results(stage, label, own)
     # Unnamed or (with scope "final") upstream stages built inside this build get rows of their own.

@@ -26,6 +26,8 @@ def _stage_rows(plan: BuildPlan) -> list[dict]:
                 "images": list(s.images),
                 "platform": s.platform,
                 "built": s.label in built,
+                "steps": [{"number": i.step, "line": i.line, "instruction": i.text} for i in s.steps],
+                "steps_total": s.total,
             }
         )
     return rows
@@ -50,6 +52,8 @@ def to_json(plan: BuildPlan) -> dict:
         },
         "push": cfg.push_enabled and not cfg.cache.read_only,
         "scope": plan.scope,
+        "frontend": plan.graph.frontend.to_json(),
+        "platforms": [g.platform for g in plan.graphs] if cfg.platforms else [],
         "stages": _stage_rows(plan),
         "pulls": [list(c.argv) for c in plan.pulls],
         "builds": [
@@ -57,6 +61,7 @@ def to_json(plan: BuildPlan) -> dict:
                 "stage": b.stage,
                 "target": b.target,
                 "includes": list(b.folded),
+                "platforms": list(b.platforms),
                 "upstream": list(b.upstream),
                 "tags": list(b.tags),
                 "push": b.push,
@@ -85,6 +90,7 @@ def render(plan: BuildPlan) -> str:
         f"dockerfile: {cfg.dockerfile}",
         f"context:    {cfg.context}",
         f"target:     {plan.target}",
+        f"frontend:   {plan.graph.frontend.description}",
         f"cache:      {mode}: {plan.mode.summary}",
         f"push:       {push}",
     ]

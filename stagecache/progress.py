@@ -30,14 +30,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-STEP_RE = re.compile(
-    # buildx bake prefixes the target: "[target stage 2/3] RUN ...".
-    r"^\[(?:(?P<target>[A-Za-z0-9_-]+) (?!\d+/\d+\])(?=\S+ (?:\S+ )?\d+/\d+\]))?"
-    r"(?:(?P<platform>[a-z0-9]+/[^\s\]]+) )?(?:(?P<stage>[^\s\]/]+) )?(?P<num>\d+)/(?P<total>\d+)\] (?P<text>.*)$",
-    re.DOTALL,
-)
+_NAME_RE = re.compile(r"^\[(?P<prefix>[^\]]*?) *(?P<num>\d+)/(?P<total>\d+)\] (?P<text>.*)$", re.DOTALL)
+# bake: "[target] exporting cache ...", "[target internal] load ..."; plain builds: "[internal] ...".
+_TARGET_RE = re.compile(r"^\[(?P<target>[A-Za-z0-9_-]+)(?: [a-z]+)?\] ")
 _TOKEN_RE = re.compile(r'[{}"\\]')
-_BAKE_TARGET_RE = re.compile(r"^\[[A-Za-z0-9_-]+\] ")
+_OS_NAMES = frozenset(
+    {"aix", "android", "darwin", "dragonfly", "freebsd", "illumos", "ios", "js", "linux", "netbsd", "openbsd"}
+    | {"plan9", "solaris", "wasip1", "windows"}
+)
 LOG_TAIL = 20
 """Lines of a vertex's own output kept for error messages."""
 
@@ -149,6 +149,71 @@ class RawJsonDecoder:
             yield rest
 
 
+@dataclass(frozen=True)
+class StepName:
+    """What a vertex name like ``[target linux/amd64->arm64 build  2/12] RUN ...`` says.
+
+    BuildKit's prefixCommand writes ``[PLATFORM STAGE I/N]``: PLATFORM only when several
+    platforms were requested (``linux/amd64``, or ``linux/amd64->arm64`` when a stage
+    ``FROM --platform=$BUILDPLATFORM`` builds for another target platform), STAGE omitted
+    when the Dockerfile has a single stage, and I padded with spaces to the width of N.
+    ``buildx bake`` puts the bake target in front.
+    """
+
+    stage: str
+    number: int
+    total: int
+    text: str
+    platform: str | None = None
+    """The *target* platform the step builds for."""
+    target: str | None = None
+
+
+def parse_step_name(name: str) -> StepName | None:
+    """Read a ``[... i/n] INSTRUCTION`` vertex name; None for any other vertex."""
+    m = _NAME_RE.match(name)
+    if m is None:
+        return None
+    tokens = m.group("prefix").split()
+    platform = None
+    for i, token in enumerate(tokens):
+        if "/" in token:
+            platform = _target_platform(tokens.pop(i))
+            break
+    if len(tokens) > 2:
+        return None
+    target = tokens[0] if len(tokens) == 2 else None
+    return StepName(
+        stage=tokens[-1] if tokens else "",
+        number=int(m.group("num")),
+        total=int(m.group("total")),
+        text=m.group("text"),
+        platform=platform,
+        target=target,
+    )
+
+
+def _target_platform(token: str) -> str:
+    """``linux/amd64`` -> itself; ``linux/amd64->arm64`` -> ``linux/arm64`` (BuildKit's
+    formatTargetPlatform writes only the arch when the OS is the same)."""
+    base, arrow, other = token.partition("->")
+    if not arrow:
+        return base
+    if other.split("/", 1)[0] in _OS_NAMES:
+        return other
+    return f"{base.split('/', 1)[0]}/{other}"
+
+
+def vertex_target(name: str) -> tuple[str | None, str]:
+    """The bake target a non-step vertex name starts with, and the rest of the name:
+    ``[app] exporting cache ...`` -> (``app``, ``exporting cache ...``)."""
+    m = _TARGET_RE.match(name)
+    if m is None:
+        return None, name
+    target = m.group("target")
+    return (None if target == "internal" else target), name[m.end() :]
+
+
 @dataclass
 class Step:
     """One build step (a vertex with a ``[stage i/n]`` name)."""
@@ -159,6 +224,8 @@ class Step:
     instruction: str
     digest: str = ""
     platform: str | None = None
+    target: str | None = None
+    """The bake target that listed it (one bake session)."""
     line: int | None = None
     cached: bool = False
     started: float | None = None
@@ -202,6 +269,16 @@ class Vertex:
     completed: float | None = None
     error: str | None = None
     cached: bool = False
+    target: str | None = None
+
+
+@dataclass
+class CacheFacts:
+    """What BuildKit said about cache import and export, for one bake target (or a build)."""
+
+    import_errors: list[str] = field(default_factory=list)
+    missing_caches: list[str] = field(default_factory=list)
+    export_errors: list[str] = field(default_factory=list)
 
 
 _IMPORT_FAIL_RE = re.compile(r"failed to configure (?P<kind>\w+) cache importer", re.IGNORECASE)
@@ -230,10 +307,28 @@ class _Progress:
         self._secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
         self.steps: dict[str, Step] = {}
         self.messages: list[str] = []
-        self.import_errors: list[str] = []
-        self.missing_caches: list[str] = []
-        self.export_errors: list[str] = []
+        self.facts: dict[str | None, CacheFacts] = {}
+        """Cache import/export facts per bake target; None: not named by a target (plain
+        builds, and buildx's own WARNING lines)."""
         self._on_event = on_event or (lambda e: None)
+
+    def _facts(self, target: str | None) -> CacheFacts:
+        return self.facts.setdefault(target, CacheFacts())
+
+    @property
+    def import_errors(self) -> list[str]:
+        """Every cache import that failed, whatever target it belongs to."""
+        return [e for f in self.facts.values() for e in f.import_errors]
+
+    @property
+    def missing_caches(self) -> list[str]:
+        """Every imported cache that did not exist (normal on a first run)."""
+        return [e for f in self.facts.values() for e in f.missing_caches]
+
+    @property
+    def export_errors(self) -> list[str]:
+        """Every cache export that failed."""
+        return [e for f in self.facts.values() for e in f.export_errors]
 
     @property
     def export_seconds(self) -> float:
@@ -259,9 +354,11 @@ class _Progress:
         return item
 
     def failed_step(self) -> Step | None:
-        """The first step that reported an error, if any."""
+        """The step that failed the build: the first to report an error of its own, not the
+        cancellation BuildKit then sends to the steps still running ("context canceled")."""
         failed = [s for s in self.steps.values() if s.error]
-        return min(failed, key=lambda s: s.started or 0.0) if failed else None
+        own = [s for s in failed if "context canceled" not in (s.error or "")] or failed
+        return min(own, key=lambda s: s.started or 0.0) if own else None
 
 
 class BuildProgress(_Progress):
@@ -306,44 +403,46 @@ class BuildProgress(_Progress):
         m = _LOCAL_MISSING_RE.search(line)
         if m:
             # A cache that does not exist yet: normal on a first run, not a problem.
-            self.missing_caches.append(m.group("src"))
+            self._facts(None).missing_caches.append(m.group("src"))
             return
         if _IMPORT_FAIL_RE.search(line) or (line.startswith("WARNING") and "cache import" in line):
-            self.import_errors.append(line)
+            self._facts(None).import_errors.append(line)
         self._on_event(Event("message", text=line))
 
     def _vertex(self, v: dict) -> None:
         digest = v.get("digest", "")
-        name = v.get("name", "")
-        m = STEP_RE.match(name)
-        if not m:
-            name = _BAKE_TARGET_RE.sub("", name)  # bake: "[target] exporting cache ..."
+        raw = v.get("name", "")
+        parsed = parse_step_name(raw)
+        if parsed is None:
+            target, name = vertex_target(raw)
             vx = self.vertices.get(digest)
             if vx is None:
-                vx = self.vertices[digest] = Vertex(name)
+                vx = self.vertices[digest] = Vertex(name, target=target)
             vx.started = parse_time(v.get("started")) or vx.started
             vx.completed = parse_time(v.get("completed")) or vx.completed
             vx.cached = vx.cached or bool(v.get("cached"))
             if v.get("error") and not vx.error:
                 vx.error = v["error"]
+                facts = self._facts(target)
                 if name.startswith(_IMPORT_NAME):
                     ref = name[len(_IMPORT_NAME) :]
                     if _NOT_FOUND_RE.search(vx.error):
-                        self.missing_caches.append(ref)
+                        facts.missing_caches.append(ref)
                     else:
-                        self.import_errors.append(f"{ref}: {vx.error}")
+                        facts.import_errors.append(f"{ref}: {vx.error}")
                 elif _is_cache_export(name):
-                    self.export_errors.append(f"{name}: {v['error']}")
+                    facts.export_errors.append(f"{name}: {v['error']}")
             return
         step = self.steps.get(digest)
         if step is None:
             step = self.steps[digest] = Step(
-                stage=m.group("stage") or "",
-                number=int(m.group("num")),
-                total=int(m.group("total")),
-                instruction=m.group("text"),
+                stage=parsed.stage,
+                number=parsed.number,
+                total=parsed.total,
+                instruction=parsed.text,
                 digest=digest,
-                platform=m.group("platform"),
+                platform=parsed.platform,
+                target=parsed.target,
             )
         was_started = step.started is not None
         was_done = step.done
@@ -389,14 +488,19 @@ class BuildProgress(_Progress):
     @property
     def export_seconds(self) -> float:
         """Seconds BuildKit spent exporting cache (its cache-export vertices, end to end)."""
+        return self.export_seconds_of(None, every_target=True)
+
+    def export_seconds_of(self, target: str | None, every_target: bool = False) -> float:
+        """Seconds the cache-export vertices of one bake target took, end to end (their union:
+        "preparing build cache" runs inside "exporting cache")."""
         spans = [
             (v.started, v.completed)
             for v in self.vertices.values()
-            if v.started is not None and v.completed is not None and _is_cache_export(v.name)
+            if v.started is not None
+            and v.completed is not None
+            and _is_cache_export(v.name)
+            and (every_target or v.target == target)
         ]
-        if not spans:
-            return 0.0
-        # The vertices overlap (e.g. "preparing build cache" inside "exporting cache"): take the union.
         total, end = 0.0, float("-inf")
         for start, stop in sorted(spans):
             if stop <= end:

@@ -121,6 +121,8 @@ class BakeResult(StageTotals):
     seconds: float
     warnings: tuple[str, ...] = ()
     engine: dict[str, str] = field(default_factory=dict)
+    frontend: dict[str, object] = field(default_factory=dict)
+    """The Dockerfile frontend the plan followed (see Frontend.to_json)."""
 
     @property
     def cold(self) -> bool:
@@ -262,6 +264,7 @@ def to_json(result: BakeResult) -> dict:
         "cold": result.cold,
         "warnings": list(result.warnings),
         "engine": dict(result.engine),
+        "frontend": dict(result.frontend),
         "stages": stages,
     }
 

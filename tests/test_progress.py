@@ -175,24 +175,6 @@ def test_secret_values_are_scrubbed_from_names_errors_and_logs() -> None:
     assert step.instruction == 'RUN test -z "***"' and list(step.logs) == ["printed ***"]
 
 
-@pytest.mark.parametrize(
-    ("name", "stage", "number"),
-    [
-        ("[a a 2/3] WORKDIR /w", "a", 2),  # buildx bake: target, then stage
-        ("[b a 3/3] COPY f.txt .", "a", 3),
-        ("[deps 2/4] WORKDIR /deps", "deps", 2),
-        ("[linux/amd64 build 2/3] RUN y", "build", 2),
-        ("[a 1/2] RUN echo 1/2] x", "a", 1),
-        ("[2/3] RUN x", None, 2),
-    ],
-)
-def test_step_names_with_and_without_a_bake_target(name: str, stage: str | None, number: int) -> None:
-    from stagecache.progress import STEP_RE
-
-    m = STEP_RE.match(name)
-    assert m is not None and (m.group("stage"), int(m.group("num"))) == (stage, number)
-
-
 def test_live_display_keeps_one_status_line_per_stage_in_flight() -> None:
     import io
 
