@@ -133,6 +133,9 @@ class StageGraph:
     syntax: str | None = None
     platform: str = ""
     frontend: frontends.Frontend = frontends.ASSUMED
+    sensitive: tuple[str, ...] = ()
+    """Lines whose meaning depends on the frontend version (see stagecache.frontend): when the
+    file names no frontend, bake asks the engine which rules its built-in one follows."""
 
     def find(self, ref: str) -> Stage | None:
         """The stage with label ``ref``: a name (case-insensitive, the last definition),
@@ -309,6 +312,7 @@ def parse(
         syntax=source.directives.get("syntax"),
         platform=tp,
         frontend=fe,
+        sensitive=tuple(dict.fromkeys(resolver.sensitive)),
     )
 
 
@@ -345,6 +349,7 @@ class _Resolver:
                 )
         if not self.blocks:
             raise DockerfileError(f"{path}: the Dockerfile has no FROM instruction, so there is no stage to build.")
+        self.sensitive: list[str] = []
         self.erased: dict[str, int] = {}
         """Global ARGs without a value that this (pre-1.11) frontend set to "", and their line."""
         # ARG names declared inside stages, for errors about FROM lines that use them.
@@ -385,7 +390,9 @@ class _Resolver:
                     env[name] = self.args[name]
                 elif default is not None:
                     env[name] = self._expand(default, env, where, f"the default of ARG {name}").value
-                elif not self.fe.modern:
+                elif name in env:
+                    self.sensitive.append(f"{where}: 'ARG {name}' without a value, after {name} has one")
+                if name not in self.args and default is None and not self.fe.modern:
                     env[name] = ""  # frontends before 1.11 set an ARG without value to ""
                     self.erased[name] = instr.line
         return env, declared
@@ -438,6 +445,13 @@ class _Resolver:
                     f"{where}: failed to parse platform {plat[-1]}: '{platform}' is not OS/ARCH[/VARIANT]. "
                     "Fix the --platform value or the ARG it uses."
                 )
+        erased = sorted(v for v in exp.matched if v in self.erased)
+        if erased:
+            self.warnings.append(
+                f"{where}: FROM uses {', '.join(erased)}, which {self.fe.description} sets to an empty string at "
+                f"'ARG {erased[0]}' (line {self.erased[erased[0]]}, no value), so this is '{exp.value}'. Add "
+                "'# syntax=docker/dockerfile:1' as the first line for the current rules, or remove that ARG line."
+            )
         if undeclared:
             self.warnings.append(
                 f"{where}: FROM uses {', '.join(undeclared)}, which no ARG above the first FROM declares, so it is "
@@ -511,7 +525,10 @@ class _Resolver:
                     self._check_image(cwhere, ref, f"{instr.keyword} --from", heads, None)
                     if ref not in images:
                         images.append(ref)
-                elif onbuild and not self.fe.modern:
+                    continue
+                if onbuild:
+                    self.sensitive.append(f"{cwhere}: ONBUILD {instr.keyword} from stage '{heads[dep].name or dep}'")
+                if onbuild and not self.fe.modern:
                     onbuild_from.append((dep, instr.line))
                 elif dep not in deps:
                     deps.append(dep)

@@ -162,6 +162,7 @@ def make_plan(
     branch: str | None = None,
     scope: str | None = None,
     no_cache: bool = False,
+    frontend: Frontend | None = None,
 ) -> BuildPlan:
     """Work out every command ``bake`` runs for ``config``.
 
@@ -178,7 +179,7 @@ def make_plan(
     scope = scope or config.scope
     if scope not in SCOPES:
         raise UsageError(f"unknown scope '{scope}'; expected one of {', '.join(SCOPES)}.")
-    graphs = (graph,) if graph is not None else load_graphs(config)
+    graphs = (graph,) if graph is not None else load_graphs(config, frontend)
     graph = graphs[0]
     mode = get_mode(config.cache.mode)
     target = graph.resolve_target(config.target or None)

@@ -321,6 +321,37 @@ class Runner:
             ) from None
         return json.loads(out or "{}")
 
+    # A Dockerfile that only frontend 1.11+ accepts: before 1.11, 'ARG BUILDPLATFORM' with no value
+    # set BUILDPLATFORM to "", and the FROM fails with 'failed to parse platform : "" is an invalid
+    # OS component' (seen on dockerd 26.1.5 / BuildKit 0.13). It builds nothing: scratch, no step.
+    _FRONTEND_PROBE = b"ARG BUILDPLATFORM\nFROM --platform=$BUILDPLATFORM scratch\n"
+
+    @_timed
+    def builtin_frontend_is_current(self, builder: str = "") -> bool:
+        """Whether the builder's built-in Dockerfile frontend follows the rules of frontend 1.11
+        and later (see stagecache.frontend). Asks the builder itself with a build of nothing, as
+        its version is not always known (Debian's dockerd reports BuildKit ``v0.0.0+unknown``)."""
+        import tempfile
+
+        from python_on_whales.exceptions import DockerException
+        from python_on_whales.utils import run
+
+        argv = [*self.docker_cmd, "buildx", "build", "--progress=plain", "--file", "-"]
+        if builder:
+            argv += ["--builder", builder]
+        with tempfile.TemporaryDirectory(prefix="stagecache-probe-") as context:
+            try:
+                run([*argv, context], input=self._FRONTEND_PROBE, capture_stdout=True, capture_stderr=True)
+            except DockerException as exc:
+                text = f"{exc.stdout or ''}\n{exc.stderr or ''}"
+                if "failed to parse platform" in text or "invalid OS component" in text:
+                    return False
+                raise EnvironmentProblem(
+                    f"could not ask the builder which Dockerfile frontend it runs: {_first_line(exc.stderr)}. "
+                    "Add '# syntax=docker/dockerfile:1' as the first line of the Dockerfile to choose it."
+                ) from None
+        return True
+
     def cancel(self, signum: int = 0) -> None:
         """Stop every build running now (from any thread): each one's ``run`` then raises
         Interrupted(signum), or Cancelled when ``signum`` is 0 (another stage failed)."""
