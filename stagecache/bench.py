@@ -26,13 +26,14 @@ from pathlib import Path
 from typing import Protocol
 
 from stagecache import config as configmod
+from stagecache import frontend as frontends
 from stagecache import localcache, refs
 from stagecache import strategies as strategymod
 from stagecache.bake import BakeOptions, Display, QuietDisplay, bake, check_builder
 from stagecache.cache import get_mode
 from stagecache.config import Config, Edit
 from stagecache.errors import Interrupted, StagecacheError, UsageError
-from stagecache.plan import load_graph, make_plan
+from stagecache.plan import load_graphs, make_plan
 from stagecache.registry import RegistryClient, docker_credentials
 from stagecache.report import StageResult, StageTotals, StepResult
 from stagecache.runner import Runner
@@ -401,9 +402,14 @@ def run_bench(
     display = display or _QuietBench()
     started = time.monotonic()
     docker_before = runner.docker_seconds
-    graph = load_graph(config)
-    target = graph.resolve_target(config.target or None)
-    order = tuple(s.label for s in graph.build_order(target.label if target.name else str(target.index)))
+    graphs = load_graphs(config)
+    engine_fe = frontends.for_engine(
+        graphs[0].frontend, graphs[0].sensitive, lambda: runner.builtin_frontend_is_current(config.builder)
+    )
+    if engine_fe is not None:
+        graphs = load_graphs(config, engine_fe)
+    target = graphs[0].resolve_target(config.target or None)
+    order = tuple(s.label for s in graphs[0].order(target))
     scenarios = [Scenario.parse(s) for s in options.scenarios]
     edits = [e for s in scenarios if s.edit and (e := config.bench.edit(s.name))]
 
@@ -422,7 +428,7 @@ def run_bench(
         for name in options.strategies:
             strategy = strategymod.get(name)
             cfg = strategy_config(config, strategy, tmp, workspace.context, workspace.dockerfile)
-            plans[name] = make_plan(cfg, graph=graph, scope=strategy.scope, no_cache=strategy.no_cache)
+            plans[name] = make_plan(cfg, graphs=graphs, scope=strategy.scope, no_cache=strategy.no_cache)
         # Check the builder once for every mode, before the first build.
         for plan in plans.values():
             engine.update(check_builder(plan, runner))

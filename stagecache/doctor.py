@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from stagecache import bake as bakemod
 from stagecache import config as configmod
+from stagecache import frontend as frontends
 from stagecache.errors import StagecacheError
 from stagecache.plan import BuildPlan, make_plan
 from stagecache.registry import RegistryClient, docker_credentials
@@ -110,6 +111,7 @@ def _plan_checks(plan: BuildPlan, runner: Runner, builder: BuilderInfo, env: Map
     else:
         out.append(Check("cache export", PASS, f"builder can export what mode '{mode.name}' needs"))
 
+    out.append(_frontend_check(plan, runner))
     if mode.needs_registry:
         out.append(_registry_check(plan, env))
     if mode.name == "local":
@@ -134,6 +136,33 @@ def _plan_checks(plan: BuildPlan, runner: Runner, builder: BuilderInfo, env: Map
     elif external:
         out.append(Check("base images", PASS, ", ".join(external)))
     return out
+
+
+def _frontend_check(plan: BuildPlan, runner: Runner) -> Check:
+    """Which Dockerfile frontend reads the file, and whether that changes the plan."""
+    graph = plan.graph
+    try:
+        fe = frontends.for_engine(
+            graph.frontend, graph.sensitive, lambda: runner.builtin_frontend_is_current(plan.config.builder)
+        )
+    except StagecacheError as exc:
+        return Check("frontend", WARN, exc.message, "add '# syntax=docker/dockerfile:1' as the first line")
+    if fe is None:
+        why = "named by the # syntax= line" if graph.frontend.source == "syntax" else "no line depends on its version"
+        return Check("frontend", PASS, f"{graph.frontend.description} ({why})")
+    lines = "; ".join(graph.sensitive)
+    if fe.modern:
+        return Check("frontend", PASS, f"{fe.description}: reads {lines} as the plan does")
+    try:
+        make_plan(plan.config, frontend=fe)
+    except StagecacheError as exc:
+        return Check("frontend", FAIL, exc.message, "add '# syntax=docker/dockerfile:1' as the first line")
+    return Check(
+        "frontend",
+        WARN,
+        f"{fe.description} reads {lines} differently from frontend 1.11+; bake plans by the engine's rules",
+        "add '# syntax=docker/dockerfile:1' as the first line to get the same result on every engine",
+    )
 
 
 def _registry_check(plan: BuildPlan, env: Mapping[str, str]) -> Check:

@@ -137,11 +137,6 @@ def push_with_docker(config: Config, mode: CacheMode) -> bool:
     return mode.legacy_builder or (not config.builder and len(config.platforms) <= 1)
 
 
-def load_graph(config: Config, frontend: Frontend | None = None) -> graphmod.StageGraph:
-    """Parse the configured Dockerfile with the configured build args, for the first platform."""
-    return load_graphs(config, frontend)[0]
-
-
 def load_graphs(config: Config, frontend: Frontend | None = None) -> tuple[graphmod.StageGraph, ...]:
     """The stage graph for each configured platform (one graph, for this machine's platform,
     when none is configured). The file is read once."""
@@ -158,7 +153,7 @@ SCOPES = ("stages", "final")
 
 def make_plan(
     config: Config,
-    graph: graphmod.StageGraph | None = None,
+    graphs: tuple[graphmod.StageGraph, ...] | None = None,
     branch: str | None = None,
     scope: str | None = None,
     no_cache: bool = False,
@@ -179,7 +174,7 @@ def make_plan(
     scope = scope or config.scope
     if scope not in SCOPES:
         raise UsageError(f"unknown scope '{scope}'; expected one of {', '.join(SCOPES)}.")
-    graphs = (graph,) if graph is not None else load_graphs(config, frontend)
+    graphs = graphs or load_graphs(config, frontend)
     graph = graphs[0]
     mode = get_mode(config.cache.mode)
     target = graph.resolve_target(config.target or None)
