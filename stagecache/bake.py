@@ -636,7 +636,8 @@ def _build_stage(plan: BuildPlan, build: StageBuild, runner: Runner, display: Di
     for label in build.reports:
         stage = plan.stage_of(label)
         own = [s for s in progress.steps.values() if (s.stage or build.stage) == label]
-        steps[label] = step_results(stage, label, own)
+        only = build.platforms[0] if len(build.platforms) == 1 and len(plan.config.platforms) > 1 else None
+        steps[label] = step_results(stage, label, own, only)
     # Unnamed or (with scope "final") upstream stages built inside this build get rows of their own.
     status = "built" if rc == 0 else "failed"
     folded = [

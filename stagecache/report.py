@@ -139,11 +139,15 @@ def _source_of(spec: str) -> str:
     return spec
 
 
-def step_results(stage: Stage | None, label: str, steps: Iterable[Step]) -> tuple[StepResult, ...]:
+def step_results(
+    stage: Stage | None, label: str, steps: Iterable[Step], platform: str | None = None
+) -> tuple[StepResult, ...]:
     """Turn progress steps of one stage into results, with Dockerfile line numbers.
 
     The Dockerfile line of ``[stage i/n]`` comes from the stage graph, which numbers the
-    vertices as BuildKit does (see stagecache.graph). The ``FROM`` pull is not a step."""
+    vertices as BuildKit does (see stagecache.graph). The ``FROM`` pull is not a step.
+    ``platform``: the one platform the build was for, when BuildKit did not name it (it names
+    platforms only in a build for several)."""
     out = []
     for s in sorted(steps, key=lambda s: (s.platform or "", s.number)):
         if s.is_pull:
@@ -158,7 +162,7 @@ def step_results(stage: Stage | None, label: str, steps: Iterable[Step]) -> tupl
                 cached=s.cached,
                 seconds=round(0.0 if s.cached else s.seconds, 3),
                 error=s.error,
-                platform=s.platform,
+                platform=s.platform or platform,
             )
         )
     return tuple(out)

@@ -215,7 +215,7 @@ def test_skip_unset_still_reports_lookups_and_errors() -> None:
     [
         ("'a b'", "'a b'"),
         ('"a b"', '"a b"'),
-        ('"$NAME"-\'$NAME\'', '"world"-\'$NAME\''),
+        ("\"$NAME\"-'$NAME'", "\"world\"-'$NAME'"),
         ('x"\\""y', 'x"""y'),
         ("${UNSET:-'q'}", "'q'"),
         ("${NAME#'w'}", "world"),  # the quotes stay in the pattern, which no longer matches
