@@ -53,6 +53,7 @@ PLATFORM_ARGS = (
 _STAGE_NAME_RE = re.compile(r"^[a-z][a-z0-9-_.]*$")
 _PLATFORM_RE = re.compile(r"^[A-Za-z0-9_-]+(?:/[A-Za-z0-9_-]+){0,2}$")
 _INDEX_RE = re.compile(r"^[+-]?\d+$")
+_EMPTY_PATTERN_RE = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*:?(?:##?|%%?)\}")
 
 
 @dataclass(frozen=True)
@@ -364,6 +365,16 @@ class _Resolver:
         return f"{self.path}:{instr.line}"
 
     def _expand(self, word: str, env: Mapping[str, str], where: str, what: str) -> Expansion:
+        if _EMPTY_PATTERN_RE.search(word):
+            # BuildKit 0.13's lexer indexes the first character of the pattern: an empty one
+            # panics the frontend, and with the built-in frontend dockerd itself goes down.
+            if not self.fe.modern:
+                raise DockerfileError(
+                    f"{where}: {what} '{word}' has an empty #/% pattern, on which {self.fe.description} crashes "
+                    "(with BuildKit 0.13 built into dockerd, the daemon goes down with it). Remove the empty "
+                    "pattern, or add '# syntax=docker/dockerfile:1' as the first line."
+                )
+            self.sensitive.append(f"{where}: an empty #/% pattern in '{word}'")
         try:
             return shell_expand(word, env, self.source.escape)
         except ShellError as exc:
@@ -388,6 +399,12 @@ class _Resolver:
                 declared.add(name)
                 if name in self.args:
                     env[name] = self.args[name]
+                elif default is not None and not self.fe.modern:
+                    # Before 1.11 an error in a global ARG's default left it empty; the build went on.
+                    try:
+                        env[name] = self._expand(default, env, where, f"the default of ARG {name}").value
+                    except DockerfileError:
+                        env[name] = ""
                 elif default is not None:
                     env[name] = self._expand(default, env, where, f"the default of ARG {name}").value
                 elif name in env:

@@ -297,9 +297,8 @@ def test_a_global_arg_without_value_keeps_the_automatic_value() -> None:
         "sets TARGETARCH to an empty string there (frontend 1.11 and later keep its value). Remove that line, or "
         "add '# syntax=docker/dockerfile:1' as the first line to use the current frontend."
     )
-    old = graph.parse(
-        Path("Dockerfile"), None, "linux/amd64", text=text.replace("stage-${", "stage${"), frontend=frontends.BUILTIN_OLD
-    )
+    text = text.replace("stage-${", "stage${")
+    old = graph.parse(Path("Dockerfile"), None, "linux/amd64", text=text, frontend=frontends.BUILTIN_OLD)
     assert old.stages[1].base == "stage" and old.stages[1].deps == ()
     with pytest.raises(DockerfileError) as info:
         graph.parse(
@@ -488,3 +487,19 @@ def test_unreadable_files_are_refused_with_their_reason(tmp_path: Path) -> None:
         with pytest.raises(DockerfileError) as info:
             graph.parse(tmp_path / name)
         assert text in str(info.value), name
+
+
+def test_what_older_frontends_do_with_bad_expressions() -> None:
+    # Seen on dockerd 26.1.5 (BuildKit 0.13): an error in a global ARG's default leaves it empty...
+    text = "ARG X=${UNSET:?must be set}\nFROM alpine${X}\n"
+    with pytest.raises(DockerfileError):
+        parse(text)
+    old = graph.parse(Path("Dockerfile"), None, "linux/amd64", text=text, frontend=frontends.BUILTIN_OLD)
+    assert old.stages[0].base == "alpine"
+    # ...and an empty #/% pattern panics its lexer, taking dockerd down: refused up front.
+    text = "ARG V=1.2\nFROM alpine:${V%}\n"
+    assert parse(text).stages[0].base == "alpine:1.2"
+    assert parse(text).sensitive == ("Dockerfile:2: an empty #/% pattern in 'alpine:${V%}'",)
+    with pytest.raises(DockerfileError) as info:
+        graph.parse(Path("Dockerfile"), None, "linux/amd64", text=text, frontend=frontends.BUILTIN_OLD)
+    assert "has an empty #/% pattern, on which the engine's built-in Dockerfile frontend" in str(info.value)
