@@ -137,6 +137,7 @@ class StageGraph:
     sensitive: tuple[str, ...] = ()
     """Lines whose meaning depends on the frontend version (see stagecache.frontend): when the
     file names no frontend, bake asks the engine which rules its built-in one follows."""
+    _orders: dict[int, tuple[Stage, ...]] = field(default_factory=dict, compare=False, repr=False)
 
     def find(self, ref: str) -> Stage | None:
         """The stage with label ``ref``: a name (case-insensitive, the last definition),
@@ -184,6 +185,11 @@ class StageGraph:
 
     def order(self, goal: Stage) -> tuple[Stage, ...]:
         """The stages ``goal`` needs (itself included), dependencies first, ties in file order."""
+        if goal.index not in self._orders:
+            self._orders[goal.index] = self._order(goal)
+        return self._orders[goal.index]
+
+    def _order(self, goal: Stage) -> tuple[Stage, ...]:
         needed: set[int] = set()
         todo = [goal.index]
         while todo:
@@ -614,9 +620,11 @@ class _Resolver:
         return dep
 
     def _check_image(self, where: str, ref: str, what: str, heads: Sequence[_Head], head: _Head | None) -> None:
+        problem = reference.problem(ref)
+        if not problem and not reference.is_bare_name(ref):
+            return
         names = [h.name for h in heads if h.name]
         near = ref.lower() if ref.lower() in names else syntax.closest(ref, names)
-        problem = reference.problem(ref)
         if problem:
             if near:
                 hint = f"Did you mean stage '{near}'? FROM matches stage names exactly, and they are lower case."
@@ -633,7 +641,7 @@ class _Resolver:
                 f"{where}: {what} '{ref}' is the image '{ref}', not the stage '{ref}' defined at line {line}: a FROM "
                 "can only use stages defined above it. Move that stage up if you meant it."
             )
-        elif near and reference.is_bare_name(ref):
+        elif near:
             self.warnings.append(
                 f"{where}: {what} '{ref}' is not a stage, so BuildKit will pull the image '{ref}'. "
                 f"Did you mean stage '{near}'?"

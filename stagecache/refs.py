@@ -53,10 +53,15 @@ def check_repository(value: str) -> str | None:
     return None
 
 
+_UNSAFE_RE = re.compile("[" + re.escape("".join(OPTION_UNSAFE)) + "]")
+
+
 def check_option_value(value: str) -> str | None:
     """Return why ``value`` cannot go inside a ``k=v,k=v`` option or argv, or None."""
     if value.startswith("-"):
         return "it starts with '-' and would be read as a flag"
+    if not _UNSAFE_RE.search(value):
+        return None
     bad = sorted({c for c in value if c in OPTION_UNSAFE})
     if bad:
         shown = ", ".join(repr(c) for c in bad)

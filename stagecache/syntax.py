@@ -209,6 +209,8 @@ def closest(word: str, options: Iterable[str]) -> str | None:
     best: tuple[int, str] | None = None
     low = word.lower()
     for option in sorted(options):
+        if abs(len(option) - len(low)) >= 3:
+            continue
         d = _distance(low, option.lower())
         if d == 0:
             return None
