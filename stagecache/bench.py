@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Protocol
 
 from stagecache import config as configmod
-from stagecache import frontend as frontends
 from stagecache import localcache, refs
 from stagecache import strategies as strategymod
 from stagecache.bake import BakeOptions, Display, QuietDisplay, bake, check_builder
@@ -402,12 +401,7 @@ def run_bench(
     display = display or _QuietBench()
     started = time.monotonic()
     docker_before = runner.docker_seconds
-    graphs = load_graphs(config)
-    engine_fe = frontends.for_engine(
-        graphs[0].frontend, graphs[0].sensitive, lambda: runner.builtin_frontend_is_current(config.builder)
-    )
-    if engine_fe is not None:
-        graphs = load_graphs(config, engine_fe)
+    graphs = load_graphs(config, lambda: runner.builtin_frontend_is_current(config.builder))
     target = graphs[0].resolve_target(config.target or None)
     order = tuple(s.label for s in graphs[0].order(target))
     scenarios = [Scenario.parse(s) for s in options.scenarios]

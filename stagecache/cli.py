@@ -226,7 +226,6 @@ def bake(
     ),
 ) -> None:
     """Build every stage the target needs, in order, importing and exporting each stage's cache."""
-    from stagecache import frontend as frontends
     from stagecache.bake import BakeOptions, check_gate
     from stagecache.bake import bake as run_bake
     from stagecache.display import LiveDisplay, PlainDisplay
@@ -237,15 +236,9 @@ def bake(
     if progress not in ("auto", "tty", "plain"):
         raise UsageError(f"--progress must be auto, tty or plain, not '{progress}'.")
     cfg = _load(selection, fail_under=fail_under, jobs=jobs, execution=execution)
-    p = make_plan(cfg)
     runner = Runner()
-    # A file that names no frontend, with an idiom whose meaning changed in frontend 1.11: ask
-    # the engine which rules it follows, and plan by them (exit 2 here if they make it fail).
-    engine_fe = frontends.for_engine(
-        p.graph.frontend, p.graph.sensitive, lambda: runner.builtin_frontend_is_current(cfg.builder)
-    )
-    if engine_fe is not None:
-        p = make_plan(cfg, frontend=engine_fe)
+    # Planned by the rules of the frontend the engine will use (exit 2 here if they make it fail).
+    p = make_plan(cfg, probe=lambda: runner.builtin_frontend_is_current(cfg.builder))
     live = progress == "tty" or (progress == "auto" and sys.stderr.isatty())
     display = (LiveDisplay if live else PlainDisplay)(sys.stderr, verbose=verbose)
     try:

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 from stagecache import bake as bakemod
 from stagecache import config as configmod
-from stagecache import frontend as frontends
 from stagecache.errors import StagecacheError
 from stagecache.plan import BuildPlan, make_plan
 from stagecache.registry import RegistryClient, docker_credentials
@@ -141,28 +140,20 @@ def _plan_checks(plan: BuildPlan, runner: Runner, builder: BuilderInfo, env: Map
 def _frontend_check(plan: BuildPlan, runner: Runner) -> Check:
     """Which Dockerfile frontend reads the file, and whether that changes the plan."""
     graph = plan.graph
-    try:
-        fe = frontends.for_engine(
-            graph.frontend, graph.sensitive, lambda: runner.builtin_frontend_is_current(plan.config.builder)
-        )
-    except StagecacheError as exc:
-        return Check("frontend", WARN, exc.message, "add '# syntax=docker/dockerfile:1' as the first line")
-    if fe is None:
+    if graph.frontend.source != "assumed" or not graph.sensitive:
         why = "named by the # syntax= line" if graph.frontend.source == "syntax" else "no line depends on its version"
         return Check("frontend", PASS, f"{graph.frontend.description} ({why})")
     lines = "; ".join(graph.sensitive)
-    if fe.modern:
-        return Check("frontend", PASS, f"{fe.description}: reads {lines} as the plan does")
+    fix = "add '# syntax=docker/dockerfile:1' as the first line to get the same result on every engine"
     try:
-        make_plan(plan.config, frontend=fe)
+        engine = make_plan(plan.config, probe=lambda: runner.builtin_frontend_is_current(plan.config.builder))
     except StagecacheError as exc:
-        return Check("frontend", FAIL, exc.message, "add '# syntax=docker/dockerfile:1' as the first line")
-    return Check(
-        "frontend",
-        WARN,
-        f"{fe.description} reads {lines} differently from frontend 1.11+; bake plans by the engine's rules",
-        "add '# syntax=docker/dockerfile:1' as the first line to get the same result on every engine",
-    )
+        return Check("frontend", FAIL, exc.message, fix)
+    fe = engine.graph.frontend
+    if fe.modern:
+        return Check("frontend", PASS, f"{fe.description}: it reads {lines} as the plan does")
+    detail = f"{fe.description} reads {lines} differently from frontend 1.11+; bake plans by its rules"
+    return Check("frontend", WARN, detail, fix)
 
 
 def _registry_check(plan: BuildPlan, env: Mapping[str, str]) -> Check:

@@ -42,6 +42,9 @@ class ConfigError(UsageError):
 class DockerfileError(UsageError):
     """The Dockerfile is missing, does not parse, or names no such stage (exit 2)."""
 
+    frontend_sensitive = False
+    """Set when a frontend older than 1.11 would have read the line without this error."""
+
 
 class EnvironmentProblem(StagecacheError):
     """The machine cannot do what was asked: no docker, daemon down, a builder

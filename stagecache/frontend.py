@@ -21,7 +21,6 @@ Dockerfile frontend 1.11 (BuildKit v0.17, moby/buildkit#5349 and the ONBUILD wor
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 CURRENT_STABLE = (1, 11)
@@ -68,12 +67,3 @@ def from_syntax(syntax: str | None) -> Frontend:
         return Frontend(f"{syntax}", "syntax", modern=modern)
     version = (int(v.group("major")), int(v.group("minor") or 10**6))
     return Frontend(syntax, "syntax", modern=version >= CURRENT_STABLE)
-
-
-def for_engine(named: Frontend, sensitive: Sequence[str], probe: Callable[[], bool]) -> Frontend | None:
-    """The frontend an engine reads the file with, when that changes its meaning: None when
-    the file names its frontend or uses no idiom whose meaning changed (then the plan stands,
-    and no engine is asked). ``probe`` answers whether the built-in frontend is 1.11+."""
-    if named.source != "assumed" or not sensitive:
-        return None
-    return BUILTIN_CURRENT if probe() else BUILTIN_OLD

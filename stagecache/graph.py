@@ -30,7 +30,7 @@ from __future__ import annotations
 import platform as _platform
 import posixpath
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -98,6 +98,8 @@ class Stage:
     onbuild_from: tuple[tuple[int, int], ...] = ()
     """(stage index, line) of stages that ONBUILD triggers copy from, which a frontend older
     than 1.11 does not add to the graph."""
+    refusal: str | None = None
+    """Why BuildKit fails a build that reaches this stage (a --from of a stage defined below it)."""
     needs_buildkit: tuple[int, str] | None = None
     """(line, text) of the first instruction the legacy builder cannot run, if any."""
 
@@ -198,6 +200,8 @@ class StageGraph:
                 needed.add(i)
                 todo.extend(self.stages[i].deps)
         for i in sorted(needed):
+            if self.stages[i].refusal:
+                raise DockerfileError(self.stages[i].refusal)
             for source, line in self.stages[i].onbuild_from:
                 if source not in needed:
                     raise DockerfileError(
@@ -323,6 +327,32 @@ def parse(
     )
 
 
+def parse_for_engine(
+    path: Path,
+    build_args: Mapping[str, str] | None,
+    target_platform: str | None,
+    probe: Callable[[], bool],
+    text: str | None = None,
+) -> StageGraph:
+    """:func:`parse`, as the engine will read the file.
+
+    When the file names no frontend (no ``# syntax=`` line) and uses an idiom whose meaning
+    changed in frontend 1.11 (see stagecache.frontend), ``probe()`` tells whether the
+    engine's built-in frontend is 1.11 or later, and the file is read by the rules it follows.
+    Otherwise the engine is not asked."""
+    text = read_text(path) if text is None else text
+    try:
+        g = parse(path, build_args, target_platform, text)
+    except DockerfileError as exc:
+        if not exc.frontend_sensitive or probe():
+            raise
+        return parse(path, build_args, target_platform, text, frontend=frontends.BUILTIN_OLD)
+    if g.frontend.source != "assumed" or not g.sensitive:
+        return g
+    fe = frontends.BUILTIN_CURRENT if probe() else frontends.BUILTIN_OLD
+    return parse(path, build_args, target_platform, text, frontend=fe)
+
+
 @dataclass
 class _Block:
     """A FROM line and the instructions under it, before resolution."""
@@ -392,37 +422,47 @@ class _Resolver:
             )
             raise DockerfileError(f"{where}: cannot expand {what} '{word}': {exc}. {fix}") from None
 
-    def meta_env(self, target_platform: str, build_platform: str | None) -> tuple[dict[str, str], set[str]]:
-        """The environment of FROM lines: automatic platform args, then the global ARGs."""
+    def meta_env(
+        self, target_platform: str, build_platform: str | None, modern: bool
+    ) -> tuple[dict[str, str], set[str], dict[str, int]]:
+        """The environment of FROM lines: automatic platform args, then the global ARGs, by the
+        rules of frontend 1.11+ (``modern``) or of the ones before. Also the declared names,
+        and the names an ARG without a value set to "" (before 1.11) with that ARG's line."""
         env = platform_args(target_platform, build_platform)
         for name in PLATFORM_ARGS:
             if name in self.args:
                 env[name] = self.args[name]
         declared = set(PLATFORM_ARGS)
+        erased: dict[str, int] = {}
         for instr in self.meta:
             where = self._where(instr)
             for name, default in _arg_pairs(where, instr.args):
                 declared.add(name)
                 if name in self.args:
                     env[name] = self.args[name]
-                elif default is not None and not self.fe.modern:
-                    # Before 1.11 an error in a global ARG's default left it empty; the build went on.
+                elif default is None:
+                    if not modern:  # before 1.11, an ARG without a value set it to ""
+                        env[name] = ""
+                        erased[name] = instr.line
+                elif modern:
                     try:
+                        env[name] = self._expand(default, env, where, f"the default of ARG {name}").value
+                    except DockerfileError as exc:
+                        # A frontend before 1.11 would have left it empty and gone on.
+                        exc.frontend_sensitive = self.fe.source == "assumed"
+                        raise
+                else:
+                    try:  # before 1.11, an error in a global ARG's default left it empty
                         env[name] = self._expand(default, env, where, f"the default of ARG {name}").value
                     except DockerfileError:
                         env[name] = ""
-                elif default is not None:
-                    env[name] = self._expand(default, env, where, f"the default of ARG {name}").value
-                elif name in env:
-                    self.sensitive.append(f"{where}: 'ARG {name}' without a value, after {name} has one")
-                if name not in self.args and default is None and not self.fe.modern:
-                    env[name] = ""  # frontends before 1.11 set an ARG without value to ""
-                    self.erased[name] = instr.line
-        return env, declared
+        return env, declared, erased
 
     def resolve(self, target_platform: str, build_platform: str | None) -> tuple[Stage, ...]:
-        env, declared = self.meta_env(target_platform, build_platform)
+        env, declared, self.erased = self.meta_env(target_platform, build_platform, self.fe.modern)
         heads = [self._head(i, b, env, declared) for i, b in enumerate(self.blocks)]
+        if self.fe.source == "assumed" and self.meta:
+            self._compare_old_rules(target_platform, build_platform, heads)
         final_names: dict[str, int] = {}
         for i, head in enumerate(heads):
             if head.name is not None:
@@ -432,6 +472,23 @@ class _Resolver:
             stages.append(self._stage(i, block, head, heads, final_names, stages))
         self._warn_names(heads)
         return tuple(stages)
+
+    def _compare_old_rules(self, target_platform: str, build_platform: str | None, heads: Sequence[_Head]) -> None:
+        """Note the FROM lines a frontend before 1.11 would read differently (see
+        stagecache.frontend), so that bake asks the engine which one it has."""
+        old, _, _ = self.meta_env(target_platform, build_platform, modern=False)
+        for block, head in zip(self.blocks, heads, strict=True):
+            instr = block.start
+            words = [(instr.args[0], head.base)] + [(p, head.platform or "") for p in instr.flag("platform")[-1:]]
+            for word, now in words:
+                try:
+                    before = shell_expand(word, old, self.source.escape).value
+                except ShellError:
+                    before = None
+                if before != now:
+                    self.sensitive.append(
+                        f"{self._where(instr)}: '{word}' is '{now}' by frontend 1.11+ and '{before}' by older ones"
+                    )
 
     def _head(self, index: int, block: _Block, env: Mapping[str, str], declared: set[str]) -> _Head:
         instr = block.start
@@ -540,10 +597,15 @@ class _Resolver:
                 if instr.keyword == "ONBUILD" and instr.trigger is not None:
                     commands.append((instr.trigger, True))
         commands.extend((instr, False) for instr in block.commands)
+        refusal = None
         for instr, onbuild in commands:
             for ref, kind in _sources(instr):
                 cwhere = self._where(instr)
-                dep = self._source(cwhere, ref, kind, index, label, heads, final_names)
+                try:
+                    dep = self._source(cwhere, ref, kind, index, label, heads, final_names)
+                except _Refusal as exc:
+                    refusal = refusal or str(exc)
+                    continue
                 if dep is None:
                     self._check_image(cwhere, ref, f"{instr.keyword} --from", heads, None)
                     if ref not in images:
@@ -569,6 +631,7 @@ class _Resolver:
             instructions=instructions,
             total=total,
             onbuild_from=tuple(onbuild_from),
+            refusal=refusal,
             needs_buildkit=(blocker.line, blocker.text) if blocker is not None else None,
         )
 
@@ -613,7 +676,8 @@ class _Resolver:
                 f"{where}: stage '{label}' uses itself (--from={ref}): circular dependency. Copy from another stage."
             )
         if dep > index:
-            raise DockerfileError(
+            # BuildKit says so when it dispatches this stage: only for a target that needs it.
+            raise _Refusal(
                 f"{where}: cannot copy from stage '{src}', it needs to be defined before current stage '{label}'. "
                 f"Move stage '{src}' above it."
             )
@@ -700,6 +764,10 @@ class _Resolver:
                 )
             else:
                 first[head.name] = block.start.line
+
+
+class _Refusal(Exception):
+    """A problem BuildKit reports only when it builds the stage (see Stage.refusal)."""
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,6 @@ from stagecache import graph as graphmod
 from stagecache.cache import CacheMode, Naming, StageCache, dedupe, get_mode
 from stagecache.config import Config
 from stagecache.errors import UsageError
-from stagecache.frontend import Frontend
 
 _SECRETISH = re.compile(r"TOKEN|PASSWORD|PASSWD|SECRET|KEY|CREDENTIAL|AUTH", re.IGNORECASE)
 REDACTED = "***"
@@ -137,15 +136,19 @@ def push_with_docker(config: Config, mode: CacheMode) -> bool:
     return mode.legacy_builder or (not config.builder and len(config.platforms) <= 1)
 
 
-def load_graphs(config: Config, frontend: Frontend | None = None) -> tuple[graphmod.StageGraph, ...]:
+def load_graphs(config: Config, probe: Callable[[], bool] | None = None) -> tuple[graphmod.StageGraph, ...]:
     """The stage graph for each configured platform (one graph, for this machine's platform,
-    when none is configured). The file is read once."""
+    when none is configured). The file is read once.
+
+    ``probe`` (bake, doctor, bench) answers whether the engine's built-in Dockerfile frontend is
+    1.11 or later, for files whose meaning depends on it (graph.parse_for_engine); without it
+    (plan) the current stable frontend is assumed and no engine is asked."""
     text = graphmod.read_text(config.dockerfile)
     args = dict(config.build_args)
-    return tuple(
-        graphmod.parse(config.dockerfile, args, platform, text=text, frontend=frontend)
-        for platform in (config.platforms or (None,))
-    )
+    platforms = config.platforms or (None,)
+    if probe is None:
+        return tuple(graphmod.parse(config.dockerfile, args, p, text=text) for p in platforms)
+    return tuple(graphmod.parse_for_engine(config.dockerfile, args, p, probe, text=text) for p in platforms)
 
 
 SCOPES = ("stages", "final")
@@ -157,7 +160,7 @@ def make_plan(
     branch: str | None = None,
     scope: str | None = None,
     no_cache: bool = False,
-    frontend: Frontend | None = None,
+    probe: Callable[[], bool] | None = None,
 ) -> BuildPlan:
     """Work out every command ``bake`` runs for ``config``.
 
@@ -174,7 +177,7 @@ def make_plan(
     scope = scope or config.scope
     if scope not in SCOPES:
         raise UsageError(f"unknown scope '{scope}'; expected one of {', '.join(SCOPES)}.")
-    graphs = graphs or load_graphs(config, frontend)
+    graphs = graphs or load_graphs(config, probe)
     graph = graphs[0]
     mode = get_mode(config.cache.mode)
     target = graph.resolve_target(config.target or None)

@@ -106,6 +106,7 @@ class Runner:
         self._lock = threading.Lock()
         self._info_lock = threading.Lock()
         self._engine: EngineInfo | None = None
+        self._frontends: dict[str, bool] = {}
         self._running: dict[int, subprocess.Popen[bytes]] = {}
         self._cancelled: dict[int, int] = {}
         self.docker_seconds = 0.0
@@ -331,6 +332,11 @@ class Runner:
         """Whether the builder's built-in Dockerfile frontend follows the rules of frontend 1.11
         and later (see stagecache.frontend). Asks the builder itself with a build of nothing, as
         its version is not always known (Debian's dockerd reports BuildKit ``v0.0.0+unknown``)."""
+        if builder not in self._frontends:
+            self._frontends[builder] = self._probe_frontend(builder)
+        return self._frontends[builder]
+
+    def _probe_frontend(self, builder: str) -> bool:
         import tempfile
 
         from python_on_whales.exceptions import DockerException

@@ -180,8 +180,10 @@ def test_diamond_topological_order_and_unreachable_stages() -> None:
 
 
 def test_copy_from_a_later_stage_is_an_error() -> None:
+    g = parse("FROM alpine AS final\nCOPY --from=later /x /x\nFROM alpine AS later\nRUN true\n")
+    assert order(g) == ["later"]  # BuildKit refuses only a build that reaches 'final'
     with pytest.raises(DockerfileError) as info:
-        parse("FROM alpine AS final\nCOPY --from=later /x /x\nFROM alpine AS later\nRUN true\n")
+        g.build_order("final")
     assert str(info.value) == (
         "Dockerfile:2: cannot copy from stage 'later', it needs to be defined before current stage 'final'. "
         "Move stage 'later' above it."
@@ -189,8 +191,10 @@ def test_copy_from_a_later_stage_is_an_error() -> None:
 
 
 def test_index_reference_must_be_earlier() -> None:
+    g = parse("FROM alpine\nCOPY --from=1 /x /x\nFROM alpine\n")
+    assert order(g) == ["stage-1"]  # BuildKit only refuses a build that reaches stage 0
     with pytest.raises(DockerfileError) as info:
-        parse("FROM alpine\nCOPY --from=1 /x /x\nFROM alpine\n")
+        g.order(g.stages[0])
     assert str(info.value) == (
         "Dockerfile:2: cannot copy from stage 'stage-1', it needs to be defined before current stage 'stage-0'. "
         "Move stage 'stage-1' above it."
@@ -419,7 +423,8 @@ def test_an_unnamed_stage_cannot_be_a_target() -> None:
             "'AS $NAME' is not a variable).",
         ),
         (
-            "FROM alpine AS build\nRUN one\nFROM alpine AS app\nCOPY --from=build /a /a\nFROM alpine AS build\nRUN 2\n",
+            "FROM alpine AS build\nRUN one\nFROM alpine AS app\nCOPY --from=build /a /a\nFROM alpine AS build\nRUN 2\n"
+            "FROM app\n",
             "Dockerfile:4: cannot copy from stage 'build', it needs to be defined before current stage 'app'. "
             "Move stage 'build' above it.",
         ),
@@ -503,3 +508,36 @@ def test_what_older_frontends_do_with_bad_expressions() -> None:
     with pytest.raises(DockerfileError) as info:
         graph.parse(Path("Dockerfile"), None, "linux/amd64", text=text, frontend=frontends.BUILTIN_OLD)
     assert "has an empty #/% pattern, on which the engine's built-in Dockerfile frontend" in str(info.value)
+
+
+def test_bake_asks_the_engine_only_when_an_older_frontend_would_read_a_from_line_differently() -> None:
+    asked: list[bool] = []
+
+    def probe(answer: bool):
+        def ask() -> bool:
+            asked.append(answer)
+            return answer
+
+        return ask
+
+    common = "ARG TARGETOS TARGETARCH\nFROM alpine AS build\nRUN --mount=type=cache,target=/c make\n"
+    g = graph.parse_for_engine(Path("Dockerfile"), None, "linux/amd64", probe(False), text=common)
+    assert g.sensitive == () and asked == [] and g.frontend.source == "assumed"
+    text = "ARG TARGETARCH\nFROM scratch AS bamd64\nCOPY a /a\nFROM b${TARGETARCH}\nCOPY b /b\n"
+    assert parse(text).sensitive == (
+        "Dockerfile:4: 'b${TARGETARCH}' is 'bamd64' by frontend 1.11+ and 'b' by older ones",
+    )
+    old = graph.parse_for_engine(Path("Dockerfile"), None, "linux/amd64", probe(False), text=text)
+    assert old.frontend is frontends.BUILTIN_OLD and old.stages[1].base == "b" and asked == [False]
+    new = graph.parse_for_engine(Path("Dockerfile"), None, "linux/amd64", probe(True), text=text)
+    assert new.frontend is frontends.BUILTIN_CURRENT and new.stages[1].base == "bamd64"
+    # A file that names its frontend is read by its rules; no engine is asked.
+    named = graph.parse_for_engine(
+        Path("Dockerfile"), None, None, probe(True), text="# syntax=docker/dockerfile:1.6\n" + text
+    )
+    assert named.frontend.source == "syntax" and named.stages[1].base == "b" and asked == [False, True]
+    # An error in a global ARG default fails a 1.11+ build; older ones leave the ARG empty.
+    bad = "ARG V=${UNSET:?}\nFROM alpine${V}\n"
+    with pytest.raises(DockerfileError):
+        graph.parse_for_engine(Path("Dockerfile"), None, None, probe(True), text=bad)
+    assert graph.parse_for_engine(Path("Dockerfile"), None, None, probe(False), text=bad).stages[0].base == "alpine"
