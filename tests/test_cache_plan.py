@@ -162,6 +162,28 @@ def test_classic_refuses_secrets(tmp_path: Path) -> None:
         make(tmp_path, BASE + '[cache]\nmode = "classic"\n[build.secrets]\nx = { env = "X" }\n')
 
 
+@pytest.mark.parametrize(
+    ("line", "shown"),
+    [
+        ("RUN --mount=type=cache,target=/root/.cache make", "RUN --mount=type=cache,target=/root/.cache make"),
+        ("COPY --link . /src", "COPY --link . /src"),
+        ("COPY <<EOF /etc/motd\nhello\nEOF", "COPY <<EOF /etc/motd hello EOF"),
+    ],
+)
+def test_classic_refuses_what_only_buildkit_can_run(tmp_path: Path, line: str, shown: str) -> None:
+    dockerfile = f"FROM alpine AS compile\n{line}\nFROM alpine AS runtime\nCOPY --from=compile /app /app\n"
+    with pytest.raises(UsageError) as info:
+        make(tmp_path, BASE + '[cache]\nmode = "classic"\n', dockerfile)
+    assert str(info.value) == (
+        f"{tmp_path.resolve() / 'Dockerfile'}:2: '{shown}' needs BuildKit, and cache mode 'classic' uses the legacy "
+        "builder, which cannot run it. Choose a BuildKit cache mode (registry, inline, local)."
+    )
+    # A stage after the target is never run by the legacy builder: no objection.
+    after = DOCKERFILE + f"FROM alpine AS x\n{line}\n"
+    plan = make(tmp_path, BASE + '[cache]\nmode = "classic"\n', after, target="runtime")
+    assert [b.stage for b in plan.builds] == ["compile", "runtime"]
+
+
 def test_args_secrets_tags_builder_platforms_and_stage_overrides(tmp_path: Path) -> None:
     plan = make(
         tmp_path,
