@@ -524,7 +524,8 @@ def _session_facts(
         for text in getattr(loose, kind):
             owners = [b for b in plan.builds if _names_cache(text, (*b.cache.cache_from, *b.cache.cache_to))]
             for b in owners:
-                getattr(out[b.stage], kind).append(text)
+                if text not in getattr(out[b.stage], kind):
+                    getattr(out[b.stage], kind).append(text)
             if not owners and kind != "missing_caches":
                 note = f"bake session (no single stage): {text}"
                 notes.append(note)

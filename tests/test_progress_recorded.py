@@ -180,3 +180,35 @@ def test_step_names(name: str, expected: tuple) -> None:
 @pytest.mark.parametrize("name", ["[internal] load build context", "[app] exporting cache", "exporting to image"])
 def test_other_vertices_are_not_steps(name: str) -> None:
     assert parse_step_name(name) is None
+
+
+def test_a_bake_session_gives_each_stage_its_own_cache_facts(tmp_path: Path) -> None:
+    """buildx's plain WARNING lines name a cache directory: they go to each stage build that
+    imports that cache (in a session, a stage imports its upstream stages' caches too); a line
+    that names no stage's cache goes to the report as session-wide, never divided."""
+    from stagecache import config as cfg
+    from stagecache.bake import QuietDisplay, _session_facts
+    from stagecache.plan import make_plan
+
+    (tmp_path / "Dockerfile").write_text((RAW / "bake-session.Dockerfile").read_text())
+    # The recording's cache directories (its WARNING lines name them).
+    (tmp_path / "stagecache.toml").write_text(
+        '[cache]\nmode = "local"\nlocal_dir = "/tmp/scfx-car4o_sg/cache"\n[build]\nexecution = "bake"\n'
+    )
+    plan = make_plan(cfg.load(tmp_path / "stagecache.toml", overrides=cfg.Overrides(), env={}))
+    rec = next(r for n, r in RECORDINGS if r["file"] == "bake-session.cold.rawjson")
+    p = feed(rec)
+    p.feed("WARNING: failed to configure registry cache importer: elsewhere.example/x:cache: denied\n")
+    p.close()
+    notes: list[str] = []
+    facts = _session_facts(plan, p, notes, QuietDisplay())
+    imports = {"base": ["base"], "deps-a": ["base", "deps-a"], "deps-b": ["base", "deps-b"], "app": ["base"]}
+    imports["app"] += ["deps-a", "deps-b", "app"]
+    assert {stage: f.missing_caches for stage, f in facts.items()} == {
+        stage: [f"/tmp/scfx-car4o_sg/cache/{s}" for s in caches] for stage, caches in imports.items()
+    }
+    assert notes == [
+        "bake session (no single stage): WARNING: failed to configure registry cache importer: "
+        "elsewhere.example/x:cache: denied"
+    ]
+    assert all(not f.import_errors for f in facts.values())
