@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
-from stagecache import localcache
+from stagecache import dockerignore, localcache
 from stagecache.errors import (
     BuildFailed,
     CacheGateFailed,
@@ -90,31 +90,31 @@ class BakeOptions:
 def check_local_dir(plan: BuildPlan) -> None:
     """Refuse a local cache directory that is unsafe to create, replace or delete in.
 
-    Raises UsageError (exit 2) before anything is created.
-    """
+    stagecache replaces folders inside it, so it must be a directory stagecache owns (see
+    stagecache.localcache), never the project, the build context or a folder that holds them,
+    and never sent to the builder as part of the context. Raises UsageError (exit 2) before
+    anything is created."""
     cfg = plan.config
     if plan.mode.name != "local":
         return
     d = cfg.cache.local_dir
+    key = f"{cfg.source}: key 'cache.local_dir'"
+    own = "It must be a folder of its own, such as .stagecache/cache (stagecache creates and tags it)."
     home = Path.home().resolve()
     if d == Path(d.anchor) or d == home:
-        raise UsageError(
-            f"{cfg.source}: key 'cache.local_dir' is {d}; stagecache replaces directories inside it, "
-            "so it must be a folder of its own, such as .stagecache/cache."
-        )
-    inside = [p for p in (d, *d.parents) if cfg.root in p.parents]
-    for p in inside:
+        raise UsageError(f"{key} is {d}; stagecache replaces folders inside it. {own}")
+    for name, folder in (("project folder", cfg.root), ("build context", cfg.context)):
+        if d == folder or d in folder.parents:
+            raise UsageError(f"{key} is {d}, which holds the {name} {folder}; stagecache replaces folders in it. {own}")
+    for p in (d, *d.parents):
         if p.is_symlink():
             raise UsageError(
-                f"{cfg.source}: key 'cache.local_dir' ({d}) goes through the symlink {p}; "
-                "use the real path so the cache cannot be redirected."
+                f"{key} ({d}) goes through the symlink {p}; use the real path so the cache cannot be redirected."
             )
-    if cfg.root not in (d, *d.parents):
-        raise UsageError(
-            f"{cfg.source}: key 'cache.local_dir' ({d}) is outside the project folder {cfg.root}; "
-            "put it inside the project (e.g. .stagecache/cache)."
-        )
-    if cfg.context in d.parents and not _dockerignored(cfg.context, d):
+    problem = localcache.problem(d)
+    if problem:
+        raise UsageError(f"{key}: {problem}, and stagecache replaces folders inside it. {own}")
+    if cfg.context in d.parents and not dockerignore.excluded(cfg.context, d):
         rel = d.relative_to(cfg.context)
         top = rel.parts[0]
         raise UsageError(
@@ -123,31 +123,6 @@ def check_local_dir(plan: BuildPlan) -> None:
             f"(and `COPY . .` would change with it). Add the line '{top}/' to "
             f"{cfg.context / '.dockerignore'}, or set cache.local_dir outside the context."
         )
-
-
-def _dockerignored(context: Path, path: Path) -> bool:
-    """Whether ``path`` is excluded by the context's .dockerignore (the common forms)."""
-    import fnmatch
-
-    ignore = context / ".dockerignore"
-    if not ignore.is_file():
-        return False
-    rel = path.relative_to(context).as_posix()
-    candidates = [rel]
-    parts = rel.split("/")
-    candidates += ["/".join(parts[: i + 1]) for i in range(len(parts) - 1)]
-    excluded = False
-    for raw in ignore.read_text(encoding="utf-8", errors="replace").splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        negate = line.startswith("!")
-        pattern = line.lstrip("!").strip().strip("/")
-        pattern = pattern[2:] if pattern.startswith("./") else pattern
-        pattern = pattern.replace("**/", "*").replace("/**", "/*")
-        if any(fnmatch.fnmatchcase(c, pattern) for c in candidates):
-            excluded = not negate
-    return excluded
 
 
 def check_secrets(plan: BuildPlan, env: dict[str, str]) -> None:

@@ -4,6 +4,12 @@ A build exports into a fresh ``.STAGE.incoming`` folder, which replaces the stag
 folder only after the build succeeded, under a lock, so a failed or interrupted bake
 leaves the previous cache exactly as it was.
 
+stagecache deletes and replaces folders inside the cache directory, so it only works in a
+directory it owns: one it created (marked with a ``CACHEDIR.TAG`` file, the Cache Directory
+Tagging convention that backup tools also honour), an empty one, or one that holds nothing
+but stagecache's own caches (as left by versions before the tag). :func:`problem` says why
+any other directory is refused, and nothing is deleted that is not a stagecache folder.
+
 Stages share most of their blobs (the base image's layers, the upstream stages'
 layers). Before a build, its incoming folder is seeded with hard links to the blobs of
 the caches it imports. BuildKit's local content store skips a blob that is already
@@ -24,6 +30,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from stagecache.errors import UsageError
+
 if TYPE_CHECKING:  # pragma: no cover
     from stagecache.plan import BuildPlan, StageBuild
 
@@ -37,17 +45,72 @@ _MANIFEST_TYPES = frozenset(
 )
 
 
+TAG = "CACHEDIR.TAG"
+_TAG_TEXT = (
+    "Signature: 8a477f597d28d172789f06886806bc55\n"
+    "# This directory is a stagecache local cache (https://bford.info/cachedir/).\n"
+    "# stagecache deletes and replaces folders in it: keep nothing else here.\n"
+)
+LOCK = ".lock"
+_LAYOUT = frozenset({"index.json", "oci-layout", "blobs", "ingest"})
+"""What a BuildKit local cache export (an OCI layout) holds."""
+
+
+def is_layout(path: Path) -> bool:
+    """Whether ``path`` is a folder that holds only what BuildKit's local cache export writes."""
+    try:
+        return path.is_dir() and not path.is_symlink() and {e.name for e in path.iterdir()} <= _LAYOUT
+    except OSError:
+        return False
+
+
+def _ours(entry: Path) -> bool:
+    """An entry stagecache makes in its cache directory: the tag, the lock, a stage's cache,
+    or the ``.STAGE.incoming`` / ``.STAGE.old`` folders of a swap."""
+    if entry.name in (TAG, LOCK):
+        return entry.is_file() and not entry.is_symlink()
+    return is_layout(entry)
+
+
+def problem(d: Path) -> str | None:
+    """Why ``d`` cannot be stagecache's cache directory (it holds something stagecache did not
+    make), or None. A missing or empty directory is fine."""
+    if d.is_symlink():
+        return f"{d} is a symbolic link"
+    if not d.exists():
+        return None
+    if not d.is_dir():
+        return f"{d} is not a directory"
+    if (d / TAG).is_file():
+        return None
+    foreign = sorted(e.name for e in d.iterdir() if not _ours(e))
+    if foreign:
+        shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
+        return f"{d} holds files stagecache did not create ({shown})"
+    return None
+
+
+def claim(d: Path) -> None:
+    """Create ``d`` if needed and tag it as stagecache's (after :func:`problem` said yes)."""
+    d.mkdir(parents=True, exist_ok=True)
+    tag = d / TAG
+    if not tag.exists():
+        tag.write_text(_TAG_TEXT, encoding="utf-8")
+
+
 @contextlib.contextmanager
 def lock(plan: BuildPlan, on_wait: Callable[[str], None]) -> Iterator[None]:
     """Serialise bakes that share a local cache directory, and finish any swap that a
-    crash interrupted. A first bake that kept no cache leaves no folders behind."""
+    crash interrupted.
+
+    The lock file is never deleted: a bake waiting on it holds the same file as the next
+    one to come, so two bakes can never hold the lock at once."""
     if plan.mode.name != "local":
         yield
         return
     d = plan.config.cache.local_dir
-    created = [p for p in (d, *d.parents) if not p.exists()]
-    d.mkdir(parents=True, exist_ok=True)
-    with open(d / ".lock", "w") as fh:
+    claim(d)
+    with open(d / LOCK, "a") as fh:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -57,24 +120,27 @@ def lock(plan: BuildPlan, on_wait: Callable[[str], None]) -> Iterator[None]:
             recover(d)
             yield
         finally:
-            if created and [e.name for e in d.iterdir()] == [".lock"]:
-                (d / ".lock").unlink()
-                for folder in created:
-                    with contextlib.suppress(OSError):
-                        folder.rmdir()
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def recover(d: Path) -> None:
     """Finish a swap that a crash interrupted: '.X.old' without 'X' goes back."""
     for old in d.glob(".*.old"):
+        if not is_layout(old):
+            continue
         final = d / old.name[1 : -len(".old")]
         if final.exists():
-            shutil.rmtree(old, ignore_errors=True)
+            _remove(old)
         else:
             os.replace(old, final)
     for incoming in d.glob(".*.incoming"):
-        shutil.rmtree(incoming, ignore_errors=True)
+        _remove(incoming)
+
+
+def _remove(path: Path) -> None:
+    """Delete a folder stagecache made (a cache layout); anything else is left alone."""
+    if is_layout(path):
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def prepare(build: StageBuild) -> None:
@@ -82,7 +148,7 @@ def prepare(build: StageBuild) -> None:
     if not build.local_swap:
         return
     incoming = build.local_swap[0]
-    shutil.rmtree(incoming, ignore_errors=True)
+    _remove(incoming)
     sources = [Path(s.get("src") or "") for s in build.cache.cache_from if s.type == "local"]
     seed(incoming, [s for s in sources if s.name])
 
@@ -109,7 +175,7 @@ def seed(incoming: Path, sources: list[Path]) -> None:
 def discard(build: StageBuild) -> None:
     """Drop the incoming folder of a build that failed or was interrupted."""
     if build.local_swap:
-        shutil.rmtree(build.local_swap[0], ignore_errors=True)
+        _remove(build.local_swap[0])
 
 
 def keep(build: StageBuild) -> None:
@@ -122,7 +188,7 @@ def keep(build: StageBuild) -> None:
     blobs = incoming / "blobs" / "sha256"
     present = {b.name for b in blobs.iterdir()} if blobs.is_dir() else set()
     if used is None or not used <= present:
-        shutil.rmtree(incoming, ignore_errors=True)
+        _remove(incoming)
         return
     for name in present - used:
         (blobs / name).unlink()
@@ -172,9 +238,17 @@ def disk_bytes(d: Path) -> int:
 
 def _swap_in(incoming: Path, final: Path) -> None:
     old = final.parent / f".{final.name}.old"
+    for path in (old, final):
+        if (path.exists() or path.is_symlink()) and not is_layout(path):
+            # Not a cache stagecache wrote: never replaced (the cache directory is checked
+            # before a bake, so this only happens when something else wrote there since).
+            raise UsageError(
+                f"{path} is not a cache stagecache wrote, so it is not replaced. Move it out of {final.parent}, "
+                "which is stagecache's cache directory."
+            )
     if old.exists():
         shutil.rmtree(old)
     if final.exists():
         os.replace(final, old)
     os.replace(incoming, final)
-    shutil.rmtree(old, ignore_errors=True)
+    _remove(old)

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from stagecache import config as cfg
+from stagecache import localcache
 from stagecache.bake import check_builder, check_local_dir, explain_failure
 from stagecache.errors import BuildFailed, EnvironmentProblem, RegistryError, UsageError
 from stagecache.plan import make_plan
@@ -75,13 +76,49 @@ def test_errors_that_are_not_build_failures_are_not_re_checked(tmp_path: Path) -
     assert explain_failure(usage, plan_for(tmp_path, "local"), Unreachable("docker", True)) is usage
 
 
-def test_local_dir_must_stay_inside_the_project(tmp_path: Path) -> None:
-    with pytest.raises(UsageError, match="is outside the project folder"):
-        check_local_dir(plan_for(tmp_path, "local", 'local_dir = "../elsewhere"\n'))
+def test_local_dir_must_be_a_folder_stagecache_owns(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "app").mkdir()
+    (project / "app" / "main.py").write_text("print('mine')\n")
+    key = f"{project / 'stagecache.toml'}: key 'cache.local_dir'"
+    own = "It must be a folder of its own, such as .stagecache/cache (stagecache creates and tags it)."
+    refused = {
+        ".": f"{key} is {project}, which holds the project folder {project}; stagecache replaces folders in it. {own}",
+        "..": f"{key} is {tmp_path}, which holds the project folder {project}; stagecache replaces folders in it. "
+        f"{own}",
+        "app": f"{key}: {project / 'app'} holds files stagecache did not create (main.py), and stagecache replaces "
+        f"folders inside it. {own}",
+    }
+    for local_dir, message in refused.items():
+        with pytest.raises(UsageError) as info:
+            check_local_dir(plan_for(project, "local", f'local_dir = "{local_dir}"\n'))
+        assert str(info.value) == message, local_dir
     real = tmp_path / "real"
     real.mkdir()
-    (tmp_path / "link").symlink_to(real)
+    (project / "link").symlink_to(real)
     with pytest.raises(UsageError, match="goes through the symlink"):
-        check_local_dir(plan_for(tmp_path, "local", 'local_dir = "link/cache"\n'))
-    check_local_dir(plan_for(tmp_path, "local"))  # the default is fine
-    assert not (tmp_path / ".stagecache").exists()
+        check_local_dir(plan_for(project, "local", 'local_dir = "link/cache"\n'))
+    # The default, a new folder outside the project, an empty one, and one stagecache tagged are fine.
+    check_local_dir(plan_for(project, "local"))
+    check_local_dir(plan_for(project, "local", f'local_dir = "{tmp_path / "elsewhere"}"\n'))
+    (project / ".stagecache" / "empty").mkdir(parents=True)
+    check_local_dir(plan_for(project, "local", 'local_dir = ".stagecache/empty"\n'))
+    tagged = project / ".stagecache" / "tagged"
+    tagged.mkdir()
+    (tagged / "whatever").write_text("")
+    (tagged / localcache.TAG).write_text("Signature: 8a477f597d28d172789f06886806bc55\n")
+    check_local_dir(plan_for(project, "local", 'local_dir = ".stagecache/tagged"\n'))
+    assert not (project / ".stagecache" / "cache").exists() and not (tmp_path / "elsewhere").exists()
+
+
+def test_a_cache_left_by_an_older_stagecache_is_adopted(tmp_path: Path) -> None:
+    cache = tmp_path / ".stagecache" / "cache"
+    for name in ("app", ".app.incoming"):
+        (cache / name / "blobs" / "sha256").mkdir(parents=True)
+        (cache / name / "index.json").write_text("{}")
+    (cache / ".lock").write_text("")
+    check_local_dir(plan_for(tmp_path, "local"))
+    (cache / "notes.txt").write_text("mine")
+    with pytest.raises(UsageError, match=r"holds files stagecache did not create \(notes.txt\)"):
+        check_local_dir(plan_for(tmp_path, "local"))

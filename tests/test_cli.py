@@ -81,8 +81,8 @@ def test_bake_refuses_unsafe_local_dir_before_touching_docker(tmp_path: Path) ->
     result = runner.invoke(app, ["bake", "-C", str(tmp_path)])
     assert result.exit_code == 2
     assert result.output == (
-        f"Error: {tmp_path / 'stagecache.toml'}: key 'cache.local_dir' is /; stagecache replaces directories "
-        "inside it, so it must be a folder of its own, such as .stagecache/cache.\n"
+        f"Error: {tmp_path / 'stagecache.toml'}: key 'cache.local_dir' is /; stagecache replaces folders inside "
+        "it. It must be a folder of its own, such as .stagecache/cache (stagecache creates and tags it).\n"
     )
     (tmp_path / ".dockerignore").unlink()
     (tmp_path / "stagecache.toml").unlink()
