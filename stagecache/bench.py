@@ -299,11 +299,27 @@ def resolve_options(
 
 def _check_edit_file(config: Config, edit: Edit) -> None:
     path = config.context / edit.file
-    if not path.is_file() or path.is_symlink():
+    inside = path.resolve().is_relative_to(config.context.resolve())
+    if not inside or not path.is_file() or path.is_symlink():
         raise UsageError(
             f"{config.source}: key 'bench.edits.{edit.scenario}.file': {edit.file} is not a regular file in the "
-            f"build context {config.context}."
+            f"build context {config.context}"
+            + ("" if inside else " (the path leaves it through a symbolic link)")
+            + ". bench edits a copy of the context, and only files inside it."
         )
+
+
+def _in_copy(workspace: _Workspace, rel: str) -> Path:
+    """The copy's file ``rel``, refused if it resolves outside the copy: the copy keeps the
+    context's symbolic links as links, and a link may point at the user's real files."""
+    path = workspace.context / rel
+    real = path.resolve()
+    if not real.is_relative_to(workspace.context.resolve()) or path.is_symlink() or not real.is_file():
+        raise UsageError(
+            f"bench edit of {rel}: the path goes through a symbolic link out of the bench's copy of the build "
+            f"context (to {real}); bench writes only inside its copy. Edit a file that is not behind a link."
+        )
+    return real
 
 
 @dataclass(frozen=True)
@@ -325,8 +341,9 @@ def _copy_context(config: Config, root: Path, edits: Sequence[Edit]) -> _Workspa
     dockerfile = config.dockerfile
     if config.context in dockerfile.parents:
         dockerfile = context / dockerfile.relative_to(config.context)
-    originals = {context / e.file: (context / e.file).read_bytes() for e in edits}
-    return _Workspace(root, context, dockerfile, originals)
+    workspace = _Workspace(root, context, dockerfile, {})
+    workspace.originals.update({_in_copy(workspace, e.file): _in_copy(workspace, e.file).read_bytes() for e in edits})
+    return workspace
 
 
 def strategy_config(config: Config, strategy: Strategy, root: Path, context: Path, dockerfile: Path) -> Config:
@@ -377,7 +394,7 @@ def edit_line(append: str, token: str) -> str:
 
 
 def _apply_edit(workspace: _Workspace, edit: Edit, token: str) -> None:
-    path = workspace.context / edit.file
+    path = _in_copy(workspace, edit.file)
     data = path.read_bytes()
     sep = b"" if not data or data.endswith(b"\n") else b"\n"
     path.write_bytes(data + sep + (edit_line(edit.append, token) + "\n").encode())
@@ -431,7 +448,6 @@ def run_bench(
         for name in options.strategies:
             strategy = strategymod.get(name)
             plan = plans[name]
-            _restore(workspace)
             outcome = StrategyOutcome(strategy, plan.config.image)
             try:
                 if options.allow_prune:
@@ -463,6 +479,7 @@ def run_bench(
                         break
                 outcome = _measure_cache(outcome, plan.config, plan.mode.name)
             finally:
+                _restore(workspace)
                 outcomes.append(outcome)
                 if not options.keep:
                     _clean_strategy(plan.config, runner)

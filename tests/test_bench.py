@@ -259,3 +259,38 @@ def test_bake_variants_get_a_valid_repository_of_their_own(tmp_path: Path) -> No
     work = tmp_path / "w"
     c = bench.strategy_config(config, strategies.get("local+bake"), work, work / "context", work / "Dockerfile")
     assert c.image == "localhost:5000/app/bench-local-bake" and c.execution == "bake"
+
+
+def test_an_edit_behind_a_symbolic_link_never_reaches_the_users_files(tmp_path: Path) -> None:
+    real = tmp_path / "elsewhere"  # the user's real folder, outside the build context
+    real.mkdir()
+    (real / "lib.c").write_text("int lib;\n")
+    root = tmp_path / "project"
+    root.mkdir()
+    (root / "vendor").mkdir()
+    (root / "vendor" / "v.c").write_text("int v;\n")
+    (root / "out").symlink_to(real)  # leaves the context
+    (root / "abs").symlink_to(root / "vendor")  # absolute: in a copy it still points at the original
+    (root / "rel").symlink_to("vendor")  # relative: in a copy it points into the copy
+    edits = (
+        "[bench.edits]\n"
+        'cold-edit-out = { file = "out/lib.c", append = "// edit" }\n'
+        'cold-edit-abs = { file = "abs/v.c", append = "// edit" }\n'
+        'cold-edit-rel = { file = "rel/v.c", append = "// edit" }\n'
+    )
+    config = load(root, edits)
+    with pytest.raises(UsageError) as info:
+        bench.resolve_options(config, scenarios=("cold-edit-out",))
+    assert "out/lib.c is not a regular file in the build context" in str(info.value)
+    assert "(the path leaves it through a symbolic link)" in str(info.value)
+    before = {p: p.read_bytes() for p in (real / "lib.c", root / "vendor" / "v.c")}
+    work = tmp_path / "work"
+    abs_edit, rel_edit = config.bench.edit("cold-edit-abs"), config.bench.edit("cold-edit-rel")
+    assert abs_edit is not None and rel_edit is not None
+    with pytest.raises(UsageError) as info:
+        bench._copy_context(config, work, [abs_edit])
+    assert "goes through a symbolic link out of the bench's copy" in str(info.value)
+    ws = bench._copy_context(config, tmp_path / "work2", [rel_edit])
+    bench._apply_edit(ws, rel_edit, "t1")
+    assert (ws.context / "vendor" / "v.c").read_text() == "int v;\n// edit t1\n"
+    assert {p: p.read_bytes() for p in before} == before

@@ -142,3 +142,35 @@ def test_bench_ctrl_c_writes_what_was_measured_and_removes_the_copy(make_project
     assert list(work.iterdir()) == []
     leftover = subprocess.run(["pgrep", "-f", f"buildx build.*{work}"], capture_output=True, text=True)
     assert leftover.stdout.strip() == ""
+
+
+def test_bench_edits_behind_a_symlinked_folder_stay_in_its_copy(make_project, tmp_path: Path) -> None:
+    p = bench_project(make_project)
+    (p.root / "docs").mkdir()
+    (p.root / "docs" / "notes.txt").write_text("notes\n")
+    (p.root / "linked").symlink_to("docs")  # a relative link: inside the bench's copy, it stays in the copy
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "real.txt").write_text("the user's real file\n")
+    (p.root / "away").symlink_to(outside)
+    toml = (p.root / "stagecache.toml").read_text()
+    toml += 'warm-edit-linked = { file = "linked/notes.txt", append = "bench edit" }\n'
+    (p.root / "stagecache.toml").write_text(toml)
+    before = {**tree_digest(p.root), **{f"outside/{k}": v for k, v in tree_digest(outside).items()}}
+    done = subprocess.run(
+        [STAGECACHE, "bench", "-C", str(p.root), "--strategy", "local", "--scenario", "warm-edit-linked",
+         "--progress", "plain"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    after = {**tree_digest(p.root), **{f"outside/{k}": v for k, v in tree_digest(outside).items()}}
+    assert after == before
+    # An edit that would leave the context through a link is refused before anything runs.
+    (p.root / "stagecache.toml").write_text(toml + 'cold-edit-away = { file = "away/real.txt", append = "x" }\n')
+    refused = subprocess.run(
+        [STAGECACHE, "bench", "-C", str(p.root), "--strategy", "local", "--scenario", "cold-edit-away"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert refused.returncode == 2
+    assert "away/real.txt is not a regular file in the build context" in refused.stderr
+    assert (outside / "real.txt").read_text() == "the user's real file\n"
