@@ -91,7 +91,7 @@ def test_unknown_names_and_missing_edits_are_refused(tmp_path: Path) -> None:
         bench.resolve_options(gone, scenarios=["cold-edit-x"], allow_prune=True)
     assert info.value.message == (
         f"{tmp_path / 'stagecache.toml'}: key 'bench.edits.cold-edit-x.file': nope.c is not a regular file in "
-        f"the build context {tmp_path}."
+        f"the build context {tmp_path}. bench edits a copy of the context, and only files inside it."
     )
 
 
