@@ -82,7 +82,12 @@ class Naming:
     branch: str = "main"
 
     def _render(self, template: str, stage: str) -> str:
-        value = template.format(image=self.image, stage=stage, branch=refs.sanitize_tag(self.branch))
+        # The branch gets the room the rest of the tag leaves: a tag has at most 128 characters.
+        tag_template = template.rsplit("/", 1)[-1].partition(":")[2]
+        fixed = tag_template.format(image=self.image, stage=stage, branch="")
+        room = 128 - len(fixed) if "{branch}" in tag_template else 128
+        branch = refs.sanitize_tag(self.branch, max(room, 9))
+        value = template.format(image=self.image, stage=stage, branch=branch)
         problem = refs.check_reference(value)
         if problem:
             raise UsageError(

@@ -179,6 +179,7 @@ def make_plan(
         raise UsageError(f"unknown scope '{scope}'; expected one of {', '.join(SCOPES)}.")
     graphs = graphs or load_graphs(config, probe)
     graph = graphs[0]
+    _check_stage_settings(config, graph)
     mode = get_mode(config.cache.mode)
     target = graph.resolve_target(config.target or None)
     # Each platform's graph may need other stages (FROM base-${TARGETOS}): build the union,
@@ -276,6 +277,20 @@ def make_plan(
         scope=scope,
         graphs=graphs,
     )
+
+
+def _check_stage_settings(config: Config, graph: graphmod.StageGraph) -> None:
+    """A ``[stages.NAME]`` table for a stage the Dockerfile does not have does nothing: a typo
+    there would silently switch off that stage's gate or tags."""
+    from stagecache.syntax import did_you_mean
+
+    labels = [s.label for s in graph.live_stages()]
+    for name, _ in config.stages:
+        if name not in labels:
+            raise UsageError(
+                f"{config.source}: table [stages.{name}]: {graph.path} has no stage '{name}'"
+                f"{did_you_mean(name, labels)}. Stages: {', '.join(labels)}. Rename or remove the table."
+            )
 
 
 def _uses_branch(config: Config) -> bool:

@@ -69,9 +69,18 @@ def check_option_value(value: str) -> str | None:
     return None
 
 
-def sanitize_tag(value: str) -> str:
-    """Make a valid tag out of arbitrary text such as a branch name."""
-    tag = re.sub(r"[^\w.-]+", "-", value).strip(".-") or "default"
-    if not re.match(r"[\w]", tag[0]):
-        tag = "_" + tag
-    return tag[:128]
+def sanitize_tag(value: str, room: int = 128) -> str:
+    """A valid tag part, at most ``room`` characters, made of arbitrary text such as a branch
+    name: the same text gives the same part, and different texts give different parts.
+
+    A name that is already a valid tag part and fits stays as it is (``main``). Otherwise the
+    characters a tag cannot hold become ``-``, the result is cut to fit, and 8 hex digits of
+    the name's SHA-256 are appended, so that ``feature/x`` and ``feature-x``, or two long
+    names that share their first 100 characters, never share a tag."""
+    import hashlib
+
+    if re.fullmatch(r"\w[\w.-]*", value, re.ASCII) and len(value) <= room:
+        return value
+    digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    readable = re.sub(r"[^\w.-]+", "-", value, flags=re.ASCII).strip(".-")[: max(room - 9, 0)].rstrip(".-")
+    return f"{readable}-{digest}" if readable and re.match(r"\w", readable, re.ASCII) else digest

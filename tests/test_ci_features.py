@@ -3,6 +3,7 @@ fallback, read-only plans, the cache-hit gate, the Markdown job summary."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from stagecache import ci
 from stagecache import config as cfg
 from stagecache.bake import check_gate
 from stagecache.cli import app
-from stagecache.errors import CacheGateFailed
+from stagecache.errors import CacheGateFailed, UsageError
 from stagecache.plan import make_plan
 from stagecache.report import BakeResult, StageResult, StepResult, to_json, to_markdown
 
@@ -48,13 +49,13 @@ def test_a_feature_branch_imports_its_own_then_mains_caches_and_exports_only_its
     assert (plan.branch, plan.fallback_branch) == ("Feature/Login", "main")
     runtime = plan.builds[1]
     assert [str(s) for s in runtime.cache.cache_from] == [
-        "type=registry,ref=reg.example.com/app:cache-Feature-Login-runtime",
-        "type=registry,ref=reg.example.com/app:cache-Feature-Login-compile",
+        "type=registry,ref=reg.example.com/app:cache-Feature-Login-1ce27709-runtime",
+        "type=registry,ref=reg.example.com/app:cache-Feature-Login-1ce27709-compile",
         "type=registry,ref=reg.example.com/app:cache-main-runtime",
         "type=registry,ref=reg.example.com/app:cache-main-compile",
     ]
     assert [str(s) for s in runtime.cache.cache_to] == [
-        "type=registry,ref=reg.example.com/app:cache-Feature-Login-runtime,mode=max,ignore-error=true"
+        "type=registry,ref=reg.example.com/app:cache-Feature-Login-1ce27709-runtime,mode=max,ignore-error=true"
     ]
 
 
@@ -163,3 +164,32 @@ def test_markdown_summary_and_cache_sources() -> None:
         {"cache": "type=registry,ref=reg/app:cache-compile", "state": "imported"},
         {"cache": "type=registry,ref=reg/app:cache-main", "state": "missing"},
     ]
+
+
+def test_every_branch_gets_a_valid_distinct_tag(tmp_path: Path) -> None:
+    """A tag holds at most 128 characters of [A-Za-z0-9_.-]: a branch name that does not fit
+    as it is keeps a readable prefix and gets 8 hex digits of its SHA-256."""
+    long_a = "feature/" + "a" * 115
+    long_b = "feature/" + "a" * 114 + "b"
+    refs = {}
+    for branch in ("main", "feature/x", "feature-x", long_a, long_b, "release/1.2", "x..y", "ünï"):
+        plan = plan_for(tmp_path, BRANCHED, branch=branch)
+        ref = str(plan.builds[0].cache.cache_to[0]).split(",")[1].removeprefix("ref=")
+        tag = ref.rsplit(":", 1)[1]
+        assert len(tag) <= 128 and re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", tag), (branch, tag)
+        refs[branch] = ref
+    assert len(set(refs.values())) == len(refs)
+    assert refs["main"] == "reg.example.com/app:cache-main-compile"
+    assert refs["feature/x"] == "reg.example.com/app:cache-feature-x-217d2bf5-compile"
+    assert refs["feature-x"] == "reg.example.com/app:cache-feature-x-compile"
+    assert len(refs[long_a].rsplit(":", 1)[1]) == 128
+
+
+def test_settings_for_a_stage_the_dockerfile_does_not_have_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(UsageError) as info:
+        plan_for(tmp_path, BRANCHED + "[stages.runtme]\nfail_under = 100\n", branch="main")
+    assert str(info.value) == (
+        f"{tmp_path / 'stagecache.toml'}: table [stages.runtme]: {tmp_path / 'Dockerfile'} has no stage 'runtme' "
+        "(did you mean runtime?). Stages: compile, runtime. Rename or remove the table."
+    )
+    assert info.value.exit_code == 2
