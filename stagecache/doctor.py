@@ -15,7 +15,7 @@ from stagecache import bake as bakemod
 from stagecache import config as configmod
 from stagecache.errors import StagecacheError
 from stagecache.plan import BuildPlan, make_plan
-from stagecache.registry import RegistryClient, docker_credentials
+from stagecache.registry import CredentialsError, RegistryClient, docker_credentials
 from stagecache.runner import BuilderInfo, EngineInfo, Runner
 
 PASS, WARN, FAIL, SKIP = "pass", "warn", "fail", "skip"
@@ -166,7 +166,10 @@ def _registry_check(plan: BuildPlan, env: Mapping[str, str]) -> Check:
             f"cache mode '{plan.mode.name}' keeps its cache in a registry, but [project].image ({image}) names none",
             "set [project].image to a repository you can push to, e.g. ghcr.io/org/app",
         )
-    creds = docker_credentials(host, env)
+    try:
+        creds = docker_credentials(host, env)
+    except CredentialsError as exc:
+        return Check("registry", FAIL, exc.message, "fix the credential helper, or docker login again")
     client = RegistryClient(host, credentials=creds)
     if not client.ping():
         return Check("registry", FAIL, f"{host} does not answer", "check the address, the network, or start it")

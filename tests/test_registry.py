@@ -501,3 +501,29 @@ def test_httpx_is_imported_only_when_a_request_is_made() -> None:
     done = subprocess.run([sys.executable, "-c", code, str(ROOT / "nowhere")], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_doctor_reports_a_failing_credential_helper_as_a_failed_registry_check(tmp_path: Path) -> None:
+    from stagecache import config as cfg
+    from stagecache import doctor
+    from stagecache.plan import make_plan
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    helper = bin_dir / "docker-credential-broken"
+    helper.write_text("#!/bin/sh\necho boom >&2\nexit 1\n")
+    helper.chmod(0o755)
+    docker_config = tmp_path / "docker"
+    docker_config.mkdir()
+    (docker_config / "config.json").write_text('{"credsStore": "broken"}')
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "Dockerfile").write_text("FROM alpine AS a\nRUN true\n")
+    (project / "stagecache.toml").write_text(
+        '[project]\nimage = "registry.example.com/app"\n[cache]\nmode = "registry"\n'
+    )
+    plan = make_plan(cfg.load(project / "stagecache.toml", env={}))
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "DOCKER_CONFIG": str(docker_config), "HOME": str(tmp_path)}
+    check = doctor._registry_check(plan, env)
+    assert check.status == doctor.FAIL and check.name == "registry"
+    assert "broken" in check.detail and "registry.example.com" in check.detail
