@@ -54,7 +54,7 @@ def test_local_cache_is_unchanged_after_a_failed_build(make_project) -> None:
     assert "exit code: 7" in error.message
     assert "cc: fatal error" in error.message
     assert tree_digest(cache) == before
-    assert sorted(x.name for x in cache.iterdir()) == [".lock", "compile-image", "runtime-image"]
+    assert sorted(x.name for x in cache.iterdir()) == [".lock", "CACHEDIR.TAG", "compile-image", "runtime-image"]
     assert [(s.stage, s.status) for s in error.result.stages] == [
         ("compile-image", "failed"),
         ("runtime-image", "skipped"),

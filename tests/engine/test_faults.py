@@ -167,7 +167,7 @@ def test_two_bakes_at_once_on_one_local_cache_are_serialised(make_project) -> No
     assert [proc.returncode for proc in procs] == [0, 0], results
     assert any("waiting for another stagecache bake that uses" in err for _, err in results)
     cache = p.root / ".stagecache" / "cache"
-    assert sorted(x.name for x in cache.iterdir()) == [".lock", "compile-image", "runtime-image"]
+    assert sorted(x.name for x in cache.iterdir()) == [".lock", "CACHEDIR.TAG", "compile-image", "runtime-image"]
     p.fresh_runner()
     assert all_cached(p.bake())
 
@@ -237,7 +237,9 @@ def test_docker_missing_or_daemon_down_is_exit_3_naming_the_fix(make_project, tm
     assert lines[-1].startswith("Error: the Docker daemon is not reachable (Cannot connect to the Docker daemon at ")
     assert "scripts/engine.sh up" in lines[-1] and "Traceback" not in down.stderr
     assert down.stdout == ""  # no summary table: nothing was built
-    assert not (p.root / ".stagecache").exists()
+    # Only the (empty) cache directory, tagged as stagecache's, with its lock file, which is
+    # never deleted (deleting it is what let two bakes hold the lock at once).
+    assert sorted(x.name for x in (p.root / ".stagecache" / "cache").iterdir()) == [".lock", "CACHEDIR.TAG"]
 
 
 def test_first_run_ever_is_a_cold_build_not_an_error(make_project) -> None:
@@ -309,7 +311,8 @@ def test_docker_driver_without_containerd_store_cannot_export_cache(make_project
         "driver without the containerd image store. Fix it one of two ways: turn on the containerd image store"
     )
     assert "docker buildx create --name stagecache --driver docker-container" in error
-    assert not (p.root / ".stagecache").exists()  # nothing was created
+    # No cache was written: the cache directory holds only its tag and lock file.
+    assert sorted(x.name for x in (p.root / ".stagecache" / "cache").iterdir()) == [".lock", "CACHEDIR.TAG"]
     doctor = cli("doctor", "-C", str(p.root), "-m", "registry", env=classic_store_daemon)
     assert doctor.returncode == 3
     assert "driver docker without the containerd image store; can export cache: inline" in doctor.stdout
