@@ -3,8 +3,9 @@ own tags, cache-from and cache-to, in a group ``default``.
 
 Used by ``[build].execution = "bake"`` (one BuildKit session for every stage) and by
 ``stagecache export-bake`` for teams that want plain buildx. Pure: builds dicts.
-Build args whose names look secret are not written into the file: they become bake
-variables (``${NAME}``) that bake reads from the environment.
+Secret build args (plan.secret_arg_names: names that look secret, ``[build].secret_args``,
+values with a password in a URL) are not written into the file: they become bake variables
+(``${NAME}``) that bake reads from the environment.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import re
 from dataclasses import replace
 
 from stagecache.errors import UsageError
-from stagecache.plan import BuildPlan, Command, looks_secret
+from stagecache.plan import BuildPlan, Command
 
 GROUP = "default"
 
@@ -42,7 +43,7 @@ def definition(plan: BuildPlan, no_cache: bool = False, standalone: bool = False
     written straight to its directory, since plain bake has no step that swaps it in."""
     check(plan)
     cfg = plan.config
-    secret_args = [name for name, _ in cfg.build_args if looks_secret(name)]
+    secret_args = plan.secret_args
     targets: dict[str, dict] = {}
     for b in plan.builds:
         t: dict = {"context": str(cfg.context), "dockerfile": str(cfg.dockerfile)}
@@ -88,11 +89,11 @@ def definition(plan: BuildPlan, no_cache: bool = False, standalone: bool = False
 
 
 def command(plan: BuildPlan, path: str) -> Command:
-    """``docker buildx bake`` of the definition at ``path``; secret-looking build args travel
+    """``docker buildx bake`` of the definition at ``path``; secret build args travel
     in the process environment (bake variables), never in the file or the argv."""
     argv = ["docker", "buildx", "bake"]
     if plan.config.builder:
         argv += ["--builder", plan.config.builder]
     argv += ["--progress=rawjson", "--file", path, GROUP]
-    env = tuple((name, value) for name, value in plan.config.build_args if looks_secret(name))
+    env = tuple((name, value) for name, value in plan.config.build_args if name in plan.secret_args)
     return Command(tuple(argv), env)

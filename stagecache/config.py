@@ -121,6 +121,8 @@ class Config:
     push: bool | None = None
     cache: CacheSettings = field(default_factory=CacheSettings)
     build_args: tuple[tuple[str, str], ...] = ()
+    secret_args: tuple[str, ...] = ()
+    """``[build].secret_args``: build args whose values are secret, whatever their names."""
     secrets: tuple[Secret, ...] = ()
     stages: tuple[tuple[str, StageSettings], ...] = ()
     bench: BenchSettings = field(default_factory=BenchSettings)
@@ -328,7 +330,7 @@ _CACHE_KEYS = (
     "read_only",
     "fail_under",
 )
-_BUILD_KEYS = ("args", "secrets", "jobs", "on_failure", "execution", "scope")
+_BUILD_KEYS = ("args", "secret_args", "secrets", "jobs", "on_failure", "execution", "scope")
 SCOPES = ("stages", "final")
 ON_FAILURE = ("finish", "cancel")
 EXECUTIONS = ("per-stage", "bake")
@@ -465,6 +467,14 @@ def _from_dict(data: dict[str, Any], base: Path, path: Path | None, source: str)
         if "\n" in value or "\x00" in value:
             raise c.fail(f"build.args.{name}", "a build arg value cannot contain a newline.")
         build_args.append((name, value))
+    declared = tuple(name for name, _ in build_args)
+    secret_args = c.string_list(c.string)(build.get("secret_args", []), "build.secret_args")
+    for i, name in enumerate(secret_args):
+        if name not in declared:
+            same = [d for d in declared if d.lower() == name.lower()]
+            hint = f" Did you mean '{same[0]}'?" if same else _hint(name, declared)
+            known = f"Declared: {_quoted(declared)}." if declared else "[build.args] declares none."
+            raise c.fail(f"build.secret_args[{i}]", f"{name!r} is not a build arg in [build.args].{hint} {known}")
 
     secrets = []
     for sid, spec in c.table(build.get("secrets", {}), "build.secrets").items():
@@ -519,6 +529,7 @@ def _from_dict(data: dict[str, Any], base: Path, path: Path | None, source: str)
         push=push,
         cache=cache_settings,
         build_args=tuple(build_args),
+        secret_args=tuple(dict.fromkeys(secret_args)),
         secrets=tuple(secrets),
         stages=tuple(stages),
         bench=bench,

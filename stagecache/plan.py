@@ -11,19 +11,102 @@ import shlex
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from urllib.parse import unquote
 
 from stagecache import graph as graphmod
 from stagecache.cache import CacheMode, Naming, StageCache, dedupe, get_mode
 from stagecache.config import Config
 from stagecache.errors import UsageError
 
-_SECRETISH = re.compile(r"TOKEN|PASSWORD|PASSWD|SECRET|KEY|CREDENTIAL|AUTH", re.IGNORECASE)
 REDACTED = "***"
+
+# Build arg names are read part by part (split at "_" and at camelCase humps), so that
+# KEYBOARD_LAYOUT or TOKENIZERS_PARALLELISM are not secrets while DB_PASS and GH_PAT are.
+# The table of names and verdicts is tests/data/secret_names.txt.
+_SECRET_PARTS = frozenset(
+    {"PASS", "PASSWD", "PASSWORD", "PASSWORDS", "PASSPHRASE", "PASSCODE", "PWD", "PAT", "TOKEN", "TOKENS"}
+    | {"SECRET", "SECRETS", "SECRETKEY", "KEY", "KEYS", "APIKEY", "PRIVATE", "PRIVKEY", "CREDENTIAL"}
+    | {"CREDENTIALS", "CRED", "CREDS", "AUTH", "OAUTH", "AUTHORIZATION", "DSN", "NPMRC", "NETRC", "PYPIRC"}
+    | {"KUBECONFIG", "CERT", "CERTIFICATE", "SIGNING", "COOKIE", "COOKIES", "SESSION", "JWT", "BEARER"}
+    | {"HMAC", "SALT", "PEPPER", "OTP", "TOTP"}
+)
+# Two parts that say it together: NPM_RC, DATABASE_URL, CONNECTION_STRING.
+_SECRET_PAIRS = frozenset(
+    {("NPM", "RC"), ("DATABASE", "URL"), ("DATABASE", "URI"), ("DB", "URL"), ("DB", "URI")}
+    | {("CONNECTION", "STRING"), ("CONNECTION", "STR"), ("CONN", "STRING"), ("CONN", "STR")}
+)
+# Secret only as the last part: DB_CONNECTION, but not CONNECTION_POOL.
+_SECRET_LAST = frozenset({"CONNECTION", "CONN", "CONNSTR"})
+# Words glued to another: GHTOKEN, DBPASSWORD, CLIENTSECRET, PASSWORDHASH.
+_GLUED_SUFFIXES = ("PASSWORD", "PASSWD", "PASSPHRASE", "PASSCODE", "TOKEN", "SECRET", "CREDENTIAL", "CREDENTIALS")
+_GLUED_SUFFIXES += ("APIKEY", "PRIVATEKEY", "ACCESSKEY", "SECRETKEY")
+_GLUED_PREFIXES = ("PASSWORD", "PASSWD", "PASSPHRASE", "CREDENTIAL", "APIKEY", "PRIVATEKEY")
+# A last part that makes the name describe a secret rather than hold one: API_KEY_FILE (a path),
+# PASSWORD_MIN_LENGTH, AUTH_ENABLED, SESSION_TIMEOUT, TOKEN_URL.
+_DESCRIBES = frozenset(
+    {"TIMEOUT", "TTL", "EXPIRY", "EXPIRES", "EXPIRATION", "AGE", "LENGTH", "LEN", "SIZE", "BITS", "COUNT"}
+    | {"LIMIT", "MIN", "MAX", "ENABLED", "DISABLED", "REQUIRED", "MODE", "TYPE", "ALGORITHM", "ALGO"}
+    | {"VERSION", "FILE", "PATH", "DIR", "NAME", "DOMAIN", "HOST", "PORT", "URL", "URI", "ENDPOINT"}
+    | {"SERVER", "PROVIDER", "METHOD", "USER", "USERNAME"}
+)
+# A first part that makes it a switch: NO_AUTH, SKIP_SIGNING, USE_SSH_KEY.
+_SWITCHES = frozenset({"NO", "SKIP", "DISABLE", "ENABLE", "USE", "WITH", "WITHOUT", "REQUIRE", "ALLOW"})
+_PUBLIC = frozenset({"PUBLIC", "PUB"})
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+# scheme://user:password@host: the password runs to the last '@' before the host.
+_CREDENTIAL_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s/?#@:]*:(?P<password>[^\s/?#]+)@")
+MIN_SCRUB_LENGTH = 4
+"""Shorter values are redacted where stagecache prints build args, but not searched for in
+the build log: replacing every "1" or "dev" there would mangle it and hide nothing."""
+_NOT_SCRUBBED = frozenset({"true", "false", "none", "null", "never", "always"})
+
+
+def name_parts(name: str) -> list[str]:
+    """``dbPassword_v2`` -> ``["DB", "PASSWORD", "V2"]``."""
+    return [p for p in re.split(r"[^A-Za-z0-9]+", _CAMEL.sub("_", name).upper()) if p]
 
 
 def looks_secret(name: str) -> bool:
-    """Whether a build arg name suggests its value is a secret."""
-    return bool(_SECRETISH.search(name))
+    """Whether a build arg name suggests its value is a secret (see tests/data/secret_names.txt)."""
+    parts = name_parts(name)
+    if not parts or parts == ["PWD"]:  # $PWD is the working directory
+        return False
+    if parts[-1] in _SECRET_LAST or any(pair in _SECRET_PAIRS for pair in zip(parts, parts[1:], strict=False)):
+        return True
+    if parts[-1] in _DESCRIBES or parts[0] in _SWITCHES:
+        return False
+    for i, part in enumerate(parts):
+        if i and parts[i - 1] in _PUBLIC:  # PUBLIC_KEY, SSH_PUB_CERT
+            continue
+        if part in _SECRET_PARTS or part.endswith(_GLUED_SUFFIXES) or part.startswith(_GLUED_PREFIXES):
+            return True
+    return False
+
+
+def credential_url_passwords(value: str) -> tuple[str, ...]:
+    """The passwords of every ``scheme://user:password@host`` URL in a value (as written, and
+    percent-decoded when that differs): ``https://ci:p%40ss@host`` -> ``("p%40ss", "p@ss")``."""
+    out: list[str] = []
+    for m in _CREDENTIAL_URL.finditer(value):
+        password = m.group("password")
+        out.extend(dict.fromkeys((password, unquote(password))))
+    return tuple(dict.fromkeys(out))
+
+
+def secret_arg_names(config: Config) -> tuple[str, ...]:
+    """Build args whose values must never be shown: listed in ``[build].secret_args``, named like
+    a secret, or holding a URL with a password."""
+    marked = set(config.secret_args)
+    return tuple(
+        name
+        for name, value in config.build_args
+        if name in marked or looks_secret(name) or credential_url_passwords(value)
+    )
+
+
+def scrubbable(value: str) -> bool:
+    """Whether a secret value is searched for (and replaced) in what the builder prints."""
+    return len(value) >= MIN_SCRUB_LENGTH and value.lower() not in _NOT_SCRUBBED
 
 
 @dataclass(frozen=True)
@@ -44,8 +127,8 @@ class Command:
         return tuple(out)
 
     def display(self, secret_args: Collection[str] = ()) -> str:
-        """A copy-pasteable shell line (values quoted), secrets redacted."""
-        prefix = " ".join(f"{k}={shlex.quote(v)}" for k, v in self.env)
+        """A copy-pasteable shell line (values quoted), secrets redacted (in argv and env)."""
+        prefix = " ".join(f"{k}={REDACTED if k in secret_args else shlex.quote(v)}" for k, v in self.env)
         line = shlex.join(self.redacted(secret_args))
         return f"{prefix} {line}" if prefix else line
 
@@ -105,13 +188,17 @@ class BuildPlan:
 
     @property
     def secret_args(self) -> tuple[str, ...]:
-        """Build arg names whose values must never be shown."""
-        return tuple(name for name, _ in self.config.build_args if looks_secret(name))
+        """Build arg names whose values must never be shown (:func:`secret_arg_names`)."""
+        return secret_arg_names(self.config)
 
     @property
     def secret_values(self) -> tuple[str, ...]:
-        """The values of those build args, scrubbed from everything the builder prints."""
-        return tuple(value for name, value in self.config.build_args if looks_secret(name) and value)
+        """What is scrubbed from everything the builder prints: the values of those build args,
+        and the password of any credential URL in any build arg (see :func:`scrubbable`)."""
+        secret = set(self.secret_args)
+        values = [value for name, value in self.config.build_args if name in secret]
+        values += [p for _, value in self.config.build_args for p in credential_url_passwords(value)]
+        return tuple(v for v in dict.fromkeys(values) if scrubbable(v))
 
     def commands(self) -> tuple[Command, ...]:
         """Every command in execution order."""
@@ -298,12 +385,23 @@ def _uses_branch(config: Config) -> bool:
 
 
 def _secret_arg_warnings(config: Config) -> list[str]:
-    return [
-        f"{config.source}: build arg '{name}' looks like a secret; build args end up in the image "
-        f"history. Move it to [build.secrets] and use RUN --mount=type=secret,id={name.lower()}."
-        for name, _ in config.build_args
-        if looks_secret(name)
-    ]
+    out = []
+    for name, value in config.build_args:
+        if looks_secret(name):
+            why = "looks like a secret"
+        elif name in config.secret_args:
+            why = "is marked secret in [build].secret_args"
+        elif credential_url_passwords(value):
+            why = "holds a URL with a password"
+        else:
+            continue
+        out.append(
+            f"{config.source}: build arg '{name}' {why}. stagecache keeps its value out of what it prints, "
+            "but build args are stored in the image (its history and config), where anyone who can pull it "
+            "can read them. Use a BuildKit secret instead, which never reaches the image: move it to "
+            f"[build.secrets] and read it in the step that needs it with RUN --mount=type=secret,id={name.lower()}."
+        )
+    return out
 
 
 def _check_classic(config: Config, graph: graphmod.StageGraph, target: graphmod.Stage) -> None:

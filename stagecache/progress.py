@@ -21,6 +21,7 @@ image metadata and are not vertices.
 from __future__ import annotations
 
 import base64
+import codecs
 import json
 import re
 import time
@@ -28,7 +29,6 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any
 
 _NAME_RE = re.compile(r"^\[(?P<prefix>[^\]]*?) *(?P<num>\d+)/(?P<total>\d+)\] (?P<text>.*)$", re.DOTALL)
 # bake: "[target] exporting cache ...", "[target internal] load ..."; plain builds: "[internal] ...".
@@ -40,6 +40,10 @@ _OS_NAMES = frozenset(
 )
 LOG_TAIL = 20
 """Lines of a vertex's own output kept for error messages."""
+LOG_LINE_CAP = 8192
+"""A step's output is passed on a whole line at a time (so that a secret split across two
+chunks of it is still replaced); a line longer than this is passed on in pieces."""
+REDACTED = "***"
 
 
 def parse_time(value: str | None) -> float | None:
@@ -298,13 +302,112 @@ def _is_cache_export(name: str) -> bool:
     return "cache" in name and any(name.startswith(p) for p in _EXPORT_NAMES)
 
 
+class Scrubber:
+    """Replaces every secret value in a text with ``***``.
+
+    Overlapping occurrences (of one value, or of two values sharing letters) are replaced as one
+    span, so that no character of any of them is left over.
+    """
+
+    def __init__(self, secrets: Sequence[str] = ()) -> None:
+        self.secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
+        self.longest = max((len(s) for s in self.secrets), default=0)
+
+    def spans(self, text: str) -> list[tuple[int, int]]:
+        """Where secrets occur in ``text``: sorted, merged (start, end) pairs."""
+        found = []
+        for secret in self.secrets:
+            i = text.find(secret)
+            while i >= 0:
+                found.append((i, i + len(secret)))
+                i = text.find(secret, i + 1)
+        merged: list[tuple[int, int]] = []
+        for start, end in sorted(found):
+            if merged and start <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+            else:
+                merged.append((start, end))
+        return merged
+
+    def scrub(self, text: str, upto: int | None = None) -> tuple[str, int]:
+        """``text[:cut]`` scrubbed, and ``cut``: ``upto`` (default: the whole text), moved past
+        a secret that straddles it."""
+        cut = len(text) if upto is None else upto
+        out = []
+        pos = 0
+        for start, end in self.spans(text):
+            if start >= cut:
+                break
+            out.append(text[pos:start])
+            out.append(REDACTED)
+            pos = end
+        cut = max(cut, pos)
+        out.append(text[pos:cut])
+        return "".join(out), cut
+
+
+class _LineBuffer:
+    """One output stream of one vertex, passed on a line at a time, scrubbed as a whole line.
+
+    BuildKit sends a step's output in chunks as the process writes it, so a secret can be split
+    between two ``logs`` entries. Text is held until its newline (or :meth:`flush`, at the end
+    of the vertex or the stream). A line longer than ``cap`` is passed on in pieces, holding
+    back as many characters as the longest secret has, less one: a secret that straddles the
+    cut is then still whole in what is held, or already whole in the piece (and replaced).
+    """
+
+    def __init__(self, scrubber: Scrubber, cap: int = LOG_LINE_CAP) -> None:
+        self._scrubber = scrubber
+        self._cap = cap
+        self._parts: list[str] = []
+        self._size = 0
+        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+
+    def feed_bytes(self, data: bytes) -> list[str]:
+        """Raw output bytes (a UTF-8 character may be split between chunks too)."""
+        return self.feed(self._decoder.decode(data))
+
+    def feed(self, text: str) -> list[str]:
+        """Consume ``text``; return the scrubbed lines it completes."""
+        out: list[str] = []
+        nl = text.rfind("\n")
+        if nl >= 0:
+            self._parts.append(text[:nl])
+            whole = self._scrubber.scrub("".join(self._parts))[0]
+            out.extend(line for segment in whole.split("\n") for line in segment.splitlines() or [""])
+            rest = text[nl + 1 :]
+            self._parts = [rest] if rest else []
+            self._size = len(rest)
+        elif text:
+            self._parts.append(text)
+            self._size += len(text)
+        if self._size > self._cap + self._scrubber.longest:
+            pending = "".join(self._parts)
+            piece, cut = self._scrubber.scrub(pending, len(pending) - max(0, self._scrubber.longest - 1))
+            out.extend(piece.splitlines())
+            rest = pending[cut:]
+            self._parts = [rest] if rest else []
+            self._size = len(rest)
+        return out
+
+    def flush(self) -> list[str]:
+        """The scrubbed rest, without its newline (end of the vertex or of the stream)."""
+        tail = self._decoder.decode(b"", final=True)
+        pending = "".join(self._parts) + tail
+        self._parts.clear()
+        self._size = 0
+        return self._scrubber.scrub(pending)[0].splitlines()
+
+
 class _Progress:
     """What both progress readers collect."""
 
     def __init__(self, on_event: Callable[[Event], None] | None = None, secrets: Sequence[str] = ()) -> None:
         # BuildKit prints ARG values expanded into step names ("RUN test -z \"value\""): every
-        # text taken from the stream is scrubbed of secret-looking build arg values.
-        self._secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
+        # text taken from the stream is scrubbed of secret build arg values (plan.secret_values),
+        # after it is decoded (logs and warnings are base64) and, for a step's output, once its
+        # line is whole.
+        self._scrubber = Scrubber(secrets)
         self.steps: dict[str, Step] = {}
         self.messages: list[str] = []
         self.facts: dict[str | None, CacheFacts] = {}
@@ -337,21 +440,7 @@ class _Progress:
 
     def scrub(self, text: str) -> str:
         """``text`` with every secret value replaced by ``***``."""
-        for secret in self._secrets:
-            if secret in text:
-                text = text.replace(secret, "***")
-        return text
-
-    def _scrub_item(self, item: Any) -> Any:
-        if not self._secrets:
-            return item
-        if isinstance(item, str):
-            return self.scrub(item)
-        if isinstance(item, list):
-            return [self._scrub_item(x) for x in item]
-        if isinstance(item, dict):
-            return {k: self._scrub_item(v) for k, v in item.items()}
-        return item
+        return self._scrubber.scrub(text)[0] if self._scrubber.secrets else text
 
     def failed_step(self) -> Step | None:
         """The step that failed the build: the first to report an error of its own, not the
@@ -368,6 +457,8 @@ class BuildProgress(_Progress):
         super().__init__(on_event, secrets)
         self.vertices: dict[str, Vertex] = {}
         self._decoder = RawJsonDecoder()
+        self._open_logs: dict[tuple[str, int], _LineBuffer] = {}
+        """Output of a vertex not yet passed on: (vertex digest, stream) -> its unfinished line."""
 
     def feed(self, chunk: str) -> None:
         """Consume a chunk of buildx's stderr."""
@@ -378,25 +469,41 @@ class BuildProgress(_Progress):
         """End of stream."""
         for item in self._decoder.close():
             self._handle(item)
+        for key in list(self._open_logs):
+            self._flush_logs(key)
 
     def _handle(self, item: dict | str) -> None:
-        item = self._scrub_item(item)
         if isinstance(item, str):
             self._message(item)
             return
-        for v in item.get("vertexes") or ():
+        vertices = item.get("vertexes") or ()
+        for v in vertices:
             self._vertex(v)
         for log in item.get("logs") or ():
             self._log(log)
+        # A vertex that has ended passes on the rest of its output, newline or not.
+        ended = {v.get("digest", "") for v in vertices if v.get("completed") or v.get("error")}
+        for key in [k for k in self._open_logs if k[0] in ended]:
+            self._flush_logs(key)
         for w in item.get("warnings") or ():
-            short = w.get("short")
-            if short:
-                try:
-                    self._message("WARNING: " + base64.b64decode(short).decode("utf-8", "replace"))
-                except ValueError:
-                    pass
+            self._warning(w)
+
+    def _warning(self, w: dict) -> None:
+        """A frontend warning: ``short`` and each ``detail`` line are base64."""
+        texts = []
+        for data in [w.get("short"), *(w.get("detail") or ())]:
+            if not data or not isinstance(data, str):
+                continue
+            try:
+                texts.append(base64.b64decode(data).decode("utf-8", "replace").strip())
+            except ValueError:
+                continue
+        if texts and texts[0]:
+            detail = f" ({' '.join(texts[1:])})" if len(texts) > 1 else ""
+            self._message("WARNING: " + texts[0] + detail)
 
     def _message(self, line: str) -> None:
+        line = self.scrub(line)
         self.messages.append(line)
         if len(self.messages) > 200:
             del self.messages[:100]
@@ -412,17 +519,21 @@ class BuildProgress(_Progress):
     def _vertex(self, v: dict) -> None:
         digest = v.get("digest", "")
         raw = v.get("name", "")
+        error = self.scrub(v["error"]) if v.get("error") else None
+        # Parsed before it is scrubbed: a secret that happens to be in "[build 1/3]" must not
+        # break the name; the instruction is what can hold a build arg's value.
         parsed = parse_step_name(raw)
         if parsed is None:
             target, name = vertex_target(raw)
+            name = self.scrub(name)
             vx = self.vertices.get(digest)
             if vx is None:
                 vx = self.vertices[digest] = Vertex(name, target=target)
             vx.started = parse_time(v.get("started")) or vx.started
             vx.completed = parse_time(v.get("completed")) or vx.completed
             vx.cached = vx.cached or bool(v.get("cached"))
-            if v.get("error") and not vx.error:
-                vx.error = v["error"]
+            if error and not vx.error:
+                vx.error = error
                 facts = self._facts(target)
                 if name.startswith(_IMPORT_NAME):
                     ref = name[len(_IMPORT_NAME) :]
@@ -431,7 +542,7 @@ class BuildProgress(_Progress):
                     else:
                         facts.import_errors.append(f"{ref}: {vx.error}")
                 elif _is_cache_export(name):
-                    facts.export_errors.append(f"{name}: {v['error']}")
+                    facts.export_errors.append(f"{name}: {error}")
             return
         step = self.steps.get(digest)
         if step is None:
@@ -439,7 +550,7 @@ class BuildProgress(_Progress):
                 stage=parsed.stage,
                 number=parsed.number,
                 total=parsed.total,
-                instruction=parsed.text,
+                instruction=self.scrub(parsed.text),
                 digest=digest,
                 platform=parsed.platform,
                 target=parsed.target,
@@ -456,8 +567,8 @@ class BuildProgress(_Progress):
             step.completed = completed
         if v.get("cached"):
             step.cached = True
-        if v.get("error"):
-            step.error = v["error"]
+        if error:
+            step.error = error
         if step.error and not was_done:
             self._on_event(Event("error", step))
         elif step.done and not was_done:
@@ -466,12 +577,22 @@ class BuildProgress(_Progress):
             self._on_event(Event("start", step))
 
     def _log(self, log: dict) -> None:
-        step = self.steps.get(log.get("vertex", ""))
         try:
-            data = base64.b64decode(log.get("data") or "").decode("utf-8", "replace")
+            data = base64.b64decode(log.get("data") or "")
         except ValueError:
             return
-        for line in self.scrub(data).splitlines():
+        key = (log.get("vertex", ""), log.get("stream", 1))
+        buffer = self._open_logs.get(key)
+        if buffer is None:
+            buffer = self._open_logs[key] = _LineBuffer(self._scrubber)
+        self._pass_on(key[0], buffer.feed_bytes(data))
+
+    def _flush_logs(self, key: tuple[str, int]) -> None:
+        self._pass_on(key[0], self._open_logs.pop(key).flush())
+
+    def _pass_on(self, digest: str, lines: list[str]) -> None:
+        step = self.steps.get(digest)
+        for line in lines:
             if step is not None:
                 step.logs.append(line)
             self._on_event(Event("log", step, line))
@@ -539,20 +660,17 @@ class LegacyProgress(_Progress):
         self._stage = ""
         self._stage_step = 0
         self._current: Step | None = None
-        self._buf = ""
+        self._lines = _LineBuffer(self._scrubber)
 
     def feed(self, chunk: str) -> None:
         """Consume a chunk of ``docker build`` output."""
-        self._buf += chunk
-        *lines, self._buf = self._buf.split("\n")
-        for line in lines:
-            self._line(self.scrub(line.rstrip("\r")))
+        for line in self._lines.feed(chunk):
+            self._line(line)
 
     def close(self) -> None:
         """End of stream: the last step, if still open, finished now."""
-        if self._buf:
-            self._line(self.scrub(self._buf))
-            self._buf = ""
+        for line in self._lines.flush():
+            self._line(line)
         self._finish()
 
     def _finish(self) -> None:
