@@ -28,11 +28,12 @@ from typing import Protocol
 from stagecache import config as configmod
 from stagecache import localcache, refs
 from stagecache import strategies as strategymod
-from stagecache.bake import BakeOptions, Display, QuietDisplay, bake, check_builder
+from stagecache.bake import BakeOptions, Display, QuietDisplay, run_bake
 from stagecache.cache import get_mode
 from stagecache.config import Config, Edit
 from stagecache.errors import Interrupted, StagecacheError, UsageError
 from stagecache.plan import load_graphs, make_plan
+from stagecache.preflight import check_builder
 from stagecache.registry import RegistryClient, docker_credentials
 from stagecache.report import StageResult, StageTotals, StepResult
 from stagecache.runner import Runner
@@ -65,6 +66,8 @@ class Run(StageTotals):
     seconds: float
     stages: tuple[StageResult, ...] = ()
     error: str = ""
+    signal: int = 0
+    """The signal that interrupted it (status "interrupted")."""
 
     @property
     def export_seconds(self) -> float:
@@ -464,12 +467,10 @@ def run_bench(
                         _apply_edit(workspace, edit, f"{name}-{scenario.name}-{index}-{uuid.uuid4().hex[:12]}")
                     if scenario.fresh_runner:
                         runner.simulate_fresh_runner([plan.config.image], config.builder)
-                    try:
-                        run = _measure(plan, runner, display, name, scenario.name, index)
-                    except Interrupted as exc:
-                        runs.append(exc.run)  # type: ignore[attr-defined]
-                        raise
+                    run = _measure(plan, runner, display, name, scenario.name, index)
                     runs.append(run)
+                    if run.status == "interrupted":
+                        raise Interrupted(run.signal or signal.SIGINT)
                     display.run_finished(run)
                     if on_run:
                         on_run(run)
@@ -511,18 +512,17 @@ def run_bench(
 
 
 def _measure(plan, runner: Runner, display: Display, strategy: str, scenario: str, index: int) -> Run:
-    """One bake as a Run. A Ctrl-C is re-raised with the interrupted Run attached as ``run``."""
+    """One bake as a Run: "success", "failed" or "interrupted" (with what it did so far)."""
     t0 = time.monotonic()
     try:
-        result = bake(plan, runner, display, BakeOptions(check_builder=False))
-    except Interrupted as exc:
-        stages = exc.result.stages if exc.result is not None else ()
-        exc.run = Run(strategy, scenario, index, "interrupted", time.monotonic() - t0, stages, exc.message)  # type: ignore[attr-defined]
-        raise
-    except StagecacheError as exc:
-        stages = exc.result.stages if exc.result is not None else ()
-        return Run(strategy, scenario, index, "failed", time.monotonic() - t0, stages, exc.message)
-    return Run(strategy, scenario, index, "success", result.seconds, result.stages)
+        result = run_bake(plan, runner, display, BakeOptions(check_builder=False))
+    except StagecacheError as exc:  # refused before anything started
+        return Run(strategy, scenario, index, "failed", time.monotonic() - t0, (), exc.message)
+    error = result.error
+    if error is None:
+        return Run(strategy, scenario, index, "success", result.seconds, result.stages)
+    signum = error.exit_code - 128 if isinstance(error, Interrupted) else 0
+    return Run(strategy, scenario, index, result.status, time.monotonic() - t0, result.stages, error.message, signum)
 
 
 def _measure_cache(outcome: StrategyOutcome, cfg: Config, mode: str) -> StrategyOutcome:

@@ -226,10 +226,9 @@ def bake(
     ),
 ) -> None:
     """Build every stage the target needs, in order, importing and exporting each stage's cache."""
-    from stagecache.bake import BakeOptions, check_gate
-    from stagecache.bake import bake as run_bake
+    from stagecache.bake import BakeOptions, check_gate, run_bake
     from stagecache.display import LiveDisplay, PlainDisplay
-    from stagecache.errors import UsageError
+    from stagecache.errors import EnvironmentProblem, UsageError
     from stagecache.plan import make_plan
     from stagecache.runner import Runner
 
@@ -241,14 +240,12 @@ def bake(
     p = make_plan(cfg, probe=lambda: runner.builtin_frontend_is_current(cfg.builder))
     live = progress == "tty" or (progress == "auto" and sys.stderr.isatty())
     display = (LiveDisplay if live else PlainDisplay)(sys.stderr, verbose=verbose)
-    try:
-        # Engine versions are asked for (alongside the builds) only when a report records them.
-        result = run_bake(p, runner, display, BakeOptions(engine_facts=report is not None))
-    except StagecacheError as exc:
-        if exc.result is not None:
-            _outputs(exc.result, report)
-        raise
-    _outputs(result, report)
+    # Engine versions are asked for (alongside the builds) only when a report records them.
+    result = run_bake(p, runner, display, BakeOptions(engine_facts=report is not None))
+    if not isinstance(result.error, EnvironmentProblem):  # an engine problem: nothing was built, no summary
+        _outputs(result, report)
+    if result.error is not None:
+        raise result.error
     check_gate(result, p)
 
 

@@ -12,8 +12,6 @@ class StagecacheError(Exception):
     """Base class: a user-facing error with a one-paragraph message."""
 
     exit_code = 1
-    result: object = None
-    """What was done before the error (a BakeResult), when there is such a thing."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message)

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from stagecache.errors import StagecacheError
 from stagecache.graph import Stage
 from stagecache.progress import Step
 
@@ -123,6 +124,8 @@ class BakeResult(StageTotals):
     engine: dict[str, str] = field(default_factory=dict)
     frontend: dict[str, object] = field(default_factory=dict)
     """The Dockerfile frontend the plan followed (see Frontend.to_json)."""
+    error: StagecacheError | None = field(default=None, compare=False, repr=False)
+    """The error that stopped the bake (not in the JSON report: its message is the CLI's)."""
 
     @property
     def cold(self) -> bool:

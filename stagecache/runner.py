@@ -6,21 +6,23 @@ pulls, pushes and removes images. Builds are the one place it falls short:
 ``buildx.build(stream_logs=True)`` cannot stream ``--progress=rawjson``
 unchanged, does not stop buildx when the generator is closed, and its
 exceptions carry the whole argv (build-arg values included). So builds run
-here, from the client's own ``docker_cmd``, as a process group that receives
-SIGINT/SIGTERM and is never orphaned.
+here, from the client's own ``docker_cmd``, as a process group of their own that stagecache
+stops on SIGINT, SIGTERM or SIGHUP, and that dies with stagecache even when it is killed.
 """
 
 from __future__ import annotations
 
 import codecs
+import contextlib
 import functools
 import os
 import shutil
 import signal
 import subprocess
+import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -109,6 +111,9 @@ class Runner:
         self._frontends: dict[str, bool] = {}
         self._running: dict[int, subprocess.Popen[bytes]] = {}
         self._cancelled: dict[int, int] = {}
+        self._stop: int | None = None
+        """Set by cancel(): the signal (0 = another stage failed). Sticky until reset(), so a
+        build that had not started its process yet never starts it."""
         self.docker_seconds = 0.0
         """Wall time during which docker was running (builds, pulls, pushes, inspections): what
         is not stagecache's own overhead."""
@@ -358,10 +363,23 @@ class Runner:
                 ) from None
         return True
 
-    def cancel(self, signum: int = 0) -> None:
-        """Stop every build running now (from any thread): each one's ``run`` then raises
-        Interrupted(signum), or Cancelled when ``signum`` is 0 (another stage failed)."""
+    @property
+    def cancelled(self) -> bool:
+        """Whether cancel() was called since the last reset(): no new build starts."""
+        return self._stop is not None
+
+    def reset(self) -> None:
+        """Allow builds again (a new bake with the same runner)."""
         with self._lock:
+            self._stop = None
+
+    def cancel(self, signum: int = 0) -> None:
+        """Stop every build running now (from any thread), and refuse to start another until
+        reset(): each one's ``run`` raises Interrupted(signum), or Cancelled when ``signum`` is
+        0 (another stage failed)."""
+        with self._lock:
+            if self._stop is None or (signum and not self._stop):
+                self._stop = signum
             procs = list(self._running.values())
             for proc in procs:
                 self._cancelled.setdefault(proc.pid, signum)
@@ -371,41 +389,58 @@ class Runner:
             except ProcessLookupError:
                 pass
 
+    @contextlib.contextmanager
+    def interruptible(self) -> Iterator[None]:
+        """While the block runs, SIGINT, SIGTERM and SIGHUP (a closed terminal, a CI job being
+        stopped) cancel every build, running or about to start; the block then ends as it would
+        after a failure, and Interrupted is raised here if nothing in it raised it already.
+        Outside the main thread signals are the caller's business."""
+        received: list[int] = []
+
+        def on_signal(signum: int, _frame: object) -> None:
+            received.append(signum)
+            self.cancel(signum)
+
+        previous: dict[int, Any] = {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in _STOP_SIGNALS:
+                previous[sig] = signal.signal(sig, on_signal)
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        if received:
+            raise Interrupted(received[0])
+
     @_timed
     def run(self, command: Command, on_output: Callable[[str], None]) -> int:
         """Run one planned command, streaming its merged stdout/stderr to ``on_output``.
 
-        The process gets its own process group. SIGINT and SIGTERM received
-        meanwhile are forwarded to that group; once it has exited,
-        :class:`Interrupted` is raised with the signal's exit code.
+        The process gets its own process group (so that a Ctrl-C in the terminal reaches
+        stagecache, which stops the build in order), and dies with stagecache however
+        stagecache ends: it is started under ``setpriv --pdeathsig TERM`` where util-linux has
+        it (Linux), so a SIGKILL to stagecache stops it too. After cancel(), raises Cancelled
+        or Interrupted instead of starting it, or once it was stopped.
         """
-        argv = [*self.docker_cmd, *command.argv[1:]]
+        argv = [*_DEATH_PACT, *self.docker_cmd, *command.argv[1:]]
         env = dict(self.env)
         env.update(dict(command.env))
-        try:
-            proc = subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                env=env,
-                start_new_session=True,
-            )
-        except OSError as exc:
-            raise EnvironmentProblem(f"cannot run {argv[0]}: {exc.strerror}.") from None
         with self._lock:
-            self._running[proc.pid] = proc
-
-        received: list[int] = []
-
-        def forward(signum: int, _frame: object) -> None:
-            received.append(signum)
+            if self._stop is not None:
+                raise Interrupted(self._stop) if self._stop else Cancelled()
             try:
-                os.killpg(proc.pid, signum)
-            except ProcessLookupError:
-                pass
-
-        previous = _install(forward)
+                proc = subprocess.Popen(
+                    argv,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    env=env,
+                    start_new_session=True,
+                )
+            except OSError as exc:
+                raise EnvironmentProblem(f"cannot run {argv[0]}: {exc.strerror}.") from None
+            self._running[proc.pid] = proc
         try:
             decoder = codecs.getincrementaldecoder("utf-8")("replace")
             assert proc.stdout is not None
@@ -426,37 +461,27 @@ class Runner:
             _kill_group(proc)
             raise
         finally:
-            _restore(previous)
             if proc.stdout is not None:
                 proc.stdout.close()
             with self._lock:
                 self._running.pop(proc.pid, None)
                 cancelled = self._cancelled.pop(proc.pid, None)
         if cancelled is not None:
-            raise Interrupted(cancelled) if cancelled else Cancelled()
-        if received:
             # The leader is gone; buildx plugin processes in its group may not be.
             try:
                 os.killpg(proc.pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-            raise Interrupted(received[0])
+            raise Interrupted(cancelled) if cancelled else Cancelled()
         return rc
 
 
-def _install(handler: Callable[[int, object], None]) -> dict[int, object]:
-    previous: dict[int, object] = {}
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
-            previous[sig] = signal.signal(sig, handler)
-        except ValueError:  # not the main thread: leave signals alone
-            pass
-    return previous
-
-
-def _restore(previous: dict[int, object]) -> None:
-    for sig, handler in previous.items():
-        signal.signal(sig, handler)  # type: ignore[arg-type]
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+_DEATH_PACT: tuple[str, ...] = (
+    ("setpriv", "--pdeathsig", "TERM") if sys.platform == "linux" and shutil.which("setpriv") else ()
+)
+"""A prefix that makes a build die with stagecache (util-linux's setpriv sets PR_SET_PDEATHSIG
+and execs the command). Where it is missing, a SIGKILL to stagecache leaves the build running."""
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:

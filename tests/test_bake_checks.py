@@ -8,9 +8,9 @@ import pytest
 
 from stagecache import config as cfg
 from stagecache import localcache
-from stagecache.bake import check_builder, check_local_dir, explain_failure
 from stagecache.errors import BuildFailed, EnvironmentProblem, RegistryError, UsageError
 from stagecache.plan import make_plan
+from stagecache.preflight import check_builder, check_local_dir, explain_failure
 from stagecache.runner import BuilderInfo, EngineInfo
 
 

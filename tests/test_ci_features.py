@@ -128,7 +128,6 @@ def test_gate_fails_under_the_global_threshold_naming_the_stages_that_missed(tmp
         "The build itself succeeded; look for cache import warnings above, a changed early input, "
         "or a cache ref that was not exported by the last run."
     )
-    assert info.value.result is result
     check_gate(_result({"compile": (4, 4), "runtime": (2, 2)}), plan)  # all hits: passes
 
 

@@ -228,8 +228,8 @@ def test_bake_target_prefix_on_cache_vertices_is_understood() -> None:
 
 
 def test_a_bake_session_reports_each_step_once_across_targets() -> None:
-    from stagecache.bake import _one_per_step
     from stagecache.progress import Step
+    from stagecache.session import one_per_step as _one_per_step
 
     occurrences = [
         Step("deps-b", 1, 2, "WORKDIR /deps/b", digest="a"),  # never started in target deps-b

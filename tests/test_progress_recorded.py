@@ -187,8 +187,10 @@ def test_a_bake_session_gives_each_stage_its_own_cache_facts(tmp_path: Path) -> 
     imports that cache (in a session, a stage imports its upstream stages' caches too); a line
     that names no stage's cache goes to the report as session-wide, never divided."""
     from stagecache import config as cfg
-    from stagecache.bake import QuietDisplay, _session_facts
+    from stagecache.bake import QuietDisplay
+    from stagecache.execution import Execution
     from stagecache.plan import make_plan
+    from stagecache.session import _session_facts
 
     (tmp_path / "Dockerfile").write_text((RAW / "bake-session.Dockerfile").read_text())
     # The recording's cache directories (its WARNING lines name them).
@@ -200,8 +202,9 @@ def test_a_bake_session_gives_each_stage_its_own_cache_facts(tmp_path: Path) -> 
     p = feed(rec)
     p.feed("WARNING: failed to configure registry cache importer: elsewhere.example/x:cache: denied\n")
     p.close()
-    notes: list[str] = []
-    facts = _session_facts(plan, p, notes, QuietDisplay())
+    run = Execution(plan, None, QuietDisplay(), 0.0)  # type: ignore[arg-type]
+    facts = _session_facts(plan, p, run)
+    notes = run.notes
     imports = {"base": ["base"], "deps-a": ["base", "deps-a"], "deps-b": ["base", "deps-b"], "app": ["base"]}
     imports["app"] += ["deps-a", "deps-b", "app"]
     assert {stage: f.missing_caches for stage, f in facts.items()} == {

@@ -17,8 +17,7 @@ from pathlib import Path
 import pytest
 
 from stagecache import config as cfg
-from stagecache.bake import bake
-from stagecache.errors import StagecacheError
+from stagecache.bake import bake, run_bake
 from stagecache.plan import BuildPlan, make_plan
 from stagecache.registry import RegistryClient
 from stagecache.report import BakeResult
@@ -63,10 +62,11 @@ class Project:
     def bake(self, scope: str = "stages", **overrides: object) -> BakeResult:
         return bake(self.plan(scope, **overrides), self.runner)
 
-    def bake_fails(self, **overrides: object) -> StagecacheError:
-        with pytest.raises(StagecacheError) as info:
-            self.bake(**overrides)
-        return info.value
+    def bake_fails(self, **overrides: object) -> BakeResult:
+        """A bake that must fail: its result, whose ``error`` is what stopped it."""
+        result = run_bake(self.plan(**overrides), self.runner)
+        assert result.error is not None, result
+        return result
 
     def fresh_runner(self) -> None:
         """A new CI machine: BuildKit cache pruned, this project's images removed, base image kept."""

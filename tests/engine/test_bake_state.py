@@ -48,14 +48,15 @@ def test_local_cache_is_unchanged_after_a_failed_build(make_project) -> None:
     dockerfile.write_text(
         dockerfile.read_text().replace("COPY hello.c .", "COPY hello.c .\nRUN echo 'cc: fatal error' >&2 && exit 7")
     )
-    error = p.bake_fails()
+    result = p.bake_fails()
+    error = result.error
     assert isinstance(error, BuildFailed)
     assert "stage 'compile-image', step 5" in error.message
     assert "exit code: 7" in error.message
     assert "cc: fatal error" in error.message
     assert tree_digest(cache) == before
     assert sorted(x.name for x in cache.iterdir()) == [".lock", "CACHEDIR.TAG", "compile-image", "runtime-image"]
-    assert [(s.stage, s.status) for s in error.result.stages] == [
+    assert [(s.stage, s.status) for s in result.stages] == [
         ("compile-image", "failed"),
         ("runtime-image", "skipped"),
     ]

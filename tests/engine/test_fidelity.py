@@ -80,13 +80,14 @@ def test_a_stage_of_twelve_steps_is_counted_step_by_step_and_gated(adhoc) -> Non
 
 def test_a_failure_in_step_5_of_12_names_the_step_and_buildkit_s_words(adhoc) -> None:
     p = adhoc(twelve(uuid.uuid4().hex, failing=5), mode="local")
-    err = p.bake_fails()
+    result = p.bake_fails()
+    err = result.error
     assert isinstance(err, BuildFailed)
     first = err.message.splitlines()[0]
     assert first == "stage 'build', step 5 (RUN echo five-out && echo five-err >&2 && exit 3) failed (builder exit 1):"
     assert "exit code: 3" in err.message
     assert "| five-out" in err.message and "| five-err" in err.message
-    failed, final = err.result.stages
+    failed, final = result.stages
     assert failed.stage == "build" and failed.status == "failed" and final.status == "skipped"
     assert [(s.number, s.line) for s in failed.steps if s.error] == [(5, 5)]
 

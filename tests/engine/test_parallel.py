@@ -57,10 +57,10 @@ def test_a_failure_starts_nothing_new_and_running_stages_finish_or_are_cancelled
     text = text.replace("COPY a.txt .\n", "COPY a.txt .\nRUN sleep 4\n")
     text = text.replace("COPY b.txt .\n", "COPY b.txt .\nRUN echo broken >&2 && exit 3\n")
     dockerfile.write_text(text)
-    with pytest.raises(BuildFailed) as info:
-        p.bake(jobs=2)
-    assert "stage 'deps-b', step 4 (RUN echo broken >&2 && exit 3)" in info.value.message
-    status = {s.stage: s.status for s in info.value.result.stages}
+    result = p.bake_fails(jobs=2)
+    assert isinstance(result.error, BuildFailed)
+    assert "stage 'deps-b', step 4 (RUN echo broken >&2 && exit 3)" in result.error.message
+    status = {s.stage: s.status for s in result.stages}
     assert status == {"base": "built", "deps-a": deps_a, "deps-b": "failed", "app": "skipped", "runtime": "skipped"}
     leftover = subprocess.run(["pgrep", "-f", f"buildx build.*{p.root}"], capture_output=True, text=True)
     assert leftover.stdout.strip() == ""

@@ -1,0 +1,117 @@
+"""One stage's build: run it, read BuildKit's progress into the stage's rows, keep or drop
+its new local cache, push its image. The outcome is returned, never raised."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from stagecache import localcache
+from stagecache.errors import Cancelled, Interrupted, RegistryError, StagecacheError
+from stagecache.failures import build_failure
+from stagecache.plan import BuildPlan, StageBuild
+from stagecache.progress import BuildProgress, Event, LegacyProgress
+from stagecache.report import StageResult, step_results
+from stagecache.runner import Runner
+
+if TYPE_CHECKING:  # pragma: no cover
+    from stagecache.bake import Display
+
+
+@dataclass(frozen=True)
+class StageOutcome:
+    """What one build did: its rows (the stage, and the unnamed stages built inside it), and
+    the error that stopped it, if any (a failure, Cancelled or Interrupted)."""
+
+    rows: tuple[StageResult, ...]
+    error: StagecacheError | None = None
+
+
+def detail(plan: BuildPlan, build: StageBuild) -> str:
+    """The cache mode (and push) of a build, for the display."""
+    cache = plan.mode.name + (f"/{plan.config.cache.registry_mode}" if plan.mode.name == "registry" else "")
+    return f"cache {cache}" + (", push" if build.push else "")
+
+
+def build_stage(plan: BuildPlan, build: StageBuild, runner: Runner, display: Display) -> StageOutcome:
+    """Build one stage. Its new local cache replaces the old one only if the build succeeded."""
+    mine = set(build.reports)
+
+    def on_event(e: Event) -> None:
+        # A stage's build re-lists its upstream stages' steps (all cached): show only its own.
+        if e.step is None or (e.step.stage or build.stage) in mine:
+            display.event(e)
+
+    progress = (LegacyProgress if plan.mode.legacy_builder else BuildProgress)(
+        on_event=on_event, secrets=plan.secret_values
+    )
+    t0 = time.monotonic()
+    try:
+        localcache.prepare(build)
+        rc = runner.run(build.build, progress.feed)
+    except (Interrupted, Cancelled) as exc:
+        localcache.discard(build)
+        status = "cancelled" if isinstance(exc, Cancelled) else "interrupted"
+        return StageOutcome((StageResult(build.stage, status, tags=build.tags),), exc)
+    except BaseException:
+        localcache.discard(build)
+        raise
+    progress.close()
+    seconds = time.monotonic() - t0
+    steps: dict[str, tuple] = {}
+    only = build.platforms[0] if len(build.platforms) == 1 and len(plan.config.platforms) > 1 else None
+    for label in build.reports:
+        own = [s for s in progress.steps.values() if (s.stage or build.stage) == label]
+        steps[label] = step_results(plan.stage_of(label), label, own, only)
+    # Unnamed or (with scope "final") upstream stages built inside this build get rows of their own.
+    status = "built" if rc == 0 else "failed"
+    folded = tuple(
+        StageResult(label, status, sum(st.seconds for st in steps[label]), steps[label], built_in=build.stage)
+        for label in build.folded
+    )
+    result = StageResult(
+        stage=build.stage,
+        status=status,
+        seconds=round(seconds, 3),
+        steps=steps[build.stage],
+        tags=build.tags,
+        pushed=build.tags if (rc == 0 and build.push and not build.push_commands) else (),
+        cache_from=tuple(str(s) for s in build.cache.cache_from) + build.cache.legacy_from,
+        cache_to=tuple(str(s) for s in build.cache.cache_to),
+        import_errors=tuple(progress.import_errors),
+        missing_caches=tuple(progress.missing_caches),
+        export_errors=tuple(progress.export_errors),
+        export_seconds=round(progress.export_seconds, 3),
+    )
+    if rc != 0:
+        localcache.discard(build)
+        return StageOutcome((*folded, result), build_failure(build, progress, rc, result))
+    localcache.keep(build)
+    if not build.push_commands:
+        return StageOutcome((*folded, result))
+    try:
+        pushed_in = push(build, runner)
+    except RegistryError as exc:
+        return StageOutcome((*folded, replace(result, status="failed")), exc)
+    result = replace(
+        result,
+        pushed=build.tags,
+        seconds=round(result.seconds + pushed_in, 3),
+        export_seconds=round(result.export_seconds + pushed_in, 3),
+    )
+    return StageOutcome((*folded, result))
+
+
+def push(build: StageBuild, runner: Runner) -> float:
+    """Run the stage's ``docker push`` commands (see plan.push_with_docker); the seconds
+    they took. A failure names the stage and the ref, as a push inside a build would."""
+    t0 = time.monotonic()
+    for cmd in build.push_commands:
+        try:
+            runner.push(cmd)
+        except RegistryError as exc:
+            raise RegistryError(
+                f"stage '{build.stage}': the build ran but a registry operation failed: {exc.message}"
+            ) from None
+    return time.monotonic() - t0
