@@ -104,6 +104,9 @@ def run_bake(
     if error is not None and not isinstance(error, Interrupted) and options.check_builder:
         error = explain_failure(error, plan, runner)
     status = "success" if error is None else "interrupted" if isinstance(error, Interrupted) else "failed"
+    engine = facts.get() if facts else {}
+    if facts and facts.problem:
+        run.notes.append(facts.problem)
     return BakeResult(
         status=status,
         target=plan.target,
@@ -112,7 +115,7 @@ def run_bake(
         stages=_in_plan_order(plan, run.rows),
         seconds=time.monotonic() - started,
         warnings=(*plan.warnings, *run.notes),
-        engine=facts.get() if facts else {},
+        engine=engine,
         frontend=plan.graph.frontend.to_json(),
         error=error,
     )

@@ -281,6 +281,11 @@ def write_chart(result: BenchResult, path: Path) -> None:
     ax.legend(fontsize=7, ncols=2)
     ax.margins(y=0.15)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path)
+    except OSError as exc:
+        raise UsageError(
+            f"cannot write the chart {path}: {exc.strerror or exc}. Choose a path you can write to."
+        ) from None
     plt.close(fig)

@@ -30,16 +30,40 @@ app = typer.Typer(
 )
 
 
+INTERNAL_ERROR = 70
+"""Exit code of a failure stagecache has no error of its own for: a bug (EX_SOFTWARE)."""
+
+
 def _boundary(func: F) -> F:
-    """Turn StagecacheError into 'Error: ...' + exit code; let typer.Exit through."""
+    """Turn StagecacheError into 'Error: ...' + exit code; let typer.Exit through. Anything
+    else is a bug: one 'Error: internal error' paragraph and exit 70, never a traceback
+    (``STAGECACHE_DEBUG=1`` shows it)."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        import os
+
         try:
             return func(*args, **kwargs)
         except StagecacheError as exc:
             typer.echo(f"Error: {exc.message}", err=True)
             raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            typer.echo("Error: interrupted by SIGINT.", err=True)
+            raise typer.Exit(130) from None
+        except (typer.Exit, typer.Abort):
+            raise
+        except Exception as exc:  # noqa: BLE001 - the one place a bug becomes a message
+            if os.environ.get("STAGECACHE_DEBUG") == "1":
+                raise
+            # Only the type: an unexpected exception's text may quote a command line, and with
+            # it a build arg's value.
+            typer.echo(
+                f"Error: internal error ({type(exc).__name__}). This is a bug in stagecache: run again with "
+                "STAGECACHE_DEBUG=1 for the traceback, and report it.",
+                err=True,
+            )
+            raise typer.Exit(INTERNAL_ERROR) from None
 
     return wrapper  # type: ignore[return-value]
 
@@ -373,7 +397,7 @@ def bench(
     from stagecache import benchreport
     from stagecache.display import LiveBenchDisplay, PlainBenchDisplay
     from stagecache.errors import BuildFailed, Interrupted, UsageError
-    from stagecache.report import write_json
+    from stagecache.report import write_json, write_text
     from stagecache.runner import Runner
 
     if progress not in ("auto", "tty", "plain"):
@@ -401,7 +425,7 @@ def bench(
         write_json(json_path, benchreport.to_json(result))
     if markdown:
         markdown.parent.mkdir(parents=True, exist_ok=True)
-        markdown.write_text(benchreport.to_markdown(result), encoding="utf-8")
+        write_text(markdown, benchreport.to_markdown(result))
     if chart and result.runs:
         benchreport.write_chart(result, chart)
     _append_step_summary(benchreport.to_markdown(result))

@@ -143,19 +143,21 @@ def _remove(path: Path) -> None:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def prepare(build: StageBuild) -> None:
-    """A fresh incoming folder for ``build``, seeded with links to the blobs it imports."""
+def prepare(build: StageBuild) -> str | None:
+    """A fresh incoming folder for ``build``, seeded with links to the blobs it imports.
+    Returns a warning when the blobs could not be linked (the build then writes them again)."""
     if not build.local_swap:
-        return
+        return None
     incoming = build.local_swap[0]
     _remove(incoming)
     sources = [Path(s.get("src") or "") for s in build.cache.cache_from if s.type == "local"]
-    seed(incoming, [s for s in sources if s.name])
+    return seed(incoming, [s for s in sources if s.name])
 
 
-def seed(incoming: Path, sources: list[Path]) -> None:
+def seed(incoming: Path, sources: list[Path]) -> str | None:
     """Hard-link every blob of the ``sources`` layouts into ``incoming``. Where links are
-    impossible (another file system), BuildKit simply writes the blobs."""
+    impossible (another file system, a full disk), BuildKit simply writes the blobs: that is
+    slower and takes more room, so it is said, once, and the seeding stops."""
     target = incoming / "blobs" / "sha256"
     for source in sources:
         blobs = source / "blobs" / "sha256"
@@ -168,8 +170,12 @@ def seed(incoming: Path, sources: list[Path]) -> None:
                 continue
             try:
                 os.link(blob, dest)
-            except OSError:
-                return
+            except OSError as exc:
+                return (
+                    f"could not hard-link the cached blobs of {source} into {incoming} ({exc.strerror}): this "
+                    "stage's cache export writes them again, which is slower and takes more disk."
+                )
+    return None
 
 
 def discard(build: StageBuild) -> None:

@@ -6,7 +6,6 @@ for the project's own settings, EnvironmentProblem (exit 3) for the machine.
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from pathlib import Path
 
@@ -100,16 +99,22 @@ class EngineFacts:
 
     def __init__(self, plan: BuildPlan, runner: Runner) -> None:
         self._facts: dict[str, str] = {}
+        self.problem = ""
+        """Why the facts could not be read (for the report's warnings), else empty."""
 
         def fetch() -> None:
-            with contextlib.suppress(StagecacheError):  # a failed build explains itself
+            try:
                 self._facts = check_builder(plan, runner)
+            except StagecacheError as exc:  # a failed build explains itself; a good one says this
+                self.problem = f"could not read the engine's versions for the report: {exc.message}"
+            except Exception as exc:  # noqa: BLE001 - never a traceback from this thread
+                self.problem = f"could not read the engine's versions for the report ({type(exc).__name__}: {exc})"
 
         self._thread = threading.Thread(target=fetch, name="stagecache-facts", daemon=True)
         self._thread.start()
 
     def get(self) -> dict[str, str]:
-        """Wait for the facts; {} when the engine could not be asked."""
+        """Wait for the facts; {} when the engine could not be asked (see ``problem``)."""
         self._thread.join()
         return self._facts
 

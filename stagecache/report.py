@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from stagecache.errors import StagecacheError
+from stagecache.errors import StagecacheError, UsageError
 from stagecache.graph import Stage
 from stagecache.progress import Step
 
@@ -278,14 +278,29 @@ def to_json(result: BakeResult) -> dict:
 
 def write_json(path: Path, data: dict) -> None:
     """Write JSON atomically (temp file + rename), so a reader never sees half a report."""
+    write_text(path, json.dumps(data, indent=2) + "\n")
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write a file stagecache produces (a report, a bake file) atomically; a path that cannot
+    be written is a UsageError naming it, not a traceback."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    except OSError as exc:
+        raise UsageError(
+            f"cannot write {path}: {exc.strerror or exc}. Choose a path in a folder you can write to."
+        ) from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2)
-            fh.write("\n")
+            fh.write(text)
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise UsageError(
+            f"cannot write {path}: {exc.strerror or exc}. Choose a path in a folder you can write to."
+        ) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from stagecache.errors import Cancelled, EnvironmentProblem, Interrupted, RegistryError
+from stagecache.errors import Cancelled, EnvironmentProblem, Interrupted, RegistryError, StagecacheError
 
 if TYPE_CHECKING:  # pragma: no cover
     from python_on_whales import DockerClient
@@ -140,6 +140,31 @@ class Runner:
             return [_require_docker()]
         return [str(part) for part in self.client.client_config.docker_cmd]
 
+    def _cli(self, purpose: str, *args: str, stdin: bytes | None = None) -> str:
+        """Run ``docker ARGS`` and return its stdout: the one way stagecache runs a docker
+        command that is not a build. A failure becomes a domain error that says what
+        stagecache was doing and what docker said, never the argv (it may hold secrets)."""
+        from python_on_whales.exceptions import DockerException
+        from python_on_whales.utils import run
+
+        try:
+            out = run([*self.docker_cmd, *args], input=stdin, capture_stdout=True, capture_stderr=True)
+        except DockerException as exc:
+            raise _domain_error(purpose, exc.stderr) from None
+        except OSError as exc:
+            raise EnvironmentProblem(f"could not {purpose}: cannot run docker ({exc.strerror}).") from None
+        return str(out or "")
+
+    @contextlib.contextmanager
+    def _api(self, purpose: str) -> Iterator[None]:
+        """For python-on-whales' typed calls: the same conversion as :meth:`_cli`."""
+        from python_on_whales.exceptions import DockerException
+
+        try:
+            yield
+        except DockerException as exc:
+            raise _domain_error(purpose, exc.stderr) from None
+
     # --- inspection ----------------------------------------------------------
 
     @_timed
@@ -213,14 +238,15 @@ class Runner:
 
     @_timed
     def pull(self, ref: str) -> str | None:
-        """Pull ``ref``. Returns None on success, else the reason (a missing image is normal)."""
-        from python_on_whales.exceptions import DockerException
-
+        """Pull ``ref``. Returns None on success, else the reason (a missing image is normal);
+        raises EnvironmentProblem when the daemon is not there at all."""
         try:
-            self.client.image.pull(ref, quiet=True)
+            self._cli(f"pull {ref}", "pull", "--quiet", ref)
             return None
-        except DockerException as exc:
-            return _first_line(exc.stderr) or "pull failed"
+        except StagecacheError as exc:
+            if _DAEMON_DOWN in exc.message:
+                raise
+            return exc.message
 
     def push(self, command: Command) -> None:
         """Run a planned ``docker push``, like a build (own process group, signals forwarded,
@@ -233,17 +259,8 @@ class Runner:
     @_timed
     def image_exists(self, ref: str) -> bool:
         """Whether the local engine has an image called ``ref``."""
-        return self.client.image.exists(ref)
-
-    @_timed
-    def image_id(self, ref: str) -> str | None:
-        """The local image id of ``ref``, or None."""
-        from python_on_whales.exceptions import DockerException
-
-        try:
-            return self.client.image.inspect(ref).id
-        except DockerException:
-            return None
+        with self._api(f"look for the image {ref}"):
+            return self.client.image.exists(ref)
 
     @_timed
     def remove_images(self, refs: Iterable[str], force: bool = True) -> None:
@@ -251,14 +268,14 @@ class Runner:
         ``force``, are images a container still uses."""
         from concurrent.futures import ThreadPoolExecutor
 
-        from python_on_whales.exceptions import DockerException
-        from python_on_whales.utils import run
-
         def remove(ref: str) -> None:
             try:
-                run([*self.docker_cmd, "image", "rm", *(["--force"] if force else []), ref], capture_stderr=True)
-            except DockerException:
-                pass  # already gone, or in use
+                self._cli(f"remove the image {ref}", "image", "rm", *(["--force"] if force else []), ref)
+            except EnvironmentProblem as exc:
+                text = exc.message.lower()
+                # Already gone, or still used by a container: what this method is allowed to skip.
+                if "no such image" not in text and "conflict" not in text and "is being used" not in text:
+                    raise
 
         # With the containerd image store each delete takes about a second of dockerd's
         # time, and deletes run concurrently: remove them side by side.
@@ -269,27 +286,24 @@ class Runner:
     @_timed
     def prune_build_cache(self, builder: str = "") -> None:
         """Drop the builder's whole BuildKit cache."""
-        from python_on_whales.utils import run
-
-        # python-on-whales' buildx.prune() cannot name a builder; its run() helper can.
-        run([*self.docker_cmd, "buildx", "prune", "--all", "--force", *(["--builder", builder] if builder else [])])
+        self._cli(
+            "prune the build cache", "buildx", "prune", "--all", "--force", *(["--builder", builder] if builder else [])
+        )
 
     @_timed
     def local_tags(self, repository: str) -> list[str]:
         """Local image tags of ``repository`` (``repo:tag`` strings)."""
-        from python_on_whales.utils import run
-
         # One `docker image ls REPO` call: client.image.list() inspects every image on the engine.
-        out = run([*self.docker_cmd, "image", "ls", "--format", "{{.Repository}}:{{.Tag}}", repository])
-        return [line for line in (out or "").splitlines() if line and not line.endswith(":<none>")]
+        out = self._cli(
+            f"list the images of {repository}", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}", repository
+        )
+        return [line for line in out.splitlines() if line and not line.endswith(":<none>")]
 
     @_timed
     def dangling_images(self) -> set[str]:
         """Ids of the engine's untagged images: those whose tag a newer build or pull took."""
-        from python_on_whales.utils import run
-
-        out = run([*self.docker_cmd, "image", "ls", "--quiet", "--no-trunc", "--filter", "dangling=true"])
-        return set((out or "").split())
+        out = self._cli("list untagged images", "image", "ls", "--quiet", "--no-trunc", "--filter", "dangling=true")
+        return set(out.split())
 
     def remove_untagged(self, before: set[str]) -> None:
         """Delete the untagged images that are not in ``before`` (an earlier
@@ -316,16 +330,9 @@ class Runner:
         does not know are dropped there), as a dict."""
         import json
 
-        from python_on_whales.exceptions import DockerException
-        from python_on_whales.utils import run
-
-        try:
-            out = run([*self.docker_cmd, "buildx", "bake", "--file", definition, "--print"], capture_stderr=True)
-        except DockerException as exc:
-            raise EnvironmentProblem(
-                f"docker buildx bake cannot read the definition: {_first_line(exc.stderr)}."
-            ) from None
-        return json.loads(out or "{}")
+        return json.loads(
+            self._cli("read the bake definition", "buildx", "bake", "--file", definition, "--print") or "{}"
+        )
 
     # A Dockerfile that only frontend 1.11+ accepts: before 1.11, 'ARG BUILDPLATFORM' with no value
     # set BUILDPLATFORM to "", and the FROM fails with 'failed to parse platform : "" is an invalid
@@ -344,22 +351,20 @@ class Runner:
     def _probe_frontend(self, builder: str) -> bool:
         import tempfile
 
-        from python_on_whales.exceptions import DockerException
-        from python_on_whales.utils import run
-
-        argv = [*self.docker_cmd, "buildx", "build", "--progress=plain", "--file", "-"]
-        if builder:
-            argv += ["--builder", builder]
+        where = ["--builder", builder] if builder else []
         with tempfile.TemporaryDirectory(prefix="stagecache-probe-") as context:
             try:
-                run([*argv, context], input=self._FRONTEND_PROBE, capture_stdout=True, capture_stderr=True)
-            except DockerException as exc:
-                text = f"{exc.stdout or ''}\n{exc.stderr or ''}"
-                if "failed to parse platform" in text or "invalid OS component" in text:
+                self._cli(
+                    "ask the builder which Dockerfile frontend it runs",
+                    *("buildx", "build", "--progress=plain", "--file", "-", *where, context),
+                    stdin=self._FRONTEND_PROBE,
+                )
+            except EnvironmentProblem as exc:
+                if "failed to parse platform" in exc.message or "invalid os component" in exc.message.lower():
                     return False
                 raise EnvironmentProblem(
-                    f"could not ask the builder which Dockerfile frontend it runs: {_first_line(exc.stderr)}. "
-                    "Add '# syntax=docker/dockerfile:1' as the first line of the Dockerfile to choose it."
+                    f"{exc.message} Add '# syntax=docker/dockerfile:1' as the first line of the Dockerfile to "
+                    "choose the frontend yourself."
                 ) from None
         return True
 
@@ -496,6 +501,24 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
             except ProcessLookupError:
                 pass
             proc.wait()
+
+
+_DAEMON_DOWN = "the Docker daemon is not reachable"
+
+
+def _domain_error(purpose: str, stderr: object) -> StagecacheError:
+    """What a failed docker command means for stagecache: the daemon is down (exit 3), a
+    registry refused (exit 5), or docker could not do it (exit 3); never its argv."""
+    said = _first_line(stderr) or "no error text"
+    low = said.lower()
+    if "cannot connect to the docker daemon" in low or "is the docker daemon running" in low:
+        return EnvironmentProblem(
+            f"could not {purpose}: {_DAEMON_DOWN} ({said}). Start it (for example `sudo systemctl start docker`, "
+            "or in this repository `scripts/engine.sh up`) and try again."
+        )
+    if any(m in low for m in ("unauthorized", "denied", "authentication required", "toomanyrequests")):
+        return RegistryError(f"could not {purpose}: the registry refused ({said}).")
+    return EnvironmentProblem(f"could not {purpose}: {said}.")
 
 
 def _first_line(text: object) -> str:

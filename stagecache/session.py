@@ -44,7 +44,9 @@ def bake_session(run: Execution) -> None:
     t0 = time.monotonic()
     try:
         for b in plan.builds:
-            localcache.prepare(b)
+            warning = localcache.prepare(b)
+            if warning:
+                display.message(f"warning: {b.stage}: {warning}")
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(bakefile.definition(plan), fh, indent=2)
         if plan.config.network:

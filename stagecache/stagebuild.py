@@ -48,7 +48,9 @@ def build_stage(plan: BuildPlan, build: StageBuild, runner: Runner, display: Dis
     )
     t0 = time.monotonic()
     try:
-        localcache.prepare(build)
+        warning = localcache.prepare(build)
+        if warning:
+            display.message(f"warning: {build.stage}: {warning}")
         rc = runner.run(build.build, progress.feed)
     except (Interrupted, Cancelled) as exc:
         localcache.discard(build)
