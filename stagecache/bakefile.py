@@ -36,6 +36,15 @@ def check(plan: BuildPlan) -> None:
             f"{plan.config.source}: cache mode 'classic' uses the legacy builder, which has no bake equivalent. "
             'Use execution = "per-stage" (--execution per-stage) or a BuildKit cache mode (registry, inline, local).'
         )
+    seen: dict[str, str] = {}
+    for b in plan.builds:
+        name = target_name(b.stage)
+        if name in seen:
+            raise UsageError(
+                f"{plan.graph.path}: stages '{seen[name]}' and '{b.stage}' would both be the bake target '{name}' "
+                "(a target name cannot hold '.'). Rename one of them, or use execution = \"per-stage\"."
+            )
+        seen[name] = b.stage
 
 
 def definition(plan: BuildPlan, no_cache: bool = False, standalone: bool = False) -> dict:

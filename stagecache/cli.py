@@ -317,6 +317,13 @@ def export_bake(
     write_json(path, bakefile.definition(p, standalone=True))
     secret = [n for n, _ in cfg.build_args if n in p.secret_args]
     typer.echo(f"wrote {path}: run it with `docker buildx bake --file {path}`.")
+    if p.graph.sensitive:
+        typer.echo(
+            f"warning: the file's targets follow the rules of Dockerfile frontend 1.11 and later; an engine with an "
+            f"older built-in frontend reads {p.graph.sensitive[0]} differently. Add '# syntax=docker/dockerfile:1' "
+            "as the first line of the Dockerfile so that every engine builds the same.",
+            err=True,
+        )
     if secret:
         typer.echo(
             f"build args {', '.join(secret)} look secret, so the file reads them from the environment "

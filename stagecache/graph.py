@@ -37,7 +37,7 @@ from pathlib import Path
 from stagecache import frontend as frontends
 from stagecache import reference, syntax
 from stagecache.errors import DockerfileError
-from stagecache.shell import Expansion, ShellError
+from stagecache.shell import EmptyTrimPattern, Expansion, ShellError
 from stagecache.shell import expand as shell_expand
 
 PLATFORM_ARGS = (
@@ -53,7 +53,6 @@ PLATFORM_ARGS = (
 _STAGE_NAME_RE = re.compile(r"^[a-z][a-z0-9-_.]*$")
 _PLATFORM_RE = re.compile(r"^[A-Za-z0-9_-]+(?:/[A-Za-z0-9_-]+){0,2}$")
 _INDEX_RE = re.compile(r"^[+-]?\d+$")
-_EMPTY_PATTERN_RE = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*:?(?:##?|%%?)\}")
 
 
 @dataclass(frozen=True)
@@ -100,6 +99,12 @@ class Stage:
     than 1.11 does not add to the graph."""
     refusal: str | None = None
     """Why BuildKit fails a build that reaches this stage (a --from of a stage defined below it)."""
+    from_text: str = field(default="", compare=False, repr=False)
+    """The FROM line as written."""
+    final_workdir: str = field(default="/", compare=False, repr=False)
+    env: tuple[tuple[str, str], ...] = field(default=(), compare=False, repr=False)
+    """The working directory and the variables (ARG, ENV) the stage ends with, where known: a
+    stage built FROM it starts with them."""
     needs_buildkit: tuple[int, str] | None = None
     """(line, text) of the first instruction the legacy builder cannot run, if any."""
 
@@ -139,7 +144,7 @@ class StageGraph:
     sensitive: tuple[str, ...] = ()
     """Lines whose meaning depends on the frontend version (see stagecache.frontend): when the
     file names no frontend, bake asks the engine which rules its built-in one follows."""
-    _orders: dict[int, tuple[Stage, ...]] = field(default_factory=dict, compare=False, repr=False)
+    _orders: dict[int, tuple[Stage, ...]] = field(default_factory=dict, init=False, compare=False, repr=False)
 
     def find(self, ref: str) -> Stage | None:
         """The stage with label ``ref``: a name (case-insensitive, the last definition),
@@ -177,7 +182,7 @@ class StageGraph:
             s = self.stages[int(m.group(1))]
             raise DockerfileError(
                 f"{self.path}:{s.line}: stage {s.index} has no name, and BuildKit can only build a stage by "
-                f"name. Name it ('FROM {s.base} AS some-name') and set [project].target (or --target) to that name."
+                f"name. Name it ('{s.from_text} AS some-name') and set [project].target (or --target) to that name."
             )
         names = ", ".join(self.targets()) or "(none: no stage has a name)"
         raise DockerfileError(
@@ -242,25 +247,41 @@ class StageGraph:
 
 def default_platform() -> str:
     """The platform of this machine in OCI form (``linux/amd64``)."""
-    machine = _platform.machine().lower()
-    arch = {
-        "x86_64": "amd64",
-        "amd64": "amd64",
-        "aarch64": "arm64",
-        "arm64": "arm64",
-        "armv7l": "arm/v7",
-        "ppc64le": "ppc64le",
-        "s390x": "s390x",
-        "riscv64": "riscv64",
-    }.get(machine, machine)
-    return f"linux/{arch}"
+    return normalize_platform(f"linux/{_platform.machine()}")
+
+
+_ARCHES = {"i386": "386", "x86_64": "amd64", "x86-64": "amd64", "aarch64": "arm64", "armhf": "arm", "armel": "arm"}
+
+
+def normalize_platform(value: str) -> str:
+    """A platform as containerd's platforms.Normalize writes it, which is how BuildKit names
+    and resolves it: ``linux/arm`` is ``linux/arm/v7``, ``linux/arm64/v8`` is ``linux/arm64``,
+    ``linux/x86_64`` is ``linux/amd64``."""
+    parts = value.strip().split("/")
+    os_name = parts[0].lower()
+    os_name = "darwin" if os_name == "macos" else os_name
+    arch = parts[1].lower() if len(parts) > 1 else ""
+    variant = parts[2].lower() if len(parts) > 2 else ""
+    if arch in ("armhf", "armel") and not variant:
+        variant = "v7" if arch == "armhf" else "v6"
+    arch = _ARCHES.get(arch, arch)
+    if arch.startswith("armv") and not variant:  # armv7l, armv6l
+        arch, variant = "arm", "v" + arch[4:].rstrip("l")
+    if variant in ("5", "6", "7", "8"):
+        variant = "v" + variant
+    if arch == "arm" and not variant:
+        variant = "v7"
+    if arch == "arm64" and variant == "v8" or arch == "amd64" and variant == "v1":
+        variant = ""
+    return "/".join(p for p in (os_name, arch, variant) if p)
 
 
 def platform_args(target_platform: str, build_platform: str | None = None) -> dict[str, str]:
     """BuildKit's automatic platform ARGs for a target platform and the build platform
-    (default: this machine)."""
+    (default: this machine), both normalised as BuildKit normalises them."""
     out: dict[str, str] = {}
-    for prefix, value in (("TARGET", target_platform), ("BUILD", build_platform or default_platform())):
+    for prefix, raw in (("TARGET", target_platform), ("BUILD", build_platform or default_platform())):
+        value = normalize_platform(raw)
         parts = value.split("/")
         out[f"{prefix}PLATFORM"] = value
         out[f"{prefix}OS"] = parts[0]
@@ -312,15 +333,18 @@ def parse(
     one) decides the rules that differ between frontend versions.
     """
     source = syntax.read(path, read_text(path) if text is None else text)
-    fe = frontend or frontends.from_syntax(source.directives.get("syntax"))
+    # The BUILDKIT_SYNTAX build arg names the frontend over the file's own line (dockerfile
+    # builder: keySyntaxArg).
+    named = (build_args or {}).get("BUILDKIT_SYNTAX") or source.directives.get("syntax")
+    fe = frontend or frontends.from_syntax(named)
     resolver = _Resolver(path, source, dict(build_args or {}), fe)
-    tp = target_platform or default_platform()
+    tp = normalize_platform(target_platform) if target_platform else default_platform()
     graph = resolver.resolve(tp, build_platform)
     return StageGraph(
         path=path,
         stages=graph,
         warnings=tuple(dict.fromkeys(resolver.warnings)),
-        syntax=source.directives.get("syntax"),
+        syntax=named,
         platform=tp,
         frontend=fe,
         sensitive=tuple(dict.fromkeys(resolver.sensitive)),
@@ -387,6 +411,7 @@ class _Resolver:
         if not self.blocks:
             raise DockerfileError(f"{path}: the Dockerfile has no FROM instruction, so there is no stage to build.")
         self.sensitive: list[str] = []
+        self.global_env: dict[str, str] = {}
         self.erased: dict[str, int] = {}
         """Global ARGs without a value that this (pre-1.11) frontend set to "", and their line."""
         # ARG names declared inside stages, for errors about FROM lines that use them.
@@ -401,18 +426,9 @@ class _Resolver:
         return f"{self.path}:{instr.line}"
 
     def _expand(self, word: str, env: Mapping[str, str], where: str, what: str) -> Expansion:
-        if _EMPTY_PATTERN_RE.search(word):
-            # BuildKit 0.13's lexer indexes the first character of the pattern: an empty one
-            # panics the frontend, and with the built-in frontend dockerd itself goes down.
-            if not self.fe.modern:
-                raise DockerfileError(
-                    f"{where}: {what} '{word}' has an empty #/% pattern, on which {self.fe.description} crashes "
-                    "(with BuildKit 0.13 built into dockerd, the daemon goes down with it). Remove the empty "
-                    "pattern, or add '# syntax=docker/dockerfile:1' as the first line."
-                )
-            self.sensitive.append(f"{where}: an empty #/% pattern in '{word}'")
+        self._crash_check(word, env, where, what, skip_unset=False)
         try:
-            return shell_expand(word, env, self.source.escape)
+            return shell_expand(word, env, self.source.escape, legacy=not self.fe.modern)
         except ShellError as exc:
             m = re.match(r"([A-Za-z_][A-Za-z0-9_]*): ", str(exc))
             fix = (
@@ -420,7 +436,30 @@ class _Resolver:
                 if m
                 else "Fix the expression."
             )
-            raise DockerfileError(f"{where}: cannot expand {what} '{word}': {exc}. {fix}") from None
+            error = DockerfileError(f"{where}: cannot expand {what} '{word}': {exc}. {fix}")
+            # Frontends before 1.11 read some forms differently (${X:%p}): let bake ask the engine.
+            error.frontend_sensitive = self.fe.source == "assumed"
+            raise error from None
+
+    def _crash_check(self, word: str, env: Mapping[str, str], where: str, what: str, skip_unset: bool) -> None:
+        """An empty #/% pattern (``${V%}``, or ``${V#$E}`` with E empty) panics the lexer of
+        BuildKit 0.13, and with the engine's built-in frontend dockerd itself goes down (seen on
+        this project's engine). Refused for frontends before 1.11; noted for bake otherwise."""
+        if "#" not in word and "%" not in word:
+            return
+        try:
+            shell_expand(word, env, self.source.escape, skip_unset=skip_unset, refuse_empty_trim=True, legacy=True)
+        except EmptyTrimPattern as exc:
+            if self.fe.modern:
+                self.sensitive.append(f"{where}: an empty #/% pattern ({exc.message}) in {what}")
+                return
+            raise _Crash(
+                f"{where}: {what} '{word.strip()}' has an empty #/% pattern ({exc.message}), on which "
+                f"{self.fe.description} crashes (with BuildKit 0.13 built into dockerd, the daemon goes down with "
+                "it). Remove the empty pattern, or add '# syntax=docker/dockerfile:1' as the first line."
+            ) from None
+        except ShellError:
+            pass  # reported where the word is really expanded, if it is
 
     def meta_env(
         self, target_platform: str, build_platform: str | None, modern: bool
@@ -454,12 +493,15 @@ class _Resolver:
                 else:
                     try:  # before 1.11, an error in a global ARG's default left it empty
                         env[name] = self._expand(default, env, where, f"the default of ARG {name}").value
+                    except _Crash:
+                        raise
                     except DockerfileError:
                         env[name] = ""
         return env, declared, erased
 
     def resolve(self, target_platform: str, build_platform: str | None) -> tuple[Stage, ...]:
         env, declared, self.erased = self.meta_env(target_platform, build_platform, self.fe.modern)
+        self.global_env = env
         heads = [self._head(i, b, env, declared) for i, b in enumerate(self.blocks)]
         if self.fe.source == "assumed" and self.meta:
             self._compare_old_rules(target_platform, build_platform, heads)
@@ -502,6 +544,13 @@ class _Resolver:
                     f"{where}: invalid name for build stage: '{instr.args[2]}', name can't start with a number or "
                     "contain symbols. Use letters, digits, '-', '_' and '.', starting with a letter "
                     "(stage names are not expanded: 'AS $NAME' is not a variable)."
+                )
+            if reference.problem(name):
+                # BuildKit also looks every stage name up as a named build context, which must
+                # parse as an image name (dockerui NamedContext): 'build-' or 'a..b' fail the build.
+                raise DockerfileError(
+                    f"{where}: invalid context name {name}: invalid reference format. BuildKit needs a stage name "
+                    "to be a valid image name too: end it with a letter or digit, and use no two separators in a row."
                 )
         exp = self._expand(word, env, where, "FROM")
         undeclared = sorted(v for v in exp.matched | exp.unmatched if v not in declared)
@@ -596,6 +645,8 @@ class _Resolver:
             for instr in self.blocks[base_stage].commands:
                 if instr.keyword == "ONBUILD" and instr.trigger is not None:
                     commands.append((instr.trigger, True))
+                    # Frontends before 1.11 number these steps differently (see _steps).
+                    self.sensitive.append(f"{self._where(instr)}: ONBUILD {instr.trigger.keyword} in a base stage")
         commands.extend((instr, False) for instr in block.commands)
         refusal = None
         for instr, onbuild in commands:
@@ -607,17 +658,18 @@ class _Resolver:
                     refusal = refusal or str(exc)
                     continue
                 if dep is None:
-                    self._check_image(cwhere, ref, f"{instr.keyword} --from", heads, None)
+                    if ref == "scratch":
+                        continue  # an empty filesystem, not an image to pull
+                    what = "COPY --from" if kind == "copy" else "RUN --mount from"
+                    self._check_image(cwhere, ref, what, heads, None)
                     if ref not in images:
                         images.append(ref)
                     continue
-                if onbuild:
-                    self.sensitive.append(f"{cwhere}: ONBUILD {instr.keyword} from stage '{heads[dep].name or dep}'")
                 if onbuild and not self.fe.modern:
                     onbuild_from.append((dep, instr.line))
                 elif dep not in deps:
                     deps.append(dep)
-        instructions, total = self._steps(head, base_stage, commands, done)
+        instructions, total, (workdir, env) = self._steps(head, base_stage, commands, done)
         blocker = syntax.buildkit_only([block.start, *block.commands])
         return Stage(
             index=index,
@@ -632,6 +684,9 @@ class _Resolver:
             total=total,
             onbuild_from=tuple(onbuild_from),
             refusal=refusal,
+            from_text=" ".join(block.start.text.split()),
+            final_workdir=workdir,
+            env=tuple(env.items()),
             needs_buildkit=(blocker.line, blocker.text) if blocker is not None else None,
         )
 
@@ -717,33 +772,59 @@ class _Resolver:
         base_stage: int | None,
         commands: Sequence[tuple[syntax.Instruction, bool]],
         done: Sequence[Stage],
-    ) -> tuple[tuple[Instruction, ...], int]:
-        """Number the vertices as BuildKit's prefixCommand does."""
+    ) -> tuple[tuple[Instruction, ...], int, tuple[str, dict[str, str]]]:
+        """Number the vertices as BuildKit's prefixCommand does; also the working directory
+        and variables the stage ends with.
+
+        The stage's variables are followed in order (ARG: build arg, default or global value;
+        ENV: the last value wins; both inherited from a base stage), so that a WORKDIR that
+        resolves to "/" makes no vertex, as in BuildKit. An image's own ENV and WORKDIR are
+        unknown here: the working directory of an image is taken as "/"."""
         pulls = base_stage is None and head.base != "scratch"
-        total = int(pulls) + sum(1 for c, ob in commands if ob or c.keyword in syntax.STEP_KEYWORDS)
+        # Frontends before 1.11 do not count a base stage's ONBUILD triggers in the total
+        # (seen on BuildKit 0.13: "[child 1/2] RUN trigger", "[child 2/2] ...", "[child 3/2] ...").
+        counted = [c for c, ob in commands if (ob and self.fe.modern) or (not ob and c.keyword in syntax.STEP_KEYWORDS)]
+        total = int(pulls) + len(counted)
         number = int(pulls)
-        # The working directory, to know when WORKDIR resolves to "/" (no vertex). An image's
-        # own WORKDIR is unknown here: taken as "/", so only an absolute "/" counts as root.
-        workdir: str | None = "/" if base_stage is None else _final_workdir(done[base_stage], done)
-        env = _stage_env(commands)
+        if base_stage is None:
+            workdir: str = "/"
+            env: dict[str, str] = {}
+        else:
+            workdir, env = done[base_stage].final_workdir, dict(done[base_stage].env)
         out: list[Instruction] = []
         for c, onbuild in commands:
+            where = self._where(c)
+            self._crash_check(_words(c), env, where, c.keyword, skip_unset=c.keyword == "RUN")
             step = None
-            if c.keyword in ("RUN", "COPY", "ADD"):
+            if c.keyword == "ARG":
+                for name, default in _arg_pairs(where, c.args):
+                    value = self.args.get(name)
+                    if value is None and default is not None:
+                        value = _quiet_expand(default, env, self.source.escape)
+                    if value is None:
+                        value = self.global_env.get(name)
+                    if value is not None:
+                        env[name] = value
+            elif c.keyword == "ENV":
+                for name, raw in zip(c.args[::2], c.args[1::2], strict=False):
+                    env[name] = _quiet_expand(raw, env, self.source.escape) or ""
+            elif c.keyword in ("RUN", "COPY", "ADD"):
+                step = 0
+            elif c.keyword == "WORKDIR":
+                path = _quiet_expand(c.args[0], env, self.source.escape)
+                path = c.args[0] if path is None else path
+                # system.NormalizeWorkdir: a relative path is joined to the current one and
+                # cleaned; an absolute one is taken as written.
+                workdir = path if path.startswith("/") else posixpath.normpath(posixpath.join(workdir, path))
+                step = 0 if workdir != "/" else None
+            if step is not None and total > 0:
                 number += 1
                 step = number
-            elif c.keyword == "WORKDIR":
-                try:
-                    path = shell_expand(c.args[0], env, self.source.escape).value
-                except ShellError:
-                    path = c.args[0]
-                workdir = posixpath.normpath(posixpath.join(workdir or "/", path)) if path else workdir
-                if workdir != "/":
-                    number += 1
-                    step = number
-            text = f"ONBUILD {c.text}" if onbuild else c.text
+            elif step is not None:
+                step = None  # with a total of 0, BuildKit writes no [stage i/n] prefix at all
+            text = f"ONBUILD {c.text}" if onbuild and self.fe.modern else c.text
             out.append(Instruction(c.line, text, step=step, onbuild=onbuild, workdir=workdir))
-        return tuple(out), total
+        return tuple(out), total, (workdir, env)
 
     def _warn_names(self, heads: Sequence[_Head]) -> None:
         first: dict[str, int] = {}
@@ -764,6 +845,10 @@ class _Resolver:
                 )
             else:
                 first[head.name] = block.start.line
+
+
+class _Crash(DockerfileError):
+    """An expression that crashes the engine's frontend (see _Resolver._crash_check)."""
 
 
 class _Refusal(Exception):
@@ -797,27 +882,18 @@ def _sources(instr: syntax.Instruction) -> list[tuple[str, str]]:
     if instr.keyword == "COPY":
         return [(v, "copy") for v in instr.flag("from") if v]
     if instr.keyword == "RUN":
-        out = []
-        for spec in instr.flag("mount"):
-            ref = syntax.mount_options(spec).get("from")
-            if ref:
-                out.append((ref, "mount"))
-        return out
+        return [(ref, "mount") for spec in instr.flag("mount") if (ref := syntax.mount_source(spec))]
     return []
 
 
-def _stage_env(commands: Sequence[tuple[syntax.Instruction, bool]]) -> dict[str, str]:
-    """ENV values a stage sets, for WORKDIR paths that use them (best effort: first value)."""
-    env: dict[str, str] = {}
-    for c, _ in commands:
-        if c.keyword == "ENV":
-            for k, v in zip(c.args[::2], c.args[1::2], strict=False):
-                env.setdefault(k, v.strip("\"'"))
-    return env
+def _words(instr: syntax.Instruction) -> str:
+    """The text BuildKit expands for an instruction (everything after the keyword)."""
+    return instr.text.split(None, 1)[1] if " " in instr.text.strip() else ""
 
 
-def _final_workdir(stage: Stage, done: Sequence[Stage]) -> str | None:
-    """The working directory a stage ends with (what a stage built FROM it starts with)."""
-    if stage.instructions:
-        return stage.instructions[-1].workdir
-    return "/" if stage.base_stage is None else _final_workdir(done[stage.base_stage], done)
+def _quiet_expand(word: str, env: Mapping[str, str], escape: str) -> str | None:
+    """Best-effort expansion for step numbering: None when the word does not expand."""
+    try:
+        return shell_expand(word, env, escape).value
+    except ShellError:
+        return None

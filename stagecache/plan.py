@@ -264,7 +264,8 @@ def make_plan(
     scope = scope or config.scope
     if scope not in SCOPES:
         raise UsageError(f"unknown scope '{scope}'; expected one of {', '.join(SCOPES)}.")
-    graphs = graphs or load_graphs(config, probe)
+    # The legacy builder has no Dockerfile frontend to ask: classic plans by the current rules.
+    graphs = graphs or load_graphs(config, None if get_mode(config.cache.mode).legacy_builder else probe)
     graph = graphs[0]
     _check_stage_settings(config, graph)
     mode = get_mode(config.cache.mode)

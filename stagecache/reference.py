@@ -28,7 +28,10 @@ def problem(ref: str) -> str | None:
     if "@" in name:
         name, digest = name.split("@", 1)
         if not _DIGEST_RE.fullmatch(digest):
-            return "invalid digest format"
+            return "invalid reference format"
+        problem = _digest_problem(digest)
+        if problem:
+            return problem
     tag = None
     slash = name.rfind("/")
     colon = name.rfind(":")
@@ -47,8 +50,27 @@ def problem(ref: str) -> str | None:
         return "invalid reference format"
     if domain is None and tag is None and digest is None and _HEX64_RE.fullmatch(path):
         return "invalid repository name, cannot specify 64-byte hexadecimal strings"
-    if len(name) > 255:
+    # The limit is on the repository path once normalised (docker.io's "library/" added).
+    remote = path
+    if (domain is None or domain in ("docker.io", "index.docker.io")) and "/" not in path:
+        remote = "library/" + path
+    if len(remote) > 255:
         return "repository name must not be more than 255 characters"
+    return None
+
+
+_DIGEST_LENGTHS = {"sha256": 64, "sha384": 96, "sha512": 128}
+
+
+def _digest_problem(digest: str) -> str | None:
+    """go-digest's Parse/Validate, as distribution/reference applies it."""
+    algorithm, _, hexpart = digest.partition(":")
+    if algorithm not in _DIGEST_LENGTHS:
+        return "unsupported digest algorithm"
+    if len(hexpart) != _DIGEST_LENGTHS[algorithm]:
+        return "invalid checksum digest length"
+    if not re.fullmatch(r"[a-f0-9]+", hexpart):
+        return "invalid checksum digest format"
     return None
 
 

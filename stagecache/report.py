@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -143,19 +143,25 @@ def _source_of(spec: str) -> str:
 
 
 def step_results(
-    stage: Stage | None, label: str, steps: Iterable[Step], platform: str | None = None
+    stage: Stage | None,
+    label: str,
+    steps: Iterable[Step],
+    platform: str | None = None,
+    stage_for: Callable[[str | None], Stage | None] | None = None,
 ) -> tuple[StepResult, ...]:
     """Turn progress steps of one stage into results, with Dockerfile line numbers.
 
     The Dockerfile line of ``[stage i/n]`` comes from the stage graph, which numbers the
     vertices as BuildKit does (see stagecache.graph). The ``FROM`` pull is not a step.
     ``platform``: the one platform the build was for, when BuildKit did not name it (it names
-    platforms only in a build for several)."""
+    platforms only in a build for several). ``stage_for(platform)``: the stage as that
+    platform's graph has it (its steps may differ, e.g. FROM base-${TARGETARCH})."""
     out = []
     for s in sorted(steps, key=lambda s: (s.platform or "", s.number)):
         if s.is_pull:
             continue
-        instr = stage.step(s.number) if stage is not None else None
+        own = stage_for(s.platform or platform) if stage_for is not None else stage
+        instr = own.step(s.number) if own is not None else None
         out.append(
             StepResult(
                 stage=label,

@@ -73,7 +73,7 @@ def bake_session(run: Execution) -> None:
     for label in labels:
         b = by_label[label]
         own = one_per_step((s for s in progress.steps.values() if (s.stage or single) == label), rc == 0)
-        steps = step_results(plan.stage_of(label), label, own)
+        steps = step_results(None, label, own, stage_for=lambda platform, label=label: plan.stage_of(label, platform))
         times = [t for s in own for t in (s.started, s.completed) if t is not None]
         span = max(times) - min(times) if times else 0.0
         if rc == 0:

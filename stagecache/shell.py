@@ -46,6 +46,10 @@ class ShellError(ValueError):
         self.word = word
 
 
+class EmptyTrimPattern(ShellError):
+    """``${X#}``-style expansion with an empty pattern (see ``refuse_empty_trim``)."""
+
+
 @dataclass(frozen=True)
 class Expansion:
     """The result of :func:`expand`.
@@ -66,6 +70,8 @@ def expand(
     *,
     skip_unset: bool = False,
     raw_quotes: bool = False,
+    refuse_empty_trim: bool = False,
+    legacy: bool = False,
 ) -> Expansion:
     """Expand ``word`` against ``env`` exactly as BuildKit's Dockerfile lexer does.
 
@@ -76,6 +82,12 @@ def expand(
         skip_unset: BuildKit's ``SkipUnsetEnv``: a reference to an unset
             variable is kept as written instead of expanding (or failing).
         raw_quotes: BuildKit's ``RawQuotes``: keep quote characters in the result.
+        refuse_empty_trim: raise EmptyTrimPattern for ``${X#}``, ``${X%%}``... whose pattern is
+            empty once expanded: BuildKit 0.13's lexer indexes its first character and panics
+            (taking dockerd down with it, when the frontend is the built-in one).
+        legacy: the lexer of frontends before 1.11 (BuildKit 0.13, seen on this project's
+            engine): ``${X:#p}`` and ``${X:%p}`` ignore the colon and trim, where later ones
+            refuse them (moby/buildkit#5146).
 
     Returns:
         The expanded value and the names that were and were not found.
@@ -89,17 +101,35 @@ def expand(
     if "$" not in word and "'" not in word and '"' not in word and escape not in word:
         return Expansion(word, frozenset(), frozenset())  # nothing to do: the common case
     lexer = _Lexer(word, env, escape, skip_unset, raw_quotes)
+    lexer.refuse_empty_trim = refuse_empty_trim
+    lexer.legacy = legacy
     try:
         value = lexer.stop_on("", raw=False)
+    except EmptyTrimPattern as exc:
+        raise EmptyTrimPattern(exc.message, word) from None
     except ShellError as exc:
         raise ShellError(exc.message, word) from None
+    except RecursionError:
+        raise ShellError("expressions nested too deeply", word) from None
     return Expansion(value, frozenset(lexer.matched), frozenset(lexer.unmatched))
 
 
 class _Lexer:
     """One pass over a word; ``pos`` indexes the next unread character."""
 
-    __slots__ = ("text", "end", "pos", "env", "escape", "skip_unset", "raw_quotes", "matched", "unmatched")
+    __slots__ = (
+        "text",
+        "end",
+        "pos",
+        "env",
+        "escape",
+        "skip_unset",
+        "raw_quotes",
+        "refuse_empty_trim",
+        "legacy",
+        "matched",
+        "unmatched",
+    )
 
     def __init__(self, text: str, env: Mapping[str, str], escape: str, skip_unset: bool, raw_quotes: bool) -> None:
         self.text = text
@@ -109,6 +139,8 @@ class _Lexer:
         self.escape = escape
         self.skip_unset = skip_unset
         self.raw_quotes = raw_quotes
+        self.refuse_empty_trim = False
+        self.legacy = False
         self.matched: set[str] = set()
         self.unmatched: set[str] = set()
 
@@ -269,7 +301,7 @@ class _Lexer:
             self.pos += 1
             mods += op
         trim = op in ("#", "%")
-        if null_is_unset and trim:
+        if null_is_unset and trim and not self.legacy:
             # ${X:#p} / ${X:%p} are refused before the word is read (BuildKit PR #5146).
             raise ShellError(f"unsupported modifier ({mods}) in substitution")
         # The word is expanded before the variable is even looked at, so an error in
@@ -295,6 +327,8 @@ class _Lexer:
             greedy = word.startswith(op)
             if greedy:
                 word = word[1:]
+            if self.refuse_empty_trim and not word:
+                raise EmptyTrimPattern(f"empty pattern in ${{{name}{mods}{op if greedy else ''}}}")
             if op == "%":
                 return _trim_suffix(word, value or "", greedy)
             return _trim_prefix(word, value or "", greedy)

@@ -65,7 +65,9 @@ def build_stage(plan: BuildPlan, build: StageBuild, runner: Runner, display: Dis
     only = build.platforms[0] if len(build.platforms) == 1 and len(plan.config.platforms) > 1 else None
     for label in build.reports:
         own = [s for s in progress.steps.values() if (s.stage or build.stage) == label]
-        steps[label] = step_results(plan.stage_of(label), label, own, only)
+        steps[label] = step_results(
+            None, label, own, only, stage_for=lambda platform, label=label: plan.stage_of(label, platform)
+        )
     # Unnamed or (with scope "final") upstream stages built inside this build get rows of their own.
     status = "built" if rc == 0 else "failed"
     folded = tuple(

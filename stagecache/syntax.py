@@ -89,14 +89,23 @@ class Source:
         return "`" if self.directives.get("escape") == "`" else "\\"
 
 
+_DIRECTIVES = frozenset({"syntax", "escape", "check"})
+
+
 def directives(text: str) -> dict[str, str]:
-    """Parser directives at the top of the file (``# syntax=``, ``# escape=``...)."""
+    """Parser directives at the top of the file (``# syntax=``, ``# escape=``, ``# check=``),
+    read as BuildKit's parser/directives.go reads them: a byte-order mark and a ``#!`` first
+    line are skipped; directives are ``#key=value`` lines at the very start, and the first line
+    that is not one, or names another key, ends them (so ``# foo=bar`` hides what follows)."""
     found: dict[str, str] = {}
-    for line in text.splitlines():
-        m = _DIRECTIVE_RE.match(line.strip())
-        if not m:
+    lines = text.removeprefix("\ufeff").splitlines()
+    if lines and lines[0].startswith("#!"):
+        lines = lines[1:]
+    for line in lines:
+        m = _DIRECTIVE_RE.match(line.rstrip())
+        if not m or m.group(1).lower() not in _DIRECTIVES:
             break
-        found[m.group(1).lower()] = m.group(2)
+        found.setdefault(m.group(1).lower(), m.group(2))
     return found
 
 
@@ -110,10 +119,11 @@ def read(path: Path, text: str) -> Source:
         commands = dockerfile.parse_string(text)
     except dockerfile.GoParseError as exc:
         raise DockerfileError(f"{path}: the Dockerfile does not parse: {_go_error(exc)}") from None
-    return Source(directives(text), tuple(_instruction(path, c) for c in commands))
+    lines = text.splitlines()
+    return Source(directives(text), tuple(_instruction(path, c, lines) for c in commands))
 
 
-def _instruction(path: Path, cmd: object) -> Instruction:
+def _instruction(path: Path, cmd: object, lines: Sequence[str] = ()) -> Instruction:
     keyword = str(getattr(cmd, "cmd", "")).upper()
     line = int(getattr(cmd, "start_line", 0))
     original = str(getattr(cmd, "original", "")).strip()
@@ -137,6 +147,11 @@ def _instruction(path: Path, cmd: object) -> Instruction:
         json=bool(getattr(cmd, "json", False)),
     )
     if keyword == "ONBUILD":
+        # The parser keeps no heredoc of an ONBUILD: take its lines from the file, as BuildKit
+        # appends the heredoc's content to the trigger (parseOnBuild).
+        end = int(getattr(cmd, "end_line", line))
+        if end > line and lines:
+            original = "\n".join(lines[line - 1 : end])
         trigger = _trigger(path, line, original, getattr(cmd, "sub_cmd", ""))
         instr = Instruction(**{**instr.__dict__, "trigger": trigger})
     _check(where, instr)
@@ -166,8 +181,9 @@ def _trigger(path: Path, line: int, original: str, sub: object) -> Instruction:
 
 
 def _split_flag(raw: str) -> tuple[str, str | None]:
+    # Flag names are case-sensitive in BuildKit (bflag.go): --FROM is an unknown flag.
     name, eq, value = raw[2:].partition("=") if raw.startswith("--") else (raw, "", "")
-    return name.lower(), (value if eq else None)
+    return name, (value if eq else None)
 
 
 def _check(where: str, instr: Instruction) -> None:
@@ -195,6 +211,12 @@ def _check(where: str, instr: Instruction) -> None:
         raise DockerfileError(f"{where}: {k} requires at least one argument.")
     if k == "FROM" and not (n == 1 or (n == 3 and instr.args[1].lower() == "as")):
         raise DockerfileError(f"{where}: FROM requires either one or three arguments: FROM IMAGE [AS NAME].")
+    if k == "SHELL" and (n == 0 or not instr.json):
+        raise DockerfileError(
+            f'{where}: SHELL requires the JSON form with at least one argument, e.g. SHELL ["/bin/sh", "-c"].'
+        )
+    if k == "VOLUME" and any(not a.strip() for a in instr.args):
+        raise DockerfileError(f"{where}: VOLUME specified can not be an empty string.")
 
 
 def did_you_mean(word: str, options: Iterable[str], prefix: str = "") -> str:
@@ -239,6 +261,15 @@ def mount_options(spec: str) -> dict[str, str]:
             key, _, value = item.partition("=")
             out[key.strip().lower()] = value
     return out
+
+
+def mount_source(spec: str) -> str | None:
+    """The stage or image a ``RUN --mount`` takes files from (its ``from=``), if any. A tmpfs
+    mount has none, whatever it says (BuildKit's detectRunMount skips it)."""
+    options = mount_options(spec)
+    if options.get("type", "bind").lower() == "tmpfs":
+        return None
+    return options.get("from") or None
 
 
 def buildkit_only(instructions: Sequence[Instruction]) -> Instruction | None:

@@ -92,3 +92,15 @@ def test_export_bake_plans_a_session_even_when_the_config_builds_per_stage(tmp_p
         "reg.example.com/app:cache-base",
         "reg.example.com/app:cache-deps",
     ]
+
+
+def test_two_stages_that_would_be_one_bake_target_are_refused(tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text("FROM alpine AS x.y\nRUN a\nFROM alpine AS x_y\nCOPY --from=x.y /a /a\n")
+    (tmp_path / "stagecache.toml").write_text('[cache]\nmode = "none"\n[build]\nexecution = "bake"\n')
+    plan = make_plan(cfg.load(tmp_path / "stagecache.toml", env={}))
+    with pytest.raises(UsageError) as info:
+        bakefile.definition(plan)
+    assert str(info.value) == (
+        f"{tmp_path / 'Dockerfile'}: stages 'x.y' and 'x_y' would both be the bake target 'x_y' (a target name "
+        "cannot hold '.'). Rename one of them, or use execution = \"per-stage\"."
+    )

@@ -271,3 +271,19 @@ def test_buildkit_stages_import_their_own_and_direct_dependencies_caches_classic
     assert classic.builds[-1].cache.legacy_from == tuple(
         f"reg.example.com/app:{s}" for s in ("runtime", "base", "deps-a", "deps-b", "app")
     )
+
+
+def test_classic_asks_no_engine_for_its_frontend(tmp_path: Path) -> None:
+    dockerfile = "ARG TARGETARCH\nFROM alpine AS bamd64\nRUN a\nFROM b${TARGETARCH}\nRUN b\n"
+    (tmp_path / "Dockerfile").write_text(dockerfile)
+    (tmp_path / "stagecache.toml").write_text(BASE + '[cache]\nmode = "classic"\n')
+    config = cfg.load(tmp_path / "stagecache.toml", env={})
+
+    def probe() -> bool:
+        raise AssertionError("the legacy builder has no BuildKit frontend to ask")
+
+    assert [b.stage for b in make_plan(config, probe=probe).builds] == ["bamd64", "stage-1"]
+    asked: list[bool] = []
+    (tmp_path / "stagecache.toml").write_text(BASE + '[cache]\nmode = "local"\n')
+    make_plan(cfg.load(tmp_path / "stagecache.toml", env={}), probe=lambda: asked.append(True) or True)
+    assert asked == [True]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -504,10 +505,12 @@ def test_what_older_frontends_do_with_bad_expressions() -> None:
     # ...and an empty #/% pattern panics its lexer, taking dockerd down: refused up front.
     text = "ARG V=1.2\nFROM alpine:${V%}\n"
     assert parse(text).stages[0].base == "alpine:1.2"
-    assert parse(text).sensitive == ("Dockerfile:2: an empty #/% pattern in 'alpine:${V%}'",)
+    assert parse(text).sensitive == ("Dockerfile:2: an empty #/% pattern (empty pattern in ${V%}) in FROM",)
     with pytest.raises(DockerfileError) as info:
         graph.parse(Path("Dockerfile"), None, "linux/amd64", text=text, frontend=frontends.BUILTIN_OLD)
-    assert "has an empty #/% pattern, on which the engine's built-in Dockerfile frontend" in str(info.value)
+    assert "has an empty #/% pattern (empty pattern in ${V%}), on which the engine's built-in Dockerfile" in str(
+        info.value
+    )
 
 
 def test_bake_asks_the_engine_only_when_an_older_frontend_would_read_a_from_line_differently() -> None:
@@ -541,3 +544,158 @@ def test_bake_asks_the_engine_only_when_an_older_frontend_would_read_a_from_line
     with pytest.raises(DockerfileError):
         graph.parse_for_engine(Path("Dockerfile"), None, None, probe(True), text=bad)
     assert graph.parse_for_engine(Path("Dockerfile"), None, None, probe(False), text=bad).stages[0].base == "alpine"
+
+
+def old(text: str, args: dict | None = None, platform: str | None = "linux/amd64") -> graph.StageGraph:
+    return graph.parse(Path("Dockerfile"), args, platform, text=text, frontend=frontends.BUILTIN_OLD)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ARG N=abc\nARG V=${N%}\nFROM alpine\n",  # where dockerd was seen to crash: a global ARG default
+        "ARG N=abc\nARG E=\nARG V=${N#$E}\nFROM alpine\n",  # empty once expanded
+        "ARG N=abc\nARG V=${N%${UNSET}}\nFROM alpine\n",
+        "FROM alpine\nARG N=abc\nENV V=${N#}\n",
+        "FROM alpine\nARG V=${N##}\n",
+        "FROM alpine\nWORKDIR /${N%}\n",
+        "FROM alpine\nCOPY ${N%} /x\n",
+        "FROM alpine\nARG N=abc\nRUN echo ${N%}\n",
+    ],
+)
+def test_an_empty_trim_pattern_is_refused_for_the_frontend_it_crashes(text: str) -> None:
+    with pytest.raises(DockerfileError) as info:
+        old(text)
+    assert "has an empty #/% pattern" in str(info.value) and "the daemon goes down with it" in str(info.value)
+    # The current frontend reads it; bake is told to ask the engine which one it has.
+    assert any("an empty #/% pattern" in note for note in parse(text).sensitive)
+
+
+def test_an_empty_trim_pattern_of_an_unset_variable_in_run_is_kept_as_written() -> None:
+    # BuildKit names RUN steps with unset variables kept as written (SkipUnsetEnv): no crash there.
+    assert old("FROM alpine\nRUN echo ${UNSET%}\n").stages[0].steps[0].text == "RUN echo ${UNSET%}"
+
+
+@pytest.mark.parametrize("name", ["build-", "a..b", "a_", "a.-b", "x___y"])
+def test_a_stage_name_must_also_be_a_valid_image_name(name: str) -> None:
+    with pytest.raises(DockerfileError) as info:
+        parse(f"FROM alpine AS ok\nFROM alpine AS {name}\n").build_order("ok")
+    assert str(info.value).startswith(f"Dockerfile:2: invalid context name {name}: invalid reference format.")
+    assert order(parse("FROM alpine AS ok.name_1-2\nRUN x\n")) == ["ok.name_1-2"]
+
+
+def test_workdir_steps_follow_arg_and_env_values() -> None:
+    g = parse(
+        "FROM alpine AS app\nARG APP_HOME=/app\nWORKDIR $APP_HOME\nRUN x\n"
+        "FROM alpine AS two\nENV D=/x\nENV D=/\nWORKDIR $D\nRUN x\n"
+        "FROM alpine AS three\nARG HOME_D=/h\nWORKDIR ${HOME_D}/..\nRUN x\n"
+        "FROM app AS four\nWORKDIR .\nWORKDIR ..\nWORKDIR ..\nRUN x\n"
+        "FROM alpine AS five\nARG ROOT\nWORKDIR /$ROOT\nRUN x\n",
+        {"ROOT": ""},
+    )
+    steps = {s.label: [(i.text, i.step) for i in s.steps] for s in g.stages}
+    assert steps["app"] == [("WORKDIR $APP_HOME", 2), ("RUN x", 3)]
+    assert steps["two"] == [("RUN x", 2)]  # the last ENV wins: WORKDIR / makes no vertex
+    assert steps["three"] == [("WORKDIR ${HOME_D}/..", 2), ("RUN x", 3)]  # absolute: not cleaned
+    # WORKDIR . in a stage FROM app is /app (a vertex); .. is / (none); .. again is still / (none).
+    assert steps["four"] == [("WORKDIR .", 1), ("RUN x", 2)]
+    assert steps["five"] == [("RUN x", 2)]  # the build arg gives ROOT an empty value
+
+
+def test_onbuild_triggers_before_1_11_are_not_counted_in_the_total() -> None:
+    text = (
+        "FROM alpine AS base\nRUN b\nONBUILD RUN t\n"
+        "FROM base AS child\nRUN own\nWORKDIR /w\n"
+        'FROM base AS only\nCMD ["true"]\n'
+    )
+    new = parse(text)
+    assert [(i.text, i.step) for i in new.find("child").steps] == [
+        ("ONBUILD RUN t", 1),
+        ("RUN own", 2),
+        ("WORKDIR /w", 3),
+    ]
+    assert new.find("child").total == 3 and new.find("only").total == 1
+    was = old(text)
+    # Seen on BuildKit 0.13: "[child 1/2] RUN t", "[child 2/2] RUN own", "[child 3/2] WORKDIR /w".
+    assert [(i.text, i.step) for i in was.find("child").steps] == [("RUN t", 1), ("RUN own", 2), ("WORKDIR /w", 3)]
+    assert was.find("child").total == 2
+    assert was.find("only").total == 0 and was.find("only").steps == ()  # no prefix at all: no step
+    assert any("ONBUILD RUN in a base stage" in note for note in new.sensitive)
+
+
+def test_an_onbuild_trigger_with_a_heredoc_is_read_whole() -> None:
+    g = parse("FROM alpine AS base\nONBUILD RUN <<EOT\necho hi > /t\nEOT\nFROM base AS child\nRUN x\n")
+    assert [i.text for i in g.find("child").steps] == ["ONBUILD RUN <<EOT\necho hi > /t\nEOT", "RUN x"]
+
+
+def test_platforms_are_normalised_as_buildkit_does() -> None:
+    text = (
+        "FROM scratch AS va\nCOPY a /a\nFROM scratch AS vav7\nCOPY b /b\nFROM va${TARGETVARIANT} AS final\nCOPY c /c\n"
+    )
+    assert order(parse(text, platform="linux/arm")) == ["vav7", "final"]
+    assert parse(text, platform="linux/arm64/v8").platform == "linux/arm64"
+    assert graph.normalize_platform("linux/x86_64") == "linux/amd64"
+    assert graph.normalize_platform("linux/armhf") == "linux/arm/v7"
+
+
+@pytest.mark.parametrize(
+    ("text", "syntax"),
+    [
+        ("\ufeff# syntax=docker/dockerfile:1.4\nFROM alpine\n", "docker/dockerfile:1.4"),
+        ("#!/usr/bin/env docker\n# syntax=docker/dockerfile:1.4\nFROM alpine\n", "docker/dockerfile:1.4"),
+        ("# foo=bar\n# syntax=docker/dockerfile:1\nFROM alpine\n", None),
+        ("  # syntax=docker/dockerfile:1\nFROM alpine\n", None),
+        ("# escape=`\n# syntax=docker/dockerfile:1.7\nFROM alpine\n", "docker/dockerfile:1.7"),
+    ],
+)
+def test_parser_directives_are_read_as_buildkit_reads_them(text: str, syntax: str | None) -> None:
+    assert parse(text).syntax == syntax
+
+
+def test_the_buildkit_syntax_build_arg_names_the_frontend() -> None:
+    g = parse("# syntax=docker/dockerfile:1\nFROM alpine\n", {"BUILDKIT_SYNTAX": "docker/dockerfile:1.7"})
+    assert g.syntax == "docker/dockerfile:1.7" and not g.frontend.modern
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("FROM alpine\nSHELL []\n", "SHELL requires the JSON form with at least one argument"),
+        ("FROM alpine\nSHELL /bin/bash -c\n", "SHELL requires the JSON form with at least one argument"),
+        ('FROM alpine\nVOLUME ["", "/data"]\n', "VOLUME specified can not be an empty string"),
+        ("FROM alpine AS a\nFROM alpine\nCOPY --FROM=a /a /a\n", "unknown flag --FROM for COPY"),
+    ],
+)
+def test_more_of_what_buildkit_refuses(text: str, message: str) -> None:
+    with pytest.raises(DockerfileError, match=re.escape(message)):
+        parse(text)
+
+
+def test_an_older_frontends_lexer_is_followed_where_it_differs() -> None:
+    text = "ARG TAG=latest-rev\nFROM alpine:${TAG:%%-*}\n"
+    with pytest.raises(DockerfileError) as info:
+        parse(text)
+    assert info.value.frontend_sensitive  # so bake asks the engine
+    assert old(text).stages[0].base == "alpine:latest"  # BuildKit 0.13 ignores the colon
+
+
+def test_mount_sources_tmpfs_and_scratch_are_no_dependencies() -> None:
+    g = parse(
+        "FROM alpine AS a\nRUN a\nFROM alpine AS b\n"
+        "RUN --mount=type=tmpfs,from=a,target=/t true\nRUN --mount=type=cache,from=scratch,target=/c true\n"
+    )
+    assert g.stages[1].deps == () and g.stages[1].images == ("alpine",)
+
+
+def test_the_unnamed_target_hint_quotes_the_from_line_as_written() -> None:
+    g = parse("ARG BASE=alpine\nFROM ${BASE}\nRUN x\nFROM alpine AS b\n")
+    with pytest.raises(DockerfileError, match=re.escape("Name it ('FROM ${BASE} AS some-name')")):
+        g.build_order("stage-0")
+
+
+def test_deep_nesting_and_long_chains_are_errors_or_plans_not_tracebacks() -> None:
+    deep = "ARG X=" + "${X:-" * 400 + "x" + "}" * 400 + "\nFROM alpine\n"
+    with pytest.raises(DockerfileError, match="expressions nested too deeply"):
+        parse(deep)
+    chain = "FROM alpine AS s0\n" + "".join(f"FROM s{i} AS s{i + 1}\n" for i in range(1100))
+    assert len(parse(chain).build_order(None)) == 1101
