@@ -121,19 +121,41 @@ def _plan_checks(plan: BuildPlan, runner: Runner, builder: BuilderInfo, env: Map
             out.append(Check("secrets", PASS, f"{len(plan.config.secrets)} secret source(s) present"))
     except StagecacheError as exc:
         out.append(Check("secrets", FAIL, exc.message, "export the variable or create the file"))
-    external = sorted({i for b in plan.builds for s in (b.stage, *b.folded) for i in plan.graph.find(s).images})
+    out.extend(_image_checks(plan, runner, builder))
+    return out
+
+
+def _image_checks(plan: BuildPlan, runner: Runner, builder: BuilderInfo) -> list[Check]:
+    """Every image the builds use is on the engine or can be pulled (a build would fail
+    without it); and classic mode's one known trap on the containerd image store."""
+    out = []
+    if plan.mode.legacy_builder and builder.containerd_store:
+        out.append(
+            Check(
+                "legacy builder",
+                WARN,
+                "cache mode 'classic' on the containerd image store: on a fresh runner, the legacy builder cannot "
+                "reuse a cached step whose layer is empty (such as WORKDIR of a folder that exists) and fails",
+                "use a BuildKit cache mode (registry, inline, local), or an engine with the overlay2 image store",
+            )
+        )
+    external = sorted(
+        {i for b in plan.builds for s in (b.stage, *b.folded) if (st := plan.stage_of(s)) for i in st.images}
+    )
     missing = [i for i in external if not runner.image_exists(i)]
-    if missing:
+    unpullable = [(i, reason) for i in missing if (reason := runner.pull(i))]
+    if unpullable:
         out.append(
             Check(
                 "base images",
-                WARN,
-                f"not on this engine yet: {', '.join(missing)}",
-                "fine if the builder can pull them; otherwise pull or import them first",
+                FAIL,
+                "; ".join(f"{i} is not on this engine and cannot be pulled ({reason})" for i, reason in unpullable),
+                "fix the image name, docker login to its registry, or load the image onto the engine",
             )
         )
     elif external:
-        out.append(Check("base images", PASS, ", ".join(external)))
+        pulled = f" (pulled now: {', '.join(missing)})" if missing else ""
+        out.append(Check("base images", PASS, ", ".join(external) + pulled))
     return out
 
 

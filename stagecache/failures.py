@@ -1,9 +1,18 @@
 """What a failed build means, read from what the builder said: the error that names the
-stage, the step and BuildKit's own words, with the exit code of its cause."""
+stage, the step and BuildKit's own words, with the exit code of its cause.
+
+- a step that failed, or an image BuildKit could not pull (a base image, or a ``COPY --from``
+  that names no stage and so is pulled): exit 1, a build error;
+- a push, a cache export or a registry's refusal to authenticate: exit 5;
+- the legacy builder on the containerd image store, which cannot reuse a cached empty layer
+  (a moby bug, seen on dockerd 26.1.5): exit 3, with the fix.
+"""
 
 from __future__ import annotations
 
-from stagecache.errors import BuildFailed, RegistryError, StagecacheError
+import re
+
+from stagecache.errors import BuildFailed, EnvironmentProblem, RegistryError, StagecacheError
 from stagecache.plan import StageBuild
 from stagecache.progress import BuildProgress, LegacyProgress
 from stagecache.report import StageResult
@@ -12,31 +21,71 @@ _REGISTRY_FAILURES = (
     "failed to push",
     "error writing layer blob",
     "error writing manifest blob",
-    "failed to do request",
-    "connection refused",
     "unauthorized",
     "authentication required",
     "no basic auth credentials",
     "denied:",
 )
+_EXPORTING = ("exporting cache", "exporting to ", "pushing", "writing cache", "preparing build cache")
+_LEGACY_EMPTY_LAYER = "failed to read diff archive"
+_DID_YOU_MEAN_RE = re.compile(r"\(did you mean (?P<name>[^?)]+)\?\)")
 
 
 def build_failure(
     build: StageBuild, progress: BuildProgress | LegacyProgress, rc: int, result: StageResult
 ) -> StagecacheError:
-    """The error for ``build``, which exited ``rc``: a step that failed (exit 1, with the step,
-    BuildKit's error lines and the step's last output), or a registry operation (exit 5)."""
+    """The error for ``build``, which exited ``rc``."""
     lines = progress.error_lines()
     step = progress.failed_step()
     where = f"stage '{build.stage}'"
     if step is not None:
         where += f", step {step.number} ({' '.join(step.instruction.split())[:100]})"
     detail = "\n".join(f"  {ln}" for ln in lines[-8:]) or "  (no error text from the builder)"
+    text = "\n".join(lines).lower()
+    if _LEGACY_EMPTY_LAYER in text and "failed to restore cached image" in text:
+        return EnvironmentProblem(
+            f"{where} failed (builder exit {rc}): the legacy builder on this engine's containerd image store cannot "
+            "reuse a cached step whose layer is empty (such as WORKDIR of a folder that exists): a bug of the "
+            "engine, which plain `DOCKER_BUILDKIT=0 docker build --cache-from` has too. Use a BuildKit cache mode "
+            f"(registry, inline, local), or cache mode 'classic' on an engine with the overlay2 image store.\n{detail}"
+        )
+    if isinstance(progress, BuildProgress) and step is None:
+        pulls = progress.pull_failures()
+        if pulls:
+            return _pull_failure(where, rc, pulls[0], "\n".join(lines), detail)
+        exported = [
+            f"{v.name}: {v.error}" for v in progress.vertices.values() if v.error and v.name.startswith(_EXPORTING)
+        ]
+        if exported or any(marker in text for marker in _REGISTRY_FAILURES):
+            refs = ", ".join(build.tags if build.push else ()) or ", ".join(result.cache_to)
+            return RegistryError(
+                f"{where}: the build ran but a registry operation failed ({refs}), exit {rc}:\n{detail}"
+            )
     logs = ""
     if step is not None and step.logs:
         logs = "\nlast output of the step:\n" + "\n".join(f"  | {ln}" for ln in list(step.logs)[-10:])
-    text = "\n".join(lines).lower()
-    if step is None and any(marker in text for marker in _REGISTRY_FAILURES):
-        refs = ", ".join(build.tags if build.push else ()) or ", ".join(result.cache_to)
-        return RegistryError(f"{where}: the build ran but a registry operation failed ({refs}), exit {rc}:\n{detail}")
     return BuildFailed(f"{where} failed (builder exit {rc}):\n{detail}{logs}")
+
+
+def _pull_failure(where: str, rc: int, pull: tuple[str, str], said: str, detail: str) -> BuildFailed:
+    """An image that could not be pulled: its name, BuildKit's reason, and what to do."""
+    image, error = pull
+    low = error.lower()
+    m = _DID_YOU_MEAN_RE.search(said)
+    if m:
+        fix = (
+            f"BuildKit pulls any --from or FROM that names no stage: did you mean stage '{m.group('name')}'? "
+            "Fix the name in the Dockerfile."
+        )
+    elif "not found" in low or "manifest unknown" in low:
+        fix = "The registry has no such image or tag: fix the name or tag, or push the image there first."
+    elif "no such host" in low or "connection refused" in low or "i/o timeout" in low or "dial tcp" in low:
+        fix = (
+            "The builder cannot reach that registry: check the network, or put the image on the engine first "
+            "(docker pull, docker load or docker import)."
+        )
+    elif "denied" in low or "unauthorized" in low or "authentication" in low:
+        fix = "The registry refused: docker login to it with an account that may pull the image."
+    else:
+        fix = "Check the name, and that the builder can pull it."
+    return BuildFailed(f"{where}: the image {image} could not be pulled (builder exit {rc}). {fix}\n{detail}")

@@ -288,6 +288,7 @@ class CacheFacts:
 _IMPORT_FAIL_RE = re.compile(r"failed to configure (?P<kind>\w+) cache importer", re.IGNORECASE)
 _LOCAL_MISSING_RE = re.compile(r"local cache import at (?P<src>\S+) not found")
 _IMPORT_NAME = "importing cache manifest from "
+_LOAD_METADATA_RE = re.compile(r"load metadata for (?P<image>\S+)")
 _NOT_FOUND_RE = re.compile(r": not found$|manifest unknown|404 Not Found", re.IGNORECASE)
 _EXPORT_NAMES = (
     "exporting cache",
@@ -597,6 +598,16 @@ class BuildProgress(_Progress):
                 step.logs.append(line)
             self._on_event(Event("log", step, line))
 
+    def pull_failures(self) -> list[tuple[str, str]]:
+        """(image, BuildKit's error) for every base or --from image BuildKit could not resolve
+        (its "load metadata for IMAGE" vertices), the cancellations that follow aside."""
+        out = []
+        for v in self.vertices.values():
+            m = _LOAD_METADATA_RE.search(v.name)
+            if m and v.error and "context canceled" not in v.error:
+                out.append((m.group("image"), v.error))
+        return out
+
     def error_lines(self) -> list[str]:
         """BuildKit's and buildx's error lines, as shown to the user on failure: its ERROR
         lines, else the errors of non-step vertices (exporting, pushing), else its last words."""
@@ -631,6 +642,8 @@ class BuildProgress(_Progress):
         return total
 
 
+# How the classic builder and the daemon word an error (the daemon's own start "failed to ...").
+_LEGACY_ERRORS = ("ERROR", "The command ", "COPY failed", "error", "failed to ")
 _LEGACY_STEP_RE = re.compile(r"^Step (?P<num>\d+)/(?P<total>\d+) : (?P<text>.*)$")
 _LEGACY_FROM_RE = re.compile(
     r"^FROM\s+(?:--platform=\S+\s+)?(?P<base>\S+)(?:\s+AS\s+(?P<name>\S+))?\s*$", re.IGNORECASE
@@ -661,6 +674,8 @@ class LegacyProgress(_Progress):
         self._stage_step = 0
         self._current: Step | None = None
         self._lines = _LineBuffer(self._scrubber)
+        self._tail: deque[str] = deque(maxlen=LOG_TAIL)
+        """The last lines that were not steps, for an error the builder words its own way."""
 
     def feed(self, chunk: str) -> None:
         """Consume a chunk of ``docker build`` output."""
@@ -711,7 +726,7 @@ class LegacyProgress(_Progress):
             step.completed = step.started
             self._on_event(Event("cached", step))
             return
-        if line.startswith(("ERROR", "The command ", "COPY failed", "error")) or "returned a non-zero code" in line:
+        if line.startswith(_LEGACY_ERRORS) or "returned a non-zero code" in line:
             self.messages.append(line)
             if step is not None and not step.done:
                 step.error = line
@@ -719,8 +734,10 @@ class LegacyProgress(_Progress):
             return
         if step is not None and not stripped.startswith("--->"):
             step.logs.append(line)
+        if stripped and not stripped.startswith("--->"):
+            self._tail.append(line)
         self._on_event(Event("log", step, line))
 
     def error_lines(self) -> list[str]:
-        """The classic builder's error lines."""
-        return list(self.messages)
+        """The classic builder's error lines, else the last lines it printed."""
+        return list(self.messages) or [ln for ln in self._tail if ln.strip()][-5:]
