@@ -55,6 +55,9 @@ class StageResult:
     export_seconds: float = 0.0
     """Time spent exporting this stage's cache: BuildKit's cache-export vertices, or for
     'classic' (whose cache is the stage image) the push of the stage image."""
+    retries: int = 0
+    """How many times the build or a push was tried again after a transient error (a race
+    with another build of the project: see stagecache.transient)."""
 
     def cache_sources(self) -> tuple[tuple[str, str], ...]:
         """Each imported cache with what BuildKit said of it: "imported", "missing" or "failed".

@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from stagecache import transient
 from stagecache.errors import Cancelled, EnvironmentProblem, Interrupted, RegistryError, StagecacheError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -248,13 +249,25 @@ class Runner:
                 raise
             return exc.message
 
-    def push(self, command: Command) -> None:
-        """Run a planned ``docker push``, like a build (own process group, signals forwarded,
-        no python-on-whales import); raises RegistryError naming the ref (never the argv)."""
-        out: list[str] = []
-        if self.run(command, out.append) != 0:
-            ref = command.argv[-1]
-            raise RegistryError(f"pushing {ref} failed: {_first_line(''.join(out)) or 'docker push failed'}.")
+    def push(self, command: Command, on_retry: Callable[[str], None] | None = None) -> int:
+        """Run a planned ``docker push``, like a build (own process group, stopped with
+        stagecache, no python-on-whales import), trying again after a transient registry
+        failure (see stagecache.transient); returns the number of retries. Raises
+        RegistryError naming the ref (never the argv)."""
+        ref = command.argv[-1]
+        attempt = 1
+        while True:
+            out: list[str] = []
+            if self.run(command, out.append) == 0:
+                return attempt - 1
+            said = "".join(out)
+            why = transient.reason(said)
+            if why is None or attempt >= transient.ATTEMPTS:
+                raise RegistryError(f"pushing {ref} failed: {_first_line(said) or 'docker push failed'}.")
+            if on_retry is not None:
+                on_retry(f"pushing {ref} again after a transient registry error ({why})")
+            transient.pause(attempt)
+            attempt += 1
 
     @_timed
     def image_exists(self, ref: str) -> bool:

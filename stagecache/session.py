@@ -114,7 +114,7 @@ def bake_session(run: Execution) -> None:
         localcache.keep(b)
     for i, b in enumerate(plan.builds):  # only once every stage is built: a failed session pushes nothing
         try:
-            push(b, runner)
+            push(b, runner, display)
         except RegistryError as exc:
             unpushed = {later.stage for later in plan.builds[i:]}
             rows = [

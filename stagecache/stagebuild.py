@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from stagecache import localcache
+from stagecache import localcache, transient
 from stagecache.errors import Cancelled, Interrupted, RegistryError, StagecacheError
 from stagecache.failures import build_failure
 from stagecache.plan import BuildPlan, StageBuild
@@ -43,23 +43,33 @@ def build_stage(plan: BuildPlan, build: StageBuild, runner: Runner, display: Dis
         if e.step is None or (e.step.stage or build.stage) in mine:
             display.event(e)
 
-    progress = (LegacyProgress if plan.mode.legacy_builder else BuildProgress)(
-        on_event=on_event, secrets=plan.secret_values
-    )
     t0 = time.monotonic()
-    try:
-        warning = localcache.prepare(build)
-        if warning:
-            display.message(f"warning: {build.stage}: {warning}")
-        rc = runner.run(build.build, progress.feed)
-    except (Interrupted, Cancelled) as exc:
-        localcache.discard(build)
-        status = "cancelled" if isinstance(exc, Cancelled) else "interrupted"
-        return StageOutcome((StageResult(build.stage, status, tags=build.tags),), exc)
-    except BaseException:
-        localcache.discard(build)
-        raise
-    progress.close()
+    retries = 0
+    while True:
+        progress = (LegacyProgress if plan.mode.legacy_builder else BuildProgress)(
+            on_event=on_event, secrets=plan.secret_values
+        )
+        try:
+            warning = localcache.prepare(build)
+            if warning:
+                display.message(f"warning: {build.stage}: {warning}")
+            rc = runner.run(build.build, progress.feed)
+        except (Interrupted, Cancelled) as exc:
+            localcache.discard(build)
+            status = "cancelled" if isinstance(exc, Cancelled) else "interrupted"
+            return StageOutcome((StageResult(build.stage, status, tags=build.tags),), exc)
+        except BaseException:
+            localcache.discard(build)
+            raise
+        progress.close()
+        # A build that lost a race with another build of the project (a --load of the same tag,
+        # a cache export to the same ref) runs again: its steps are cached by then.
+        why = transient.reason("\n".join(progress.error_lines())) if rc != 0 and not progress.failed_step() else None
+        if why is None or retries + 1 >= transient.ATTEMPTS:
+            break
+        retries += 1
+        display.message(f"note: {build.stage}: building again after a transient error ({why})")
+        transient.pause(retries)
     seconds = time.monotonic() - t0
     steps: dict[str, tuple] = {}
     only = build.platforms[0] if len(build.platforms) == 1 and len(plan.config.platforms) > 1 else None
@@ -87,6 +97,7 @@ def build_stage(plan: BuildPlan, build: StageBuild, runner: Runner, display: Dis
         missing_caches=tuple(progress.missing_caches),
         export_errors=tuple(progress.export_errors),
         export_seconds=round(progress.export_seconds, 3),
+        retries=retries,
     )
     if rc != 0:
         localcache.discard(build)
@@ -95,11 +106,12 @@ def build_stage(plan: BuildPlan, build: StageBuild, runner: Runner, display: Dis
     if not build.push_commands:
         return StageOutcome((*folded, result))
     try:
-        pushed_in = push(build, runner)
+        pushed_in, push_retries = push(build, runner, display)
     except RegistryError as exc:
         return StageOutcome((*folded, replace(result, status="failed")), exc)
     result = replace(
         result,
+        retries=result.retries + push_retries,
         pushed=build.tags,
         seconds=round(result.seconds + pushed_in, 3),
         export_seconds=round(result.export_seconds + pushed_in, 3),
@@ -107,15 +119,17 @@ def build_stage(plan: BuildPlan, build: StageBuild, runner: Runner, display: Dis
     return StageOutcome((*folded, result))
 
 
-def push(build: StageBuild, runner: Runner) -> float:
-    """Run the stage's ``docker push`` commands (see plan.push_with_docker); the seconds
-    they took. A failure names the stage and the ref, as a push inside a build would."""
+def push(build: StageBuild, runner: Runner, display: Display) -> tuple[float, int]:
+    """Run the stage's ``docker push`` commands (see plan.push_with_docker); the seconds they
+    took and how many were tried again. A failure names the stage and the ref, as a push inside
+    a build would."""
     t0 = time.monotonic()
+    retries = 0
     for cmd in build.push_commands:
         try:
-            runner.push(cmd)
+            retries += runner.push(cmd, lambda note: display.message(f"note: {build.stage}: {note}"))
         except RegistryError as exc:
             raise RegistryError(
                 f"stage '{build.stage}': the build ran but a registry operation failed: {exc.message}"
             ) from None
-    return time.monotonic() - t0
+    return time.monotonic() - t0, retries

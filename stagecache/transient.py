@@ -1,0 +1,37 @@
+"""Failures that are worth one more try: what an engine and a registry say when several
+builds of one project race each other (CI jobs of one project on a shared engine, pushing to
+the same refs). Measured with four bakes of one project started at once: two `--load`s of one
+tag ("image ...: already exists"), an index pushed while its manifests were being replaced
+(400 "manifest list/index references to blobs and/or manifests are missing"), and 500s from
+the registry under concurrent writes."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+
+_MARKERS = (
+    re.compile(r'image "[^"]+": already exists'),
+    re.compile(r"references to blobs and/or manifests are missing"),
+    re.compile(r"\b(500 Internal Server Error|502 Bad Gateway|503 Service Unavailable|504 Gateway Timeout)\b"),
+    re.compile(r"\bunexpected status(?: code)?:? 5\d\d\b"),
+    re.compile(r"connection reset by peer|TLS handshake timeout|unexpected EOF"),
+)
+ATTEMPTS = 4
+"""At most this many tries of one build or push (three retries)."""
+BACKOFF = 0.5
+"""Seconds before the first retry; doubled for each next one (0.5, 1, 2 s)."""
+
+
+def reason(text: str) -> str | None:
+    """The line of ``text`` that says the failure is transient, or None."""
+    for line in text.splitlines():
+        if any(m.search(line) for m in _MARKERS):
+            return line.strip()
+    return None
+
+
+def pause(attempt: int, sleep: Callable[[float], None] = time.sleep) -> None:
+    """Wait before retry number ``attempt`` (1, 2, ...)."""
+    sleep(BACKOFF * 2 ** (attempt - 1))
