@@ -2,7 +2,8 @@
 builds of one project race each other (CI jobs of one project on a shared engine, pushing to
 the same refs). Measured with four bakes of one project started at once: two `--load`s of one
 tag ("image ...: already exists"), an index pushed while its manifests were being replaced
-(400 "manifest list/index references to blobs and/or manifests are missing"), and 500s from
+(400 "manifest list/index references to blobs and/or manifests are missing"), a manifest
+pushed while another push of the same image was writing its layers (a bare 400), and 500s from
 the registry under concurrent writes."""
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ from collections.abc import Callable
 _MARKERS = (
     re.compile(r'image "[^"]+": already exists'),
     re.compile(r"references to blobs and/or manifests are missing"),
+    # The same rejection as docker push reports it: the manifest's layers were still being
+    # written by another push of the same image.
+    re.compile(r"PUT request to \S+/manifests/\S+: 400 Bad Request"),
     re.compile(r"\b(500 Internal Server Error|502 Bad Gateway|503 Service Unavailable|504 Gateway Timeout)\b"),
     re.compile(r"\bunexpected status(?: code)?:? 5\d\d\b"),
     re.compile(r"connection reset by peer|TLS handshake timeout|unexpected EOF"),

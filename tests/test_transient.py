@@ -16,6 +16,8 @@ from stagecache import transient
         "manifests/deps-b: 400 Bad Request: manifest list/index references to blobs and/or manifests are missing",
         'error: failed to do request: Head "http://127.0.0.1:5000/v2/app/manifests/toolchain": '
         "500 Internal Server Error",
+        'failed commit on ref "manifest-sha256:26307f": unexpected status from PUT request to '
+        "http://127.0.0.1:47989/v2/t4f40a3dc/diamond/manifests/base: 400 Bad Request",
         "failed to push 127.0.0.1:5000/app:cache-a: unexpected status: 503 Service Unavailable",
         "read tcp 127.0.0.1:41234->127.0.0.1:5000: read: connection reset by peer",
     ],
