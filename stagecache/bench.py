@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Protocol
 
 from stagecache import config as configmod
-from stagecache import localcache, refs
+from stagecache import localcache, reference, refs
 from stagecache import strategies as strategymod
 from stagecache.bake import BakeOptions, Display, QuietDisplay, run_bake
 from stagecache.cache import get_mode
@@ -149,8 +149,8 @@ class BenchResult:
 
     def best(self, scenario: str) -> str | None:
         """The strategy with the lowest median time in ``scenario``."""
-        timed = [(c.seconds[0], c.strategy) for o in self.outcomes if (c := self.cell(o.strategy.name, scenario)).ok]
-        timed = [t for t in timed if t[0] is not None]
+        cells = (self.cell(o.strategy.name, scenario) for o in self.outcomes)
+        timed = [(seconds[0], c.strategy) for c in cells if c.ok and (seconds := c.seconds) is not None]
         return min(timed)[1] if timed else None
 
     def layers(self, scenario: str) -> list[tuple[str, int, int | None, str, dict[str, StepResult]]]:
@@ -188,12 +188,6 @@ class _QuietBench(QuietDisplay):
         pass
 
 
-def has_registry_host(image: str) -> bool:
-    """Whether ``image`` names its registry (``host.tld/...``, ``host:port/...``, ``localhost/...``)."""
-    first, sep, _ = image.partition("/")
-    return bool(sep) and ("." in first or ":" in first or first == "localhost")
-
-
 def resolve_options(
     config: Config,
     strategies: Sequence[str] = (),
@@ -216,7 +210,7 @@ def resolve_options(
                 f"unknown strategy '{name}'; strategies are: {', '.join(STRATEGIES)} (add '{BAKE_SUFFIX}' to run "
                 "one in a single buildx bake session; not the classic ones)."
             ) from None
-    registry = has_registry_host(config.image)
+    registry = reference.names_registry(config.image)
     if not names:
         names = tuple(s for s in STRATEGIES if registry or not get_mode(STRATEGIES[s].mode).needs_registry)
         if not registry:
@@ -542,7 +536,7 @@ def _measure_cache(outcome: StrategyOutcome, cfg: Config, mode: str) -> Strategy
 
 def _clean_strategy(cfg: Config, runner: Runner) -> None:
     """Delete what the strategy created: its registry tags and local images."""
-    if has_registry_host(cfg.image):
+    if reference.names_registry(cfg.image):
         host, _, repo = cfg.image.partition("/")
         client = RegistryClient(host, credentials=docker_credentials(host))
         try:

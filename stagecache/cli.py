@@ -220,6 +220,15 @@ def plan(
         typer.echo(planview.render(p))
 
 
+def _live_progress(progress: str) -> bool:
+    """Whether --progress asks for the live status line (``auto``: when stderr is a terminal)."""
+    from stagecache.errors import UsageError
+
+    if progress not in ("auto", "tty", "plain"):
+        raise UsageError(f"--progress must be auto, tty or plain, not '{progress}'.")
+    return progress == "tty" or (progress == "auto" and sys.stderr.isatty())
+
+
 @app.command()
 @_boundary
 @_config_options(*PLAN_OPTIONS)
@@ -252,17 +261,15 @@ def bake(
     """Build every stage the target needs, in order, importing and exporting each stage's cache."""
     from stagecache.bake import BakeOptions, check_gate, run_bake
     from stagecache.display import LiveDisplay, PlainDisplay
-    from stagecache.errors import EnvironmentProblem, UsageError
+    from stagecache.errors import EnvironmentProblem
     from stagecache.plan import make_plan
     from stagecache.runner import Runner
 
-    if progress not in ("auto", "tty", "plain"):
-        raise UsageError(f"--progress must be auto, tty or plain, not '{progress}'.")
+    live = _live_progress(progress)
     cfg = _load(selection, fail_under=fail_under, jobs=jobs, execution=execution)
     runner = Runner()
     # Planned by the rules of the frontend the engine will use (exit 2 here if they make it fail).
     p = make_plan(cfg, probe=lambda: runner.builtin_frontend_is_current(cfg.builder))
-    live = progress == "tty" or (progress == "auto" and sys.stderr.isatty())
     display = (LiveDisplay if live else PlainDisplay)(sys.stderr, verbose=verbose)
     # Engine versions are asked for (alongside the builds) only when a report records them.
     result = run_bake(p, runner, display, BakeOptions(engine_facts=report is not None))
@@ -403,12 +410,11 @@ def bench(
     from stagecache import bench as benchmod
     from stagecache import benchreport
     from stagecache.display import LiveBenchDisplay, PlainBenchDisplay
-    from stagecache.errors import BuildFailed, Interrupted, UsageError
+    from stagecache.errors import BuildFailed, Interrupted
     from stagecache.report import write_json, write_text
     from stagecache.runner import Runner
 
-    if progress not in ("auto", "tty", "plain"):
-        raise UsageError(f"--progress must be auto, tty or plain, not '{progress}'.")
+    live = _live_progress(progress)
     if chart is not None:
         benchreport.check_chart_path(chart)
     cfg = _load(selection, image=image)
@@ -424,7 +430,6 @@ def bench(
     )
     for note in options.notes:
         typer.echo(f"note: {note}", err=True)
-    live = progress == "tty" or (progress == "auto" and sys.stderr.isatty())
     display = (LiveBenchDisplay if live else PlainBenchDisplay)(sys.stderr)
     result = benchmod.run_bench(cfg, options, Runner(), display)
     typer.echo(benchreport.render(result, layers=layers))

@@ -148,6 +148,11 @@ class Config:
         return dict(self.stages).get(stage.lower(), StageSettings())
 
     @property
+    def uses_branch(self) -> bool:
+        """Whether the cache ref or tag template has ``{branch}`` in it."""
+        return any("{branch}" in t for t in (self.cache.ref, self.cache.tag))
+
+    @property
     def effective_jobs(self) -> int:
         """Stages built at once: configured, else :func:`default_jobs`."""
         return self.jobs or default_jobs()
@@ -626,11 +631,7 @@ def apply_overrides(config: Config, overrides: Overrides, env: Mapping[str, str]
         )
     if overrides.branch:
         config = replace(config, branch=c.branch(overrides.branch, "--branch"), branch_source="--branch")
-    elif _uses_branch(config):
+    elif config.uses_branch:
         branch, source = ci.detect_branch(env, config.root)
         config = replace(config, branch=branch or "", branch_source=source)
     return config
-
-
-def _uses_branch(config: Config) -> bool:
-    return any("{branch}" in t for t in (config.cache.ref, config.cache.tag))

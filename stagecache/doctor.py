@@ -13,12 +13,13 @@ from dataclasses import dataclass
 
 from stagecache import bake as bakemod
 from stagecache import config as configmod
+from stagecache import reference
 from stagecache.errors import StagecacheError
 from stagecache.plan import BuildPlan, make_plan
 from stagecache.registry import CredentialsError, RegistryClient, docker_credentials
 from stagecache.runner import BuilderInfo, EngineInfo, Runner
 
-PASS, WARN, FAIL, SKIP = "pass", "warn", "fail", "skip"
+PASS, WARN, FAIL = "pass", "warn", "fail"
 
 
 @dataclass(frozen=True)
@@ -180,14 +181,14 @@ def _frontend_check(plan: BuildPlan, runner: Runner) -> Check:
 
 def _registry_check(plan: BuildPlan, env: Mapping[str, str]) -> Check:
     image = plan.config.image
-    host, sep, repo = image.partition("/")
-    if not sep or not ("." in host or ":" in host or host == "localhost"):
+    if not reference.names_registry(image):
         return Check(
             "registry",
             FAIL,
             f"cache mode '{plan.mode.name}' keeps its cache in a registry, but [project].image ({image}) names none",
             "set [project].image to a repository you can push to, e.g. ghcr.io/org/app",
         )
+    host, _, repo = image.partition("/")
     try:
         creds = docker_credentials(host, env)
     except CredentialsError as exc:

@@ -118,11 +118,6 @@ class Stage:
         """The instructions that make a ``[stage i/n]`` vertex, the ``FROM`` pull aside."""
         return tuple(i for i in self.instructions if i.step is not None)
 
-    @property
-    def pulls_base(self) -> bool:
-        """Whether step 1 is the pull of an external base image."""
-        return self.base_stage is None and self.base != "scratch"
-
     def step(self, number: int) -> Instruction | None:
         """The instruction BuildKit labels ``[stage number/total]``, if any."""
         for i in self.instructions:
@@ -205,8 +200,9 @@ class StageGraph:
                 needed.add(i)
                 todo.extend(self.stages[i].deps)
         for i in sorted(needed):
-            if self.stages[i].refusal:
-                raise DockerfileError(self.stages[i].refusal)
+            refusal = self.stages[i].refusal
+            if refusal:
+                raise DockerfileError(refusal)
             for source, line in self.stages[i].onbuild_from:
                 if source not in needed:
                     raise DockerfileError(

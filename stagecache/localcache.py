@@ -31,18 +31,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from stagecache.errors import UsageError
+from stagecache.registry import MANIFEST_TYPES
 
 if TYPE_CHECKING:  # pragma: no cover
     from stagecache.plan import BuildPlan, StageBuild
-
-_MANIFEST_TYPES = frozenset(
-    {
-        "application/vnd.oci.image.index.v1+json",
-        "application/vnd.oci.image.manifest.v1+json",
-        "application/vnd.docker.distribution.manifest.list.v2+json",
-        "application/vnd.docker.distribution.manifest.v2+json",
-    }
-)
 
 
 TAG = "CACHEDIR.TAG"
@@ -216,7 +208,7 @@ def referenced_blobs(layout: Path) -> set[str] | None:
         if algorithm != "sha256" or not digest or digest in seen:
             continue
         seen.add(digest)
-        if desc.get("mediaType") in _MANIFEST_TYPES:
+        if desc.get("mediaType") in MANIFEST_TYPES:
             try:
                 doc = json.loads((layout / "blobs" / "sha256" / digest).read_text(encoding="utf-8"))
             except (OSError, ValueError):

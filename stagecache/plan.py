@@ -15,7 +15,7 @@ from urllib.parse import unquote
 
 from stagecache import graph as graphmod
 from stagecache.cache import CacheMode, Naming, StageCache, dedupe, get_mode
-from stagecache.config import Config
+from stagecache.config import SCOPES, Config
 from stagecache.errors import UsageError
 
 REDACTED = "***"
@@ -38,8 +38,8 @@ _SECRET_PAIRS = frozenset(
 # Secret only as the last part: DB_CONNECTION, but not CONNECTION_POOL.
 _SECRET_LAST = frozenset({"CONNECTION", "CONN", "CONNSTR"})
 # Words glued to another: GHTOKEN, DBPASSWORD, CLIENTSECRET, PASSWORDHASH.
-_GLUED_SUFFIXES = ("PASSWORD", "PASSWD", "PASSPHRASE", "PASSCODE", "TOKEN", "SECRET", "CREDENTIAL", "CREDENTIALS")
-_GLUED_SUFFIXES += ("APIKEY", "PRIVATEKEY", "ACCESSKEY", "SECRETKEY")
+_GLUED_SUFFIXES: tuple[str, ...] = ("PASSWORD", "PASSWD", "PASSPHRASE", "PASSCODE", "TOKEN", "SECRET")
+_GLUED_SUFFIXES += ("CREDENTIAL", "CREDENTIALS", "APIKEY", "PRIVATEKEY", "ACCESSKEY", "SECRETKEY")
 _GLUED_PREFIXES = ("PASSWORD", "PASSWD", "PASSPHRASE", "CREDENTIAL", "APIKEY", "PRIVATEKEY")
 # A last part that makes the name describe a secret rather than hold one: API_KEY_FILE (a path),
 # PASSWORD_MIN_LENGTH, AUTH_ENABLED, SESSION_TIMEOUT, TOKEN_URL.
@@ -238,9 +238,6 @@ def load_graphs(config: Config, probe: Callable[[], bool] | None = None) -> tupl
     return tuple(graphmod.parse_for_engine(config.dockerfile, args, p, probe, text=text) for p in platforms)
 
 
-SCOPES = ("stages", "final")
-
-
 def make_plan(
     config: Config,
     graphs: tuple[graphmod.StageGraph, ...] | None = None,
@@ -287,7 +284,7 @@ def make_plan(
         branch=branch or config.branch or fallback,
     )
     fallback_naming = None
-    if naming.branch != fallback and _uses_branch(config):
+    if naming.branch != fallback and config.uses_branch:
         fallback_naming = replace(naming, branch=fallback)
     warnings = list(dict.fromkeys(w for g in graphs for w in g.warnings))
     if config.cache.read_only and config.push is True:
@@ -360,7 +357,7 @@ def make_plan(
         builds=tuple(builds),
         pulls=pulls,
         warnings=tuple(warnings),
-        branch=naming.branch if _uses_branch(config) else "",
+        branch=naming.branch if config.uses_branch else "",
         fallback_branch=fallback_naming.branch if fallback_naming else None,
         scope=scope,
         graphs=graphs,
@@ -379,10 +376,6 @@ def _check_stage_settings(config: Config, graph: graphmod.StageGraph) -> None:
                 f"{config.source}: table [stages.{name}]: {graph.path} has no stage '{name}'"
                 f"{did_you_mean(name, labels)}. Stages: {', '.join(labels)}. Rename or remove the table."
             )
-
-
-def _uses_branch(config: Config) -> bool:
-    return any("{branch}" in t for t in (config.cache.ref, config.cache.tag))
 
 
 def _secret_arg_warnings(config: Config) -> list[str]:

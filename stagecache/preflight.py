@@ -7,6 +7,7 @@ for the project's own settings, EnvironmentProblem (exit 3) for the machine.
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 
 from stagecache import dockerignore, localcache
@@ -53,7 +54,7 @@ def check_local_dir(plan: BuildPlan) -> None:
         )
 
 
-def check_secrets(plan: BuildPlan, env: dict[str, str]) -> None:
+def check_secrets(plan: BuildPlan, env: Mapping[str, str]) -> None:
     """Every configured secret must have a source now, or the build would fail halfway."""
     for secret in plan.config.secrets:
         if secret.env and secret.env not in env:
@@ -82,6 +83,8 @@ def check_builder(plan: BuildPlan, runner: Runner) -> dict[str, str]:
         return facts
     facts["builder"] = builder.name
     facts["driver"] = builder.driver
+    if builder.buildkit_version and "unknown" not in builder.buildkit_version:  # Debian's: v0.0.0+unknown
+        facts["buildkit"] = builder.buildkit_version
     if plan.mode.exports_cache and not builder.can_export_cache:
         raise EnvironmentProblem(
             f"cache mode '{plan.mode.name}' needs a builder that can export cache, but builder "

@@ -714,10 +714,10 @@ class LegacyProgress(_Progress):
                 return
             self._stage_step += 1
             key = f"legacy-{m.group('num')}"
-            step = Step(self._stage, self._stage_step, 0, text, digest=key, started=self._clock())
-            self.steps[key] = step
-            self._current = step
-            self._on_event(Event("start", step))
+            begun = Step(self._stage, self._stage_step, 0, text, digest=key, started=self._clock())
+            self.steps[key] = begun
+            self._current = begun
+            self._on_event(Event("start", begun))
             return
         stripped = line.strip()
         step = self._current

@@ -83,6 +83,12 @@ def _split_domain(name: str) -> tuple[str | None, str]:
     return None, name
 
 
+def names_registry(image: str) -> bool:
+    """Whether ``image`` starts with a registry host (``ghcr.io/...``, ``host:5000/...``,
+    ``localhost/...``) rather than being a Docker Hub name."""
+    return _split_domain(image)[0] is not None
+
+
 def is_bare_name(ref: str) -> bool:
     """A reference with no registry, tag or digest (``compile-imag``): what a mistyped stage
     name looks like."""

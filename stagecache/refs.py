@@ -10,16 +10,8 @@ from __future__ import annotations
 
 import re
 
-_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
-_DOMAIN_PART = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
-_DOMAIN = rf"(?:{_DOMAIN_PART}(?:\.{_DOMAIN_PART})*|\[[0-9a-fA-F:]+\])(?::[0-9]+)?"
-_NAME = rf"(?:{_DOMAIN}/)?{_COMPONENT}(?:/{_COMPONENT})*"
-_TAG = r"[\w][\w.-]{0,127}"
-_DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
+from stagecache import reference
 
-REPOSITORY_RE = re.compile(rf"^{_NAME}$")
-REFERENCE_RE = re.compile(rf"^(?P<name>{_NAME})(?::(?P<tag>{_TAG}))?(?:@(?P<digest>{_DIGEST}))?$")
-TAG_RE = re.compile(rf"^{_TAG}$")
 # BuildKit: stage names are letters, digits, '-', '_', '.'; must start with a letter.
 STAGE_NAME_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9_.-]*$")
 ARG_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -33,13 +25,13 @@ def check_reference(value: str) -> str | None:
         return "it is empty"
     if value.startswith("-"):
         return "it starts with '-' and would be read as a flag"
-    if len(value) > 255 + 129 + 72:
-        return "it is too long"
-    m = REFERENCE_RE.match(value)
-    if not m:
-        return "it is not an image reference (expected [registry[:port]/]name[:tag], lowercase name components)"
-    if len(m.group("name")) > 255:
-        return "its repository name is longer than 255 characters"
+    problem = reference.problem(value)
+    if problem:
+        detail = problem.removeprefix("invalid reference format").lstrip(": ")
+        return (
+            f"it is not an image reference{': ' + detail if detail else ''} "
+            "(expected [registry[:port]/]name[:tag], lowercase name components)"
+        )
     return None
 
 
@@ -48,7 +40,7 @@ def check_repository(value: str) -> str | None:
     problem = check_reference(value)
     if problem:
         return problem
-    if not REPOSITORY_RE.match(value):
+    if "@" in value or value.rfind(":") > value.rfind("/"):
         return "it must be a repository without a tag or digest (e.g. registry.example.com/team/app)"
     return None
 

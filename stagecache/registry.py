@@ -38,7 +38,8 @@ _ACCEPT = ", ".join(
 )
 
 
-_MANIFEST_TYPES = frozenset(_ACCEPT.split(", "))
+MANIFEST_TYPES = frozenset(_ACCEPT.split(", "))
+"""The media types of an image manifest or index (what a cache ref points to)."""
 
 DOCKER_HUB_HOSTS = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io"})
 """Names that all mean Docker Hub."""
@@ -537,7 +538,7 @@ class RegistryClient:
             for child in m.get("manifests") or []:
                 # An image index lists manifests; BuildKit's cache index lists its layer blobs
                 # (and its cache config) there directly.
-                if child.get("mediaType", "") in _MANIFEST_TYPES:
+                if child.get("mediaType", "") in MANIFEST_TYPES:
                     todo.append(child["digest"])
                 elif child.get("digest"):
                     out[child["digest"]] = int(child.get("size", 0))

@@ -9,6 +9,7 @@ divided among them.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import tempfile
@@ -73,7 +74,7 @@ def bake_session(run: Execution) -> None:
     for label in labels:
         b = by_label[label]
         own = one_per_step((s for s in progress.steps.values() if (s.stage or single) == label), rc == 0)
-        steps = step_results(None, label, own, stage_for=lambda platform, label=label: plan.stage_of(label, platform))
+        steps = step_results(None, label, own, stage_for=functools.partial(plan.stage_of, label))
         times = [t for s in own for t in (s.started, s.completed) if t is not None]
         span = max(times) - min(times) if times else 0.0
         if rc == 0:

@@ -3,6 +3,7 @@ its new local cache, push its image. The outcome is returned, never raised."""
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
@@ -75,9 +76,7 @@ def build_stage(plan: BuildPlan, build: StageBuild, runner: Runner, display: Dis
     only = build.platforms[0] if len(build.platforms) == 1 and len(plan.config.platforms) > 1 else None
     for label in build.reports:
         own = [s for s in progress.steps.values() if (s.stage or build.stage) == label]
-        steps[label] = step_results(
-            None, label, own, only, stage_for=lambda platform, label=label: plan.stage_of(label, platform)
-        )
+        steps[label] = step_results(None, label, own, only, stage_for=functools.partial(plan.stage_of, label))
     # Unnamed or (with scope "final") upstream stages built inside this build get rows of their own.
     status = "built" if rc == 0 else "failed"
     folded = tuple(

@@ -17,8 +17,8 @@ from stagecache.runner import BuilderInfo, EngineInfo
 class InspectOnly:
     """Answers the two inspection questions bake asks; runs nothing."""
 
-    def __init__(self, driver: str, containerd: bool) -> None:
-        self.info = BuilderInfo("default", driver, containerd)
+    def __init__(self, driver: str, containerd: bool, buildkit: str = "") -> None:
+        self.info = BuilderInfo("default", driver, containerd, buildkit)
         self.engine = EngineInfo("26.1.5", "0.13.1", "overlayfs", containerd)
 
     def engine_info(self) -> EngineInfo:
@@ -53,6 +53,12 @@ def test_docker_driver_without_containerd_store_cannot_export(tmp_path: Path, mo
 def test_builders_that_can_do_it(tmp_path: Path, mode: str, driver: str, containerd: bool) -> None:
     facts = check_builder(plan_for(tmp_path, mode), InspectOnly(driver, containerd))
     assert facts["driver"] == driver
+
+
+@pytest.mark.parametrize(("reported", "fact"), [("v0.13.2", "v0.13.2"), ("v0.0.0+unknown", None), ("", None)])
+def test_the_buildkit_version_is_a_fact_when_the_builder_knows_it(tmp_path: Path, reported: str, fact) -> None:
+    facts = check_builder(plan_for(tmp_path, "registry"), InspectOnly("docker", True, buildkit=reported))
+    assert facts.get("buildkit") == fact
 
 
 def test_a_failed_build_is_explained_by_the_engine_check_when_that_is_the_cause(tmp_path: Path) -> None:

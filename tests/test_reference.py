@@ -34,3 +34,21 @@ HEX64 = "a" * 64
 )
 def test_references(ref: str, problem: str | None) -> None:
     assert reference.problem(ref) == problem
+
+
+@pytest.mark.parametrize(
+    ("image", "names"),
+    [
+        ("ghcr.io/org/app", True),
+        ("127.0.0.1:5000/app", True),
+        ("localhost/app", True),
+        ("[::1]:5000/app", True),
+        ("Registry/app", True),  # docker reads an upper-case first component as a host too
+        ("org/app", False),
+        ("app", False),
+        ("localhost", False),  # one component: an image called localhost on Docker Hub
+        ("stagecache/hello", False),
+    ],
+)
+def test_which_images_name_their_registry(image: str, names: bool) -> None:
+    assert reference.names_registry(image) is names
