@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from stagecache import ci, refs, strategies
+from stagecache.cache import MODES
 from stagecache.errors import ConfigError
 
 if sys.version_info >= (3, 11):
@@ -28,7 +29,7 @@ CONFIG_NAME = "stagecache.toml"
 ENV_CACHE_MODE = "STAGECACHE_CACHE_MODE"
 ENV_CONFIG = "STAGECACHE_CONFIG"
 
-CACHE_MODES = ("registry", "inline", "local", "classic", "none")
+CACHE_MODES = tuple(MODES)
 REGISTRY_MODES = ("min", "max")
 EXPORT_ERROR_POLICIES = ("warn", "fail")
 DEFAULT_REF_TEMPLATE = "{image}:cache-{stage}"

@@ -133,7 +133,6 @@ class StageGraph:
     path: Path
     stages: tuple[Stage, ...]
     warnings: tuple[str, ...] = ()
-    syntax: str | None = None
     platform: str = ""
     frontend: frontends.Frontend = frontends.ASSUMED
     sensitive: tuple[str, ...] = ()
@@ -340,7 +339,6 @@ def parse(
         path=path,
         stages=graph,
         warnings=tuple(dict.fromkeys(resolver.warnings)),
-        syntax=named,
         platform=tp,
         frontend=fe,
         sensitive=tuple(dict.fromkeys(resolver.sensitive)),

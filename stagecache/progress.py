@@ -30,6 +30,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
+from stagecache.syntax import STEP_KEYWORDS
+
 _NAME_RE = re.compile(r"^\[(?P<prefix>[^\]]*?) *(?P<num>\d+)/(?P<total>\d+)\] (?P<text>.*)$", re.DOTALL)
 # bake: "[target] exporting cache ...", "[target internal] load ..."; plain builds: "[internal] ...".
 _TARGET_RE = re.compile(r"^\[(?P<target>[A-Za-z0-9_-]+)(?: [a-z]+)?\] ")
@@ -658,8 +660,6 @@ class LegacyProgress(_Progress):
     steps here too, unlike in BuildKit, so they are dropped to count the same way.
     """
 
-    _COUNTED = ("RUN", "COPY", "ADD", "WORKDIR")
-
     def __init__(
         self,
         on_event: Callable[[Event], None] | None = None,
@@ -710,7 +710,7 @@ class LegacyProgress(_Progress):
                 self._stage_step = 0 if from_stage else 1
                 self._stage_names.add(self._stage)
                 return
-            if text.split(None, 1)[0].upper() not in self._COUNTED:
+            if text.split(None, 1)[0].upper() not in STEP_KEYWORDS:
                 return
             self._stage_step += 1
             key = f"legacy-{m.group('num')}"

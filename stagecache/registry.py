@@ -77,24 +77,6 @@ class Credentials(NamedTuple):
         return f"Credentials(username={self.username!r}, secret='***')"
 
 
-@dataclass(frozen=True)
-class RepoRef:
-    """``host[:port]/path:tag`` split into registry host, repository path and tag."""
-
-    host: str
-    repository: str
-    tag: str
-
-    @classmethod
-    def parse(cls, ref: str) -> RepoRef:
-        """Split an image reference that names its registry host."""
-        name, _, tag = ref.rpartition(":")
-        if "/" in tag or not name:
-            name, tag = ref, "latest"
-        host, _, repo = name.partition("/")
-        return cls(host, repo, tag)
-
-
 # -- hosts and schemes ---------------------------------------------------------------------------
 
 

@@ -164,7 +164,7 @@ def test_blobs_that_cannot_be_linked_are_said_not_dropped(tmp_path: Path, monkey
     (source / "blobs" / "sha256").mkdir(parents=True)
     (source / "blobs" / "sha256" / "abc").write_text("x")
 
-    def cross_device(src: object, dst: object) -> None:
+    def cross_device(*_: object) -> None:
         raise OSError(18, "Invalid cross-device link")
 
     monkeypatch.setattr(localcache.os, "link", cross_device)

@@ -159,7 +159,7 @@ def test_directives_heredocs_and_continuations() -> None:
         "FROM one AS two\nRUN true\n"
     )
     g = parse(text)
-    assert g.syntax == "docker/dockerfile:1.7"
+    assert g.frontend.source == "syntax" and g.frontend.description == "docker/dockerfile:1.7"
     assert summary(g) == [("one", "alpine", [], ["alpine"]), ("two", "one", ["one"], [])]
     one = g.stages[0]
     assert [i.line for i in one.instructions] == [4, 6, 10]
@@ -649,12 +649,13 @@ def test_platforms_are_normalised_as_buildkit_does() -> None:
     ],
 )
 def test_parser_directives_are_read_as_buildkit_reads_them(text: str, syntax: str | None) -> None:
-    assert parse(text).syntax == syntax
+    fe = parse(text).frontend
+    assert (fe.description if fe.source == "syntax" else None) == syntax
 
 
 def test_the_buildkit_syntax_build_arg_names_the_frontend() -> None:
     g = parse("# syntax=docker/dockerfile:1\nFROM alpine\n", {"BUILDKIT_SYNTAX": "docker/dockerfile:1.7"})
-    assert g.syntax == "docker/dockerfile:1.7" and not g.frontend.modern
+    assert g.frontend.description == "docker/dockerfile:1.7" and not g.frontend.modern
 
 
 @pytest.mark.parametrize(

@@ -90,9 +90,6 @@ class Solve:
             steps.sort(key=lambda s: (s.index, s.name))
         return out
 
-    def platforms_seen(self) -> set[str]:
-        return {s.platform for s in self.steps if not s.is_from}
-
 
 def platforms_seen_outside(result: Solve, wanted: set[str]) -> list[str]:
     """The step vertices whose label names none of the ``wanted`` target platforms."""
