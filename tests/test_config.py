@@ -135,7 +135,8 @@ def test_push_default_follows_mode(tmp_path: Path) -> None:
         (
             '[project]\nimage = "Registry.example.com/App"\n',
             "FILE: key 'project.image': 'Registry.example.com/App' is not a valid repository: it is not an image "
-            "reference: repository name must be lowercase (expected [registry[:port]/]name[:tag], lowercase name components).",
+            "reference: repository name must be lowercase "
+            "(expected [registry[:port]/]name[:tag], lowercase name components).",
         ),
         (
             '[project]\nimage = "registry.example.com/app:v1"\n',
