@@ -16,6 +16,7 @@ import codecs
 import contextlib
 import functools
 import os
+import select
 import shutil
 import signal
 import subprocess
@@ -106,7 +107,9 @@ class Runner:
     def __init__(self, client: DockerClient | None = None, env: Mapping[str, str] | None = None) -> None:
         self._client = client
         self.env = dict(os.environ if env is None else env)
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        """Reentrant: the signal handler (cancel) runs in the main thread, which may hold the lock
+        at that moment (starting a bake session's build); a plain Lock deadlocked there."""
         self._info_lock = threading.Lock()
         self._engine: EngineInfo | None = None
         self._frontends: dict[str, bool] = {}
@@ -412,6 +415,8 @@ class Runner:
         """While the block runs, SIGINT, SIGTERM and SIGHUP (a closed terminal, a CI job being
         stopped) cancel every build, running or about to start; the block then ends as it would
         after a failure, and Interrupted is raised here if nothing in it raised it already.
+        So is a ``cancel(signum)`` made during the block by anything else (a caller's own
+        handler, a timer): a bake it stopped between two builds did not succeed.
         Outside the main thread signals are the caller's business."""
         received: list[int] = []
 
@@ -428,8 +433,9 @@ class Runner:
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
-        if received:
-            raise Interrupted(received[0])
+        signum = received[0] if received else self._stop
+        if signum:  # 0 or None: no signal (a failed stage's cancel() is not an interruption)
+            raise Interrupted(signum)
 
     @_timed
     def run(self, command: Command, on_output: Callable[[str], None]) -> int:
@@ -459,11 +465,22 @@ class Runner:
             except OSError as exc:
                 raise EnvironmentProblem(f"cannot run {argv[0]}: {exc.strerror}.") from None
             self._running[proc.pid] = proc
+            if self._stop is not None:  # cancel() ran in this thread (a signal) while Popen started it
+                self._cancelled.setdefault(proc.pid, self._stop)
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGTERM)
         try:
             decoder = codecs.getincrementaldecoder("utf-8")("replace")
             assert proc.stdout is not None
             fd = proc.stdout.fileno()
+            poller = select.poll()
+            poller.register(fd, select.POLLIN)
             while True:
+                # A signal that another thread took (the Go runtime of the dockerfile module has
+                # several) runs its Python handler only when the main thread runs Python code: in a
+                # bake session that is this loop, so it wakes up even when the build prints nothing.
+                if not poller.poll(_WAKE_UP * 1000):
+                    continue
                 try:
                     data = os.read(fd, 65536)
                 except InterruptedError:  # pragma: no cover - PEP 475 retries for us
@@ -495,6 +512,8 @@ class Runner:
 
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+_WAKE_UP = 0.2
+"""Seconds a thread that waits for a build blocks at most, so that a signal is acted on soon."""
 _DEATH_PACT: tuple[str, ...] = (
     ("setpriv", "--pdeathsig", "TERM") if sys.platform == "linux" and shutil.which("setpriv") else ()
 )

@@ -12,9 +12,11 @@ from __future__ import annotations
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
-from stagecache.errors import Cancelled, Interrupted
+from stagecache.errors import Cancelled, Interrupted, StagecacheError
 from stagecache.execution import Execution
 from stagecache.plan import StageBuild
+from stagecache.report import StageResult
+from stagecache.runner import _WAKE_UP
 from stagecache.stagebuild import StageOutcome, build_stage, detail
 
 
@@ -49,7 +51,14 @@ def schedule(run: Execution) -> None:
                     running[pool.submit(build_stage, plan, build, runner, display)] = (build, offset)
             if not running:
                 break
-            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            # With a timeout: a signal that another thread took runs its handler (Runner.cancel)
+            # only when this, the main thread, runs Python code again.
+            finished, _ = wait(running, timeout=_WAKE_UP, return_when=FIRST_COMPLETED)
             for future in finished:
                 build, offset = running.pop(future)
-                record(build, future.result(), offset)
+                try:
+                    outcome = future.result()
+                except StagecacheError as exc:  # raised, not returned (docker could not start, a cache swap):
+                    # still this stage's failure, so that the other builds are stopped or reported
+                    outcome = StageOutcome((StageResult(build.stage, "failed", tags=build.tags),), exc)
+                record(build, outcome, offset)
