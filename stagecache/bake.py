@@ -84,6 +84,8 @@ def run_bake(
     facts = EngineFacts(plan, runner) if options.engine_facts else None
     for w in plan.warnings:
         display.message(f"warning: {w}")
+    if plan.mode.name == "local" and not plan.config.cache.local_dir.exists():
+        display.message(f"note: {localcache.first_use(plan.config)}")
     run = Execution(plan, runner, display, started)
     runner.reset()
     try:

@@ -8,6 +8,7 @@ what was expected, so the CLI can print one paragraph and exit 2.
 from __future__ import annotations
 
 import difflib
+import hashlib
 import os
 import re
 import sys
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from stagecache import ci, refs, strategies
+from stagecache import ci, dockerignore, refs, strategies
 from stagecache.cache import MODES
 from stagecache.errors import ConfigError
 
@@ -70,6 +71,11 @@ class CacheSettings:
     ref: str = DEFAULT_REF_TEMPLATE
     tag: str = DEFAULT_TAG_TEMPLATE
     local_dir: Path = Path(DEFAULT_LOCAL_DIR)
+    local_dir_origin: str = "config"
+    """Why ``local_dir`` is where it is: "config" ([cache].local_dir), "project" (the default
+    .stagecache/cache, which the build context does not send: outside it, or excluded by its
+    .dockerignore) or "user" (the default in the user's cache folder, because the project's
+    would be sent as context; see :func:`default_local_dir`)."""
     on_export_error: str = "warn"
     fallback_branch: str = "main"
     """With {branch} in a template: the branch whose caches are imported after the own branch's."""
@@ -114,6 +120,8 @@ class Config:
     dockerfile: Path
     context: Path
     image: str
+    image_set: bool = True
+    """Whether [project].image (or --image) named it; False: the local default stagecache/<folder>."""
     target: str = ""
     tags: tuple[str, ...] = ()
     builder: str = ""
@@ -360,6 +368,26 @@ def default_image(root: Path) -> str:
     return f"stagecache/{name}"
 
 
+def default_local_dir(root: Path, context: Path, env: Mapping[str, str]) -> tuple[Path, str]:
+    """The local cache folder when [cache].local_dir is not set, and its origin.
+
+    ``ROOT/.stagecache/cache`` when the build context does not send it (the context is
+    elsewhere, or its .dockerignore excludes the folder); otherwise a folder of this project
+    in the user's cache folder (``$XDG_CACHE_HOME/stagecache``, else ``~/.cache/stagecache``),
+    named after the project folder and its path, so that the default works on any project
+    without editing a file."""
+    own = root / DEFAULT_LOCAL_DIR
+    if context not in own.parents or dockerignore.excluded(context, own):
+        return own, "project"
+    base = Path(env["XDG_CACHE_HOME"]) if env.get("XDG_CACHE_HOME", "").startswith("/") else None
+    if base is None:
+        home = env.get("HOME") or str(Path.home())
+        base = Path(home) / ".cache"
+    name = re.sub(r"[^a-z0-9]+", "-", root.name.lower()).strip("-") or "project"
+    digest = hashlib.sha256(str(root).encode()).hexdigest()[:8]
+    return Path(os.path.abspath(base / "stagecache" / f"{name}-{digest}")), "user"
+
+
 def find_config(start: Path, explicit: Path | None = None, env: Mapping[str, str] | None = None) -> Path | None:
     """The config file to use: ``--config``, else ``$STAGECACHE_CONFIG``, else
     ``stagecache.toml`` in ``start``; None means "use the embedded default"."""
@@ -402,7 +430,7 @@ def load(
             raise ConfigError(f"{path}: the config file is not UTF-8 text.") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(_toml_error(path, exc)) from None
-    config = _from_dict(data, base, path, source)
+    config = _from_dict(data, base, path, source, env)
     return apply_overrides(config, overrides or Overrides(), env)
 
 
@@ -418,7 +446,7 @@ def _toml_error(path: Path, exc: Exception) -> str:
     return f"{path}: TOML syntax error: {msg}."
 
 
-def _from_dict(data: dict[str, Any], base: Path, path: Path | None, source: str) -> Config:
+def _from_dict(data: dict[str, Any], base: Path, path: Path | None, source: str, env: Mapping[str, str]) -> Config:
     c = _Checker(source)
     c.keys(data, _SECTIONS, "")
     project = c.table(data.get("project", {}), "project")
@@ -439,21 +467,25 @@ def _from_dict(data: dict[str, Any], base: Path, path: Path | None, source: str)
         target = c.flagsafe(target, "project.target")
         if not refs.STAGE_NAME_RE.match(target):
             raise c.fail("project.target", f"{target!r} is not a stage name (letters, digits, '-', '_', '.').")
-    image = project.get("image")
-    image = c.repository(image, "project.image") if image is not None else default_image(base)
+    image_set = project.get("image") is not None
+    image = c.repository(project["image"], "project.image") if image_set else default_image(base)
     push = project.get("push")
     if push is not None:
         push = c.boolean(push, "project.push")
 
+    if "local_dir" in cache:
+        # Not resolved: bake refuses a local_dir that goes through a symlink, so keep the link visible.
+        local_dir = Path(os.path.abspath(base / c.flagsafe(cache["local_dir"], "cache.local_dir")))
+        local_dir_origin = "config"
+    else:
+        local_dir, local_dir_origin = default_local_dir(base, context, env)
     cache_settings = CacheSettings(
         mode=c.choice(CACHE_MODES)(cache.get("mode", "local"), "cache.mode"),
         registry_mode=c.choice(REGISTRY_MODES)(cache.get("registry_mode", "max"), "cache.registry_mode"),
         ref=c.template(cache.get("ref", DEFAULT_REF_TEMPLATE), "cache.ref"),
         tag=c.template(cache.get("tag", DEFAULT_TAG_TEMPLATE), "cache.tag"),
-        # Not resolved: bake refuses a local_dir that goes through a symlink, so keep the link visible.
-        local_dir=Path(
-            os.path.abspath(base / c.flagsafe(cache.get("local_dir", DEFAULT_LOCAL_DIR), "cache.local_dir"))
-        ),
+        local_dir=local_dir,
+        local_dir_origin=local_dir_origin,
         on_export_error=c.choice(EXPORT_ERROR_POLICIES)(cache.get("on_export_error", "warn"), "cache.on_export_error"),
         fallback_branch=c.branch(cache.get("fallback_branch", "main"), "cache.fallback_branch"),
         read_only=c.boolean(cache.get("read_only", False), "cache.read_only"),
@@ -527,6 +559,7 @@ def _from_dict(data: dict[str, Any], base: Path, path: Path | None, source: str)
         dockerfile=dockerfile,
         context=context,
         image=image,
+        image_set=image_set,
         target=target,
         tags=c.string_list(c.reference)(project.get("tags", []), "project.tags"),
         builder=c.flagsafe(project.get("builder", ""), "project.builder"),
@@ -617,7 +650,7 @@ def apply_overrides(config: Config, overrides: Overrides, env: Mapping[str, str]
         target = c.flagsafe(overrides.target, "--target")
         config = replace(config, target=target)
     if overrides.image:
-        config = replace(config, image=c.repository(overrides.image, "--image"))
+        config = replace(config, image=c.repository(overrides.image, "--image"), image_set=True)
     if overrides.scope:
         config = replace(config, scope=c.choice(SCOPES)(overrides.scope, "--scope"))
     if overrides.execution:

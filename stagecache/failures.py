@@ -5,7 +5,9 @@ stage, the step and BuildKit's own words, with the exit code of its cause.
   that names no stage and so is pulled): exit 1, a build error;
 - a push, a cache export or a registry's refusal to authenticate: exit 5;
 - the legacy builder on the containerd image store, which cannot reuse a cached empty layer
-  (a moby bug, seen on dockerd 26.1.5): exit 3, with the fix.
+  (a moby bug, seen on dockerd 26.1.5): exit 3, with the fix;
+- a RUN step on an engine that has no default bridge network (dockerd ``--bridge=none``):
+  exit 3, with the fix.
 """
 
 from __future__ import annotations
@@ -48,6 +50,13 @@ def build_failure(
             "reuse a cached step whose layer is empty (such as WORKDIR of a folder that exists): a bug of the "
             "engine, which plain `DOCKER_BUILDKIT=0 docker build --cache-from` has too. Use a BuildKit cache mode "
             f"(registry, inline, local), or cache mode 'classic' on an engine with the overlay2 image store.\n{detail}"
+        )
+    if "network bridge not found" in text:
+        return EnvironmentProblem(
+            f"{where} failed (builder exit {rc}): this engine has no default bridge network (dockerd runs with "
+            "--bridge=none), so a RUN step cannot get the network it asks for by default. Set [project].network "
+            'to "none" (RUN steps that need no network) or "host" in stagecache.toml, or give dockerd a '
+            f"bridge network.\n{detail}"
         )
     if isinstance(progress, BuildProgress) and step is None:
         pulls = progress.pull_failures()

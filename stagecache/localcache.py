@@ -34,6 +34,7 @@ from stagecache.errors import UsageError
 from stagecache.registry import MANIFEST_TYPES
 
 if TYPE_CHECKING:  # pragma: no cover
+    from stagecache.config import Config
     from stagecache.plan import BuildPlan, StageBuild
 
 
@@ -80,6 +81,18 @@ def problem(d: Path) -> str | None:
         shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
         return f"{d} holds files stagecache did not create ({shown})"
     return None
+
+
+def first_use(config: Config) -> str:
+    """What to say when the local cache folder is about to be created."""
+    d = config.cache.local_dir
+    if config.cache.local_dir_origin == "user":
+        return (
+            f"the local cache is in {d} (created now). The project's .stagecache/cache would be "
+            "sent to the builder with the build context, which its .dockerignore does not exclude; "
+            "set [cache].local_dir to choose another folder (e.g. one your CI caches)."
+        )
+    return f"the local cache is in {d} (created now)."
 
 
 def claim(d: Path) -> None:

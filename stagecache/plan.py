@@ -16,7 +16,7 @@ from urllib.parse import unquote
 from stagecache import graph as graphmod
 from stagecache.cache import CacheMode, Naming, StageCache, dedupe, get_mode
 from stagecache.config import SCOPES, Config
-from stagecache.errors import UsageError
+from stagecache.errors import ConfigError, UsageError
 
 REDACTED = "***"
 
@@ -345,6 +345,12 @@ def make_plan(
             )
         )
 
+    if not config.image_set:
+        if mode.needs_registry:
+            _refuse_default_image(config, f"cache mode '{mode.name}' keeps its cache in a registry")
+        pushing = [b.stage for b in builds if b.push]
+        if pushing:
+            _refuse_default_image(config, f"this bake pushes stage '{pushing[0]}'")
     pulls: tuple[Command, ...] = ()
     if mode.legacy_builder:
         images = dict.fromkeys(ref for b in builds for ref in b.cache.pull)
@@ -361,6 +367,20 @@ def make_plan(
         fallback_branch=fallback_naming.branch if fallback_naming else None,
         scope=scope,
         graphs=graphs,
+    )
+
+
+def _refuse_default_image(config: Config, why: str) -> None:
+    """Raise: without [project].image, the default local name (stagecache/FOLDER) would be a
+    Docker Hub repository, public and maybe someone else's, to push to or pull from."""
+    line = f'image = "registry.example.com/team/{config.image.rsplit("/", 1)[-1]}"'
+    if config.path:
+        fix = f"Add the line '{line}' under [project] in {config.path}"
+    else:
+        fix = f"Create {config.root / 'stagecache.toml'} with the two lines '[project]' and '{line}'"
+    raise ConfigError(
+        f"{config.source}: {why}, but [project].image is not set, and the default {config.image} would "
+        f"be a repository on Docker Hub. {fix}, naming a repository you can push to, then run again."
     )
 
 

@@ -33,6 +33,13 @@ def _stage_rows(plan: BuildPlan) -> list[dict]:
     return rows
 
 
+_LOCAL_DIR_ORIGINS = {
+    "config": " ([cache].local_dir)",
+    "project": " (default)",
+    "user": " (default outside the project: its .dockerignore does not exclude .stagecache/cache)",
+}
+
+
 def to_json(plan: BuildPlan) -> dict:
     """The plan as a JSON-ready dict."""
     secret = plan.secret_args
@@ -49,6 +56,8 @@ def to_json(plan: BuildPlan) -> dict:
             "read_only": cfg.cache.read_only,
             "branch": plan.branch or None,
             "fallback_branch": plan.fallback_branch,
+            "local_dir": str(cfg.cache.local_dir) if plan.mode.name == "local" else None,
+            "local_dir_origin": cfg.cache.local_dir_origin if plan.mode.name == "local" else None,
         },
         "push": cfg.push_enabled and not cfg.cache.read_only,
         "scope": plan.scope,
@@ -94,6 +103,8 @@ def render(plan: BuildPlan) -> str:
         f"cache:      {mode}: {plan.mode.summary}",
         f"push:       {push}",
     ]
+    if plan.mode.name == "local":
+        out.append(f"local dir:  {cfg.cache.local_dir}{_LOCAL_DIR_ORIGINS[cfg.cache.local_dir_origin]}")
     if plan.branch:
         source = f" (from {cfg.branch_source})" if cfg.branch_source and cfg.branch else ""
         fallback = f"; also imports the caches of '{plan.fallback_branch}'" if plan.fallback_branch else ""

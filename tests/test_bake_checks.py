@@ -31,7 +31,9 @@ class InspectOnly:
 def plan_for(tmp_path: Path, mode: str, extra: str = ""):
     (tmp_path / "Dockerfile").write_text("FROM alpine AS a\nRUN true\n")
     (tmp_path / ".dockerignore").write_text(".stagecache\n")
-    (tmp_path / "stagecache.toml").write_text(f'[cache]\nmode = "{mode}"\n{extra}')
+    (tmp_path / "stagecache.toml").write_text(
+        f'[project]\nimage = "reg.example.com/app"\n[cache]\nmode = "{mode}"\n{extra}'
+    )
     return make_plan(cfg.load(tmp_path / "stagecache.toml", env={}))
 
 

@@ -16,6 +16,7 @@ DOCKERFILE = "FROM alpine AS compile\nRUN make\nFROM alpine AS runtime.v2\nCOPY 
 
 def plan_for(tmp_path: Path, toml: str):
     (tmp_path / "Dockerfile").write_text(DOCKERFILE)
+    (tmp_path / ".dockerignore").write_text(".stagecache/\n")
     (tmp_path / "stagecache.toml").write_text(toml)
     return make_plan(cfg.load(tmp_path / "stagecache.toml", env={}))
 

@@ -72,6 +72,7 @@ def test_dedupe_keeps_first() -> None:
 
 def make(tmp_path: Path, toml: str, dockerfile: str = DOCKERFILE, **overrides):
     (tmp_path / "Dockerfile").write_text(dockerfile)
+    (tmp_path / ".dockerignore").write_text(".stagecache/\n")
     (tmp_path / "stagecache.toml").write_text(toml)
     return make_plan(cfg.load(tmp_path / "stagecache.toml", overrides=cfg.Overrides(**overrides), env={}))
 

@@ -84,12 +84,12 @@ def test_bake_refuses_unsafe_local_dir_before_touching_docker(tmp_path: Path) ->
         f"Error: {tmp_path / 'stagecache.toml'}: key 'cache.local_dir' is /; stagecache replaces folders inside "
         "it. It must be a folder of its own, such as .stagecache/cache (stagecache creates and tags it).\n"
     )
-    (tmp_path / ".dockerignore").unlink()
-    (tmp_path / "stagecache.toml").unlink()
+    # A folder of the user's choice inside the context must be excluded by its .dockerignore.
+    (tmp_path / "stagecache.toml").write_text('[cache]\nlocal_dir = "ci-cache/layers"\n')
     result = runner.invoke(app, ["bake", "-C", str(tmp_path)])
     assert result.exit_code == 2
-    assert "is inside the build context" in result.output and "Add the line '.stagecache/'" in result.output
-    assert not (tmp_path / ".stagecache").exists()
+    assert "is inside the build context" in result.output and "Add the line 'ci-cache/'" in result.output
+    assert not (tmp_path / "ci-cache").exists()
 
 
 def test_bake_missing_secret_env_exit_2(tmp_path: Path, monkeypatch) -> None:
@@ -107,6 +107,7 @@ def test_plan_text_and_json(tmp_path: Path) -> None:
     project(tmp_path, '[project]\nimage = "reg.example.com/app"\n[build.args]\nGITHUB_TOKEN = "ghp_value"\n')
     text = runner.invoke(app, ["plan", "-C", str(tmp_path)])
     assert text.exit_code == 0
+    assert f"local dir:  {tmp_path.resolve()}/.stagecache/cache (default)\n" in text.output
     assert "  * build    line 1    image alpine" in text.output
     assert "  * runtime  line 3    needs build; image alpine" in text.output
     assert "--build-arg 'GITHUB_TOKEN=***'" in text.output
@@ -120,6 +121,8 @@ def test_plan_text_and_json(tmp_path: Path) -> None:
         "read_only": False,
         "branch": None,
         "fallback_branch": None,
+        "local_dir": None,
+        "local_dir_origin": None,
     }
     assert [b["stage"] for b in data["builds"]] == ["build", "runtime"]
     assert data["builds"][1]["cache_from"] == [

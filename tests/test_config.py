@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -24,16 +25,49 @@ def error_of(tmp_path: Path, text: str) -> str:
 
 
 def test_embedded_default(tmp_path: Path) -> None:
-    c = cfg.load(None, root=tmp_path, env={})
+    c = cfg.load(None, root=tmp_path, env={"HOME": "/home/u"})
     assert c.path is None
     assert c.cache.mode == "local"
-    assert c.cache.local_dir == tmp_path.resolve() / ".stagecache" / "cache"
+    # No .dockerignore excludes .stagecache/cache: the cache goes to the user's cache folder.
+    digest = hashlib.sha256(str(tmp_path.resolve()).encode()).hexdigest()[:8]
+    name = tmp_path.name.lower().replace("_", "-")
+    assert (c.cache.local_dir, c.cache.local_dir_origin) == (Path(f"/home/u/.cache/stagecache/{name}-{digest}"), "user")
     assert c.dockerfile == tmp_path.resolve() / "Dockerfile"
     assert c.context == tmp_path.resolve()
     assert c.image == f"stagecache/{tmp_path.name.lower().replace('_', '-')}"
     assert c.push_enabled is False
     assert c.cache.registry_mode == "max"
     assert c.cache.on_export_error == "warn"
+
+
+@pytest.mark.parametrize(
+    ("files", "context", "env", "expected"),
+    [
+        ({".dockerignore": ".stagecache\n"}, ".", {}, "ROOT/.stagecache/cache"),
+        ({".dockerignore": "*\n!src\n"}, ".", {}, "ROOT/.stagecache/cache"),
+        ({"src/x": ""}, "src", {}, "ROOT/.stagecache/cache"),  # the context does not hold it
+        ({".dockerignore": ".stagecache/cache/x\n"}, ".", {}, "USER"),
+        ({".dockerignore": ".stagecache\n!.stagecache/cache\n"}, ".", {}, "USER"),
+        ({}, ".", {"XDG_CACHE_HOME": "/xdg"}, "/xdg/stagecache/app-HASH"),
+        ({}, ".", {"XDG_CACHE_HOME": "relative"}, "USER"),  # not absolute: ignored, as the spec says
+    ],
+)
+def test_the_default_local_dir_is_never_sent_as_context(tmp_path: Path, files, context, env, expected) -> None:
+    root = tmp_path / "app"
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    root.mkdir(exist_ok=True)
+    (root / "stagecache.toml").write_text(f'[project]\ncontext = "{context}"\n')
+    c = cfg.load(root / "stagecache.toml", env={"HOME": "/home/u", **env})
+    digest = hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:8]
+    want = (
+        expected.replace("ROOT", str(root.resolve()))
+        .replace("USER", "/home/u/.cache/stagecache/app-HASH")
+        .replace("HASH", digest)
+    )
+    assert str(c.cache.local_dir) == want
+    assert c.cache.local_dir_origin == ("project" if want.startswith(str(root)) else "user")
 
 
 def test_full_config(tmp_path: Path) -> None:

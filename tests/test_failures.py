@@ -51,6 +51,22 @@ def test_a_missing_base_image_is_a_build_error(tmp_path: Path) -> None:
     )
 
 
+def test_a_run_step_on_an_engine_without_a_bridge_network_says_how_to_set_the_network(tmp_path: Path) -> None:
+    # Recorded on the test engine (dockerd 26.1.5 with "bridge": "none"): `docker buildx build
+    # --progress=rawjson --target a .` of "FROM <base> AS a / RUN echo hi > /x", no --network.
+    build = plan_for(tmp_path).builds[0]
+    progress = read(BuildProgress(), "rawjson-no-bridge.txt")
+    error = build_failure(build, progress, 1, StageResult("a", "failed"))
+    assert isinstance(error, EnvironmentProblem) and error.exit_code == 3
+    assert error.message.splitlines()[0] == (
+        "stage 'a', step 2 (RUN echo hi > /x) failed (builder exit 1): this engine has no default bridge network "
+        "(dockerd runs with --bridge=none), so a RUN step cannot get the network it asks for by default. Set "
+        '[project].network to "none" (RUN steps that need no network) or "host" in stagecache.toml, or give '
+        "dockerd a bridge network."
+    )
+    assert "network bridge not found" in error.message
+
+
 def test_the_legacy_builders_empty_layer_failure_is_explained_with_its_text(tmp_path: Path) -> None:
     build = plan_for(tmp_path, "classic").builds[0]
     progress = read(LegacyProgress(), "legacy-empty-layer.txt")

@@ -202,7 +202,7 @@ def test_secret_args_in_the_example_config() -> None:
     # Uncommented, with the build arg it names declared, the example is valid.
     text = text.replace(line, line[2:]).replace("\n[build.args]\n", '\n[build.args]\nMY_VALUE = "x"\n')
     example = ROOT / "stagecache.toml.example"
-    c = cfg._from_dict(cfg.tomllib.loads(text), example.parent, example, str(example))
+    c = cfg._from_dict(cfg.tomllib.loads(text), example.parent, example, str(example), {})
     assert c.secret_args == ("MY_VALUE",)
 
 
