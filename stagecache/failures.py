@@ -6,6 +6,8 @@ stage, the step and BuildKit's own words, with the exit code of its cause.
 - a push, a cache export or a registry's refusal to authenticate: exit 5;
 - the legacy builder on the containerd image store, which cannot reuse a cached empty layer
   (a moby bug, seen on dockerd 26.1.5): exit 3, with the fix;
+- a ``--load`` that lost, every time it was tried (see stagecache.transient), the race with
+  other builds loading the same tag: exit 1, saying so;
 - a RUN step on an engine that has no default bridge network (dockerd ``--bridge=none``):
   exit 3, with the fix.
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import re
 
+from stagecache import transient
 from stagecache.errors import BuildFailed, EnvironmentProblem, RegistryError, StagecacheError
 from stagecache.plan import StageBuild
 from stagecache.progress import BuildProgress, LegacyProgress
@@ -50,6 +53,12 @@ def build_failure(
             "reuse a cached step whose layer is empty (such as WORKDIR of a folder that exists): a bug of the "
             "engine, which plain `DOCKER_BUILDKIT=0 docker build --cache-from` has too. Use a BuildKit cache mode "
             f"(registry, inline, local), or cache mode 'classic' on an engine with the overlay2 image store.\n{detail}"
+        )
+    if transient.LOAD_RACE.search(text):
+        return BuildFailed(
+            f"{where} failed (builder exit {rc}): other builds on this engine were loading the same image tag at "
+            f"the same moment, and this one lost every one of {transient.ATTEMPTS} tries. Give concurrent jobs their "
+            "own tags ([cache].tag with {branch}, or a per-job image), or run them one after another.\n" + detail
         )
     if "network bridge not found" in text:
         return EnvironmentProblem(

@@ -152,7 +152,8 @@ class Runner:
         from python_on_whales.utils import run
 
         try:
-            out = run([*self.docker_cmd, *args], input=stdin, capture_stdout=True, capture_stderr=True)
+            # An empty stdin when there is nothing to send: no docker command here may read the terminal.
+            out = run([*self.docker_cmd, *args], input=stdin or b"", capture_stdout=True, capture_stderr=True)
         except DockerException as exc:
             raise _domain_error(purpose, exc.stderr) from None
         except OSError as exc:
@@ -235,7 +236,10 @@ class Runner:
         for node in b.nodes or []:
             version = getattr(node, "version", "") or version
         return BuilderInfo(
-            name=b.name, driver=b.driver, containerd_store=engine.containerd_store, buildkit_version=version
+            name=b.name or builder or "default",
+            driver=b.driver or "",
+            containerd_store=engine.containerd_store,
+            buildkit_version=version,
         )
 
     # --- images --------------------------------------------------------------
@@ -431,8 +435,8 @@ class Runner:
         try:
             yield
         finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
+            for num, handler in previous.items():
+                signal.signal(num, handler)
         signum = received[0] if received else self._stop
         if signum:  # 0 or None: no signal (a failed stage's cancel() is not an interruption)
             raise Interrupted(signum)

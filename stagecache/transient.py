@@ -12,8 +12,10 @@ import re
 import time
 from collections.abc import Callable
 
+LOAD_RACE = re.compile(r'image "[^"]+": already exists')
+"""Two ``--load``s of one tag at once: the containerd image store refuses the second."""
 _MARKERS = (
-    re.compile(r'image "[^"]+": already exists'),
+    LOAD_RACE,
     re.compile(r"references to blobs and/or manifests are missing"),
     # The same rejection as docker push reports it: the manifest's layers were still being
     # written by another push of the same image.

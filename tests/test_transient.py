@@ -6,6 +6,9 @@ from __future__ import annotations
 import pytest
 
 from stagecache import transient
+from stagecache.bake import run_bake
+from stagecache.errors import BuildFailed
+from tests.fake_runner import RecordingDisplay, Script, ScriptedRunner, plan_for, recording
 
 
 @pytest.mark.parametrize(
@@ -45,3 +48,67 @@ def test_the_backoff_doubles() -> None:
     for attempt in (1, 2, 3):
         transient.pause(attempt, waits.append)
     assert waits == [0.5, 1.0, 2.0]
+
+
+def _no_pause(monkeypatch) -> list[int]:
+    paused: list[int] = []
+    monkeypatch.setattr(transient, "pause", paused.append)
+    return paused
+
+
+def test_a_build_that_lost_a_load_race_runs_again_and_the_report_counts_it(tmp_path, monkeypatch) -> None:
+    paused = _no_pause(monkeypatch)
+    plan = plan_for(tmp_path, "load-race.Dockerfile")
+    won = Script(recording("load-race.won.rawjson"))
+
+    def then_win(runner: ScriptedRunner) -> None:
+        runner.builds["a"] = won
+
+    runner = ScriptedRunner({"a": Script(recording("load-race.lost.rawjson"), exit_code=1, after=then_win)})
+    display = RecordingDisplay()
+    result = run_bake(plan, runner, display)
+    assert result.error is None and result.stages[0].status == "built"
+    assert result.stages[0].retries == 1 and paused == [1]
+    assert [c.key for c in runner.calls] == ["a", "a"]
+    assert display.messages == [
+        "note: a: building again after a transient error (ERROR: failed to solve: image "
+        '"docker.io/library/race-fixture:a": already exists)'
+    ]
+
+
+def test_a_race_lost_every_time_fails_after_four_tries(tmp_path, monkeypatch) -> None:
+    paused = _no_pause(monkeypatch)
+    plan = plan_for(tmp_path, "load-race.Dockerfile")
+    runner = ScriptedRunner({"a": Script(recording("load-race.lost.rawjson"), exit_code=1)})
+    result = run_bake(plan, runner)
+    assert isinstance(result.error, BuildFailed) and str(result.error).splitlines()[0] == (
+        "stage 'a' failed (builder exit 1): other builds on this engine were loading the same image tag at the "
+        "same moment, and this one lost every one of 4 tries. Give concurrent jobs their own tags "
+        "([cache].tag with {branch}, or a per-job image), or run them one after another."
+    )
+    assert len(runner.calls) == transient.ATTEMPTS == 4 and paused == [1, 2, 3]
+    assert result.stages[0].retries == 3
+
+
+def test_a_failed_step_is_not_tried_again(tmp_path, monkeypatch) -> None:
+    paused = _no_pause(monkeypatch)
+    plan = plan_for(tmp_path, "fail-step-5-of-12.Dockerfile")
+    runner = ScriptedRunner({"build": Script(recording("fail-step-5-of-12.cold.rawjson"), exit_code=1)})
+    result = run_bake(plan, runner)
+    assert isinstance(result.error, BuildFailed) and len(runner.calls) == 1 and paused == []
+
+
+def test_a_push_refused_with_a_server_error_is_pushed_again(tmp_path, monkeypatch) -> None:
+    paused = _no_pause(monkeypatch)
+    plan = plan_for(tmp_path, "load-race.Dockerfile", '[project]\nimage = "registry.example/app"\npush = true\n')
+    ok = Script()
+
+    def then_ok(runner: ScriptedRunner) -> None:
+        runner.pushes["registry.example/app:a"] = ok
+
+    # docker push prints plain text; this is its wording for a registry's 500.
+    error = Script("received unexpected HTTP status: 500 Internal Server Error\n", exit_code=1, after=then_ok)
+    runner = ScriptedRunner({"a": Script(recording("load-race.won.rawjson"))}, pushes={"registry.example/app:a": error})
+    result = run_bake(plan, runner)
+    assert result.error is None and result.stages[0].pushed == ("registry.example/app:a",)
+    assert result.stages[0].retries == 1 and paused == [1]
