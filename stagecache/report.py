@@ -3,12 +3,15 @@ JSON report (schema ``stagecache.report/v1``, documented in docs/schemas.md)."""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
-import tempfile
+import secrets
+import stat
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from stagecache.errors import StagecacheError, UsageError
 from stagecache.graph import Stage
@@ -291,25 +294,60 @@ def write_json(path: Path, data: dict) -> None:
 
 
 def write_text(path: Path, text: str) -> None:
-    """Write a file stagecache produces (a report, a bake file) atomically; a path that cannot
-    be written is a UsageError naming it, not a traceback."""
+    """Write a file stagecache produces (a report, a bake file): see :func:`write_file`."""
+    data = text.encode("utf-8")
+    write_file(path, lambda fh: fh.write(data))
+
+
+def write_file(path: Path, write: Callable[[BinaryIO], object]) -> None:
+    """Create or replace ``path`` with what ``write`` writes to a binary file, atomically: into
+    a new file in the same folder, then renamed over ``path``, so a reader (a CI step, a
+    browser) never sees half a file. The file gets the mode ``open()`` would give it: that
+    of the file it replaces, else 0666 less the umask (0644 under the usual 022). A path
+    that cannot be written is a UsageError naming it, not a traceback."""
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        fd, tmp = _new_file_beside(path)
     except OSError as exc:
-        raise UsageError(
-            f"cannot write {path}: {exc.strerror or exc}. Choose a path in a folder you can write to."
-        ) from None
+        raise _cannot_write(path, exc) from None
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        _keep_mode(path, tmp)
         os.replace(tmp, path)
     except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise UsageError(
-            f"cannot write {path}: {exc.strerror or exc}. Choose a path in a folder you can write to."
-        ) from None
+        tmp.unlink(missing_ok=True)
+        raise _cannot_write(path, exc) from None
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
+
+
+def _new_file_beside(path: Path) -> tuple[int, Path]:
+    """A new, empty hidden file next to ``path``, created as ``open()`` creates files (mode
+    0666, less the umask), unlike ``tempfile.mkstemp`` (always 0600)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+    for _ in range(100):
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, "no free temporary file name", str(path.parent))
+
+
+def _keep_mode(path: Path, tmp: Path) -> None:
+    """Give ``tmp`` the permissions of the regular file it is about to replace, if any."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return
+    if stat.S_ISREG(st.st_mode):
+        os.chmod(tmp, stat.S_IMODE(st.st_mode))
+
+
+def _cannot_write(path: Path, exc: OSError) -> UsageError:
+    return UsageError(f"cannot write {path}: {exc.strerror or exc}. Choose a path in a folder you can write to.")
