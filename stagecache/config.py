@@ -35,6 +35,10 @@ REGISTRY_MODES = ("min", "max")
 EXPORT_ERROR_POLICIES = ("warn", "fail")
 DEFAULT_REF_TEMPLATE = "{image}:cache-{stage}"
 DEFAULT_TAG_TEMPLATE = "{image}:{stage}"
+BRANCH_TAG_TEMPLATE = "{image}:{branch}-{stage}"
+"""The stage image tag when [cache].tag is not set and the ref template has {branch}: a
+feature branch never moves the tags the fallback branch pushes."""
+EXTRA_TAGS_ON = ("fallback-branch", "every-branch")
 DEFAULT_LOCAL_DIR = ".stagecache/cache"
 TEMPLATE_FIELDS = ("image", "stage", "branch")
 
@@ -124,6 +128,10 @@ class Config:
     """Whether [project].image (or --image) named it; False: the local default stagecache/<folder>."""
     target: str = ""
     tags: tuple[str, ...] = ()
+    tags_on: str = "fallback-branch"
+    """Where the extra tags ([project].tags, [stages.NAME].tags: a release's ``latest`` or
+    version) are applied when the templates have {branch}: only in bakes of the fallback
+    branch ("fallback-branch"), or on every branch ("every-branch")."""
     builder: str = ""
     network: str = ""
     platforms: tuple[str, ...] = ()
@@ -332,7 +340,18 @@ def _hint(value: str, options: tuple[str, ...]) -> str:
 
 
 _SECTIONS = ("project", "cache", "build", "stages", "bench")
-_PROJECT_KEYS = ("dockerfile", "context", "target", "image", "tags", "builder", "network", "platforms", "push")
+_PROJECT_KEYS = (
+    "dockerfile",
+    "context",
+    "target",
+    "image",
+    "tags",
+    "tags_on",
+    "builder",
+    "network",
+    "platforms",
+    "push",
+)
 _CACHE_KEYS = (
     "mode",
     "registry_mode",
@@ -479,11 +498,13 @@ def _from_dict(data: dict[str, Any], base: Path, path: Path | None, source: str,
         local_dir_origin = "config"
     else:
         local_dir, local_dir_origin = default_local_dir(base, context, env)
+    ref = cache.get("ref", DEFAULT_REF_TEMPLATE)
+    tag_default = BRANCH_TAG_TEMPLATE if isinstance(ref, str) and "{branch}" in ref else DEFAULT_TAG_TEMPLATE
     cache_settings = CacheSettings(
         mode=c.choice(CACHE_MODES)(cache.get("mode", "local"), "cache.mode"),
         registry_mode=c.choice(REGISTRY_MODES)(cache.get("registry_mode", "max"), "cache.registry_mode"),
-        ref=c.template(cache.get("ref", DEFAULT_REF_TEMPLATE), "cache.ref"),
-        tag=c.template(cache.get("tag", DEFAULT_TAG_TEMPLATE), "cache.tag"),
+        ref=c.template(ref, "cache.ref"),
+        tag=c.template(cache.get("tag", tag_default), "cache.tag"),
         local_dir=local_dir,
         local_dir_origin=local_dir_origin,
         on_export_error=c.choice(EXPORT_ERROR_POLICIES)(cache.get("on_export_error", "warn"), "cache.on_export_error"),
@@ -562,6 +583,7 @@ def _from_dict(data: dict[str, Any], base: Path, path: Path | None, source: str,
         image_set=image_set,
         target=target,
         tags=c.string_list(c.reference)(project.get("tags", []), "project.tags"),
+        tags_on=c.choice(EXTRA_TAGS_ON)(project.get("tags_on", "fallback-branch"), "project.tags_on"),
         builder=c.flagsafe(project.get("builder", ""), "project.builder"),
         network=c.flagsafe(project.get("network", ""), "project.network"),
         platforms=c.string_list(c.platform)(project.get("platforms", []), "project.platforms"),

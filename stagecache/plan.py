@@ -319,6 +319,18 @@ def make_plan(
                 f"own; it is built as part of stage '{graph.stages[host[stage.index]].label}', which uses it. Name it "
                 "('FROM ... AS name') to cache it separately."
             )
+    # A release's tags (latest, a version) belong to the fallback branch: on another branch
+    # they are not applied, unless [project].tags_on says every branch.
+    held_back = (
+        config.uses_branch and config.tags_on == "fallback-branch" and naming.branch != fallback
+        and (bool(config.tags) or any(s.tags for _, s in config.stages))
+    )  # fmt: skip
+    if held_back:
+        warnings.append(
+            f"branch '{naming.branch}' is not the fallback branch '{fallback}': the extra tags of [project].tags "
+            "and [stages.*].tags are left out (set [project].tags_on = \"every-branch\" to apply them on every "
+            "branch)."
+        )
     builds: list[StageBuild] = []
     for stage in order:
         is_target = stage.index == target.index
@@ -341,7 +353,18 @@ def make_plan(
         platforms = tuple(needs[stage.index]) if config.platforms else ()
         builds.append(
             _stage_build(
-                config, mode, naming, fallback_naming, stage, upstream, imports, is_target, folded, no_cache, platforms
+                config,
+                mode,
+                naming,
+                fallback_naming,
+                stage,
+                upstream,
+                imports,
+                is_target,
+                folded,
+                no_cache,
+                platforms,
+                extra_tags=not held_back,
             )
         )
 
@@ -451,12 +474,15 @@ def _stage_build(
     folded: tuple[str, ...],
     no_cache: bool = False,
     platforms: tuple[str, ...] = (),
+    extra_tags: bool = True,
 ) -> StageBuild:
     label = stage.label
     settings = config.stage_settings(label)
-    tags = [naming.image_tag(label), *settings.tags]
-    if is_target:
-        tags.extend(config.tags)
+    tags = [naming.image_tag(label)]
+    if extra_tags:
+        tags.extend(settings.tags)
+        if is_target:
+            tags.extend(config.tags)
     tags = list(dict.fromkeys(tags))
     push = config.push_enabled if settings.push is None else settings.push
     ignore = config.cache.on_export_error == "warn"

@@ -67,6 +67,41 @@ def test_on_the_fallback_branch_nothing_is_imported_twice(tmp_path: Path) -> Non
     ]
 
 
+def test_with_branch_refs_stage_images_are_branch_scoped_and_release_tags_stay_on_main(tmp_path: Path) -> None:
+    toml = BRANCHED.replace("[cache]", 'tags = ["reg.example.com/app:latest"]\n[cache]') + (
+        '[stages.compile]\ntags = ["reg.example.com/app:toolchain-1"]\n'
+    )
+    feature = plan_for(tmp_path, toml, branch="feature/x")
+    assert [b.tags for b in feature.builds] == [
+        ("reg.example.com/app:feature-x-217d2bf5-compile",),
+        ("reg.example.com/app:feature-x-217d2bf5-runtime",),
+    ]
+    assert feature.warnings == (
+        "branch 'feature/x' is not the fallback branch 'main': the extra tags of [project].tags and "
+        '[stages.*].tags are left out (set [project].tags_on = "every-branch" to apply them on every branch).',
+    )
+    main = plan_for(tmp_path, toml, branch="main")
+    assert [b.tags for b in main.builds] == [
+        ("reg.example.com/app:main-compile", "reg.example.com/app:toolchain-1"),
+        ("reg.example.com/app:main-runtime", "reg.example.com/app:latest"),
+    ]
+    assert main.warnings == ()
+    every = plan_for(tmp_path, toml.replace("[cache]", 'tags_on = "every-branch"\n[cache]'), branch="feature/x")
+    assert every.builds[1].tags[1:] == ("reg.example.com/app:latest",) and every.warnings == ()
+    # A tag template of the user's own is kept as it is.
+    own = plan_for(tmp_path, toml.replace("[cache]", '[cache]\ntag = "{image}:{stage}"'), branch="main")
+    assert own.builds[0].tags[0] == "reg.example.com/app:compile"
+
+
+def test_without_branch_templates_every_tag_is_applied_as_configured(tmp_path: Path) -> None:
+    toml = '[project]\nimage = "reg.example.com/app"\ntags = ["reg.example.com/app:latest"]\n'
+    plan = plan_for(tmp_path, toml, branch="feature/x")
+    assert [b.tags for b in plan.builds] == [
+        ("reg.example.com/app:compile",),
+        ("reg.example.com/app:runtime", "reg.example.com/app:latest"),
+    ]
+
+
 def test_branch_flag_wins_and_is_validated(tmp_path: Path) -> None:
     plan = plan_for(tmp_path, BRANCHED, env={"CI_COMMIT_BRANCH": "dev"}, branch="hotfix")
     assert plan.branch == "hotfix" and plan.config.branch_source == "--branch"

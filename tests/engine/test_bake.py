@@ -9,6 +9,8 @@ tests/engine/test_bench.py, which also holds the final-only regression guards.
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 
 from stagecache import localcache
@@ -81,3 +83,27 @@ def test_every_stage_cached_on_a_fresh_runner(make_project, example: str, mode: 
             for ino in blobs.values():
                 inodes[ino] = inodes.get(ino, 0) + 1
         assert max(inodes.values()) == len(folders)  # the base image's layer: one file in every cache
+
+
+def test_a_feature_branch_never_moves_a_tag_the_main_branch_owns(make_project) -> None:
+    p: Project = make_project("diamond")
+    p.configure(
+        "registry",
+        extra=f'ref = "{{image}}:cache-{{branch}}-{{stage}}"\n[stages.runtime]\ntags = ["{p.image}:latest"]\n',
+    )
+    p.fresh_runner()
+    p.bake(branch="main")
+    reg = p.registry
+    main_tags = sorted(t for t in reg.tags(p.repo) if not t.startswith("cache-"))
+    assert main_tags == ["latest", "main-app", "main-base", "main-deps-a", "main-deps-b", "main-runtime"]
+    owned = {t: reg.manifest(p.repo, t) for t in main_tags}
+
+    p.append("a.txt", "a change on the feature branch")
+    p.append("motd.txt", "and another")
+    feature = p.bake(branch="feature/login")
+    assert "the extra tags of [project].tags and [stages.*].tags are left out" in feature.warnings[0]
+    after = sorted(t for t in reg.tags(p.repo) if not t.startswith("cache-"))
+    branch = "feature-login-" + hashlib.sha256(b"feature/login").hexdigest()[:8]
+    assert set(after) - set(main_tags) == {f"{branch}-{s}" for s in ("app", "base", "deps-a", "deps-b", "runtime")}
+    assert {t: reg.manifest(p.repo, t) for t in main_tags} == owned  # not one of main's tags moved
+    assert reg.manifest(p.repo, f"{branch}-runtime") != owned["main-runtime"]
