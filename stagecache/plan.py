@@ -328,7 +328,7 @@ def make_plan(
     if held_back:
         warnings.append(
             f"branch '{naming.branch}' is not the fallback branch '{fallback}': the extra tags of [project].tags "
-            "and [stages.*].tags are left out (set [project].tags_on = \"every-branch\" to apply them on every "
+            'and [stages.*].tags are left out (set [project].tags_on = "every-branch" to apply them on every '
             "branch)."
         )
     builds: list[StageBuild] = []
