@@ -10,9 +10,12 @@ values with a password in a URL) are not written into the file: they become bake
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import replace
+from pathlib import Path
 
+from stagecache.cache import CacheSpec
 from stagecache.errors import UsageError
 from stagecache.plan import BuildPlan, Command
 
@@ -47,15 +50,30 @@ def check(plan: BuildPlan) -> None:
         seen[name] = b.stage
 
 
-def definition(plan: BuildPlan, no_cache: bool = False, standalone: bool = False) -> dict:
+def definition(plan: BuildPlan, no_cache: bool = False, standalone: bool = False, base: Path | None = None) -> dict:
     """The bake file (JSON-ready dict). ``standalone`` (for export-bake): a local cache is
-    written straight to its directory, since plain bake has no step that swaps it in."""
+    written straight to its directory, since plain bake has no step that swaps it in.
+    ``base`` (for export-bake): the folder bake will run in (buildx reads a target's context
+    and local cache paths from its working directory, and its dockerfile from the context):
+    paths are written relative to it, so that the file can be committed and shared."""
     check(plan)
     cfg = plan.config
     secret_args = plan.secret_args
+
+    def path(p: Path, start: Path | None = base) -> str:
+        return str(p) if start is None else os.path.relpath(p, start)
+
+    def relative(spec: CacheSpec) -> CacheSpec:
+        if base is None or spec.type != "local":
+            return spec
+        return replace(spec, attrs=tuple((k, path(Path(v)) if k in ("src", "dest") else v) for k, v in spec.attrs))
+
     targets: dict[str, dict] = {}
     for b in plan.builds:
-        t: dict = {"context": str(cfg.context), "dockerfile": str(cfg.dockerfile)}
+        t: dict = {
+            "context": path(cfg.context),
+            "dockerfile": path(cfg.dockerfile, cfg.context if base is not None else None),
+        }
         if b.target:
             t["target"] = b.target
         t["tags"] = list(b.tags)
@@ -70,7 +88,7 @@ def definition(plan: BuildPlan, no_cache: bool = False, standalone: bool = False
         if cfg.platforms:
             t["platforms"] = list(cfg.platforms)
         if b.cache.cache_from:
-            t["cache-from"] = [str(s) for s in b.cache.cache_from]
+            t["cache-from"] = [str(relative(s)) for s in b.cache.cache_from]
         if b.cache.cache_to:
             specs = list(b.cache.cache_to)
             if standalone and b.local_swap:
@@ -81,7 +99,7 @@ def definition(plan: BuildPlan, no_cache: bool = False, standalone: bool = False
                     else s
                     for s in specs
                 ]
-            t["cache-to"] = [str(s) for s in specs]
+            t["cache-to"] = [str(relative(s)) for s in specs]
         if b.push and (standalone or not b.push_commands):
             t["output"] = ["type=registry"]
         elif len(cfg.platforms) <= 1:

@@ -315,15 +315,37 @@ def export_bake(
 ) -> None:
     """Write the plan as a docker buildx bake file: one target per stage, with its tags and caches."""
     from stagecache import bakefile
+    from stagecache.errors import StagecacheError
     from stagecache.plan import make_plan
     from stagecache.report import write_json
+    from stagecache.runner import Runner
 
     # Planned as a bake session: every target imports every upstream cache (see plan.py).
     cfg = _load(selection, execution="bake")
     p = make_plan(cfg)
-    write_json(path, bakefile.definition(p, standalone=True))
+    base = path.absolute().parent
+    write_json(path, bakefile.definition(p, standalone=True, base=base))
     secret = [n for n, _ in cfg.build_args if n in p.secret_args]
-    typer.echo(f"wrote {path}: run it with `docker buildx bake --file {path}`.")
+    if base == Path.cwd():
+        typer.echo(f"wrote {path}: run it with `docker buildx bake --file {path.name}` in this folder.")
+    else:
+        typer.echo(
+            f"wrote {path}: its paths are relative to {base}; run it there with "
+            f"`docker buildx bake --file {path.name}`."
+        )
+    if cfg.network:
+        try:
+            kept = all("network" in t for t in Runner().bake_print(str(path)).get("target", {}).values())
+        except StagecacheError as exc:
+            typer.echo(f"note: could not ask buildx whether it keeps a target's network ({exc.message})", err=True)
+        else:
+            if not kept:
+                typer.echo(
+                    f'warning: [project].network = "{cfg.network}" is in the file, but this buildx ignores a bake '
+                    "target's network: its RUN steps would use the default network. Use `stagecache bake` "
+                    "(one build per stage), or a buildx that supports the bake network attribute.",
+                    err=True,
+                )
     if p.graph.sensitive:
         typer.echo(
             f"warning: the file's targets follow the rules of Dockerfile frontend 1.11 and later; an engine with an "

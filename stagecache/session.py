@@ -33,6 +33,15 @@ def bake_session(run: Execution) -> None:
     """Run the whole plan as one bake session; sets ``run.error`` when it fails."""
     plan, runner, display, started = run.plan, run.runner, run.display, run.started
     bakefile.check(plan)
+    fd, path = tempfile.mkstemp(prefix="stagecache-bake-", suffix=".json")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(bakefile.definition(plan), fh, indent=2)
+        if plan.config.network:  # before any stage is announced: nothing has started if it fails
+            _check_bake_network(plan, runner, path)
+    except BaseException:
+        Path(path).unlink(missing_ok=True)
+        raise
     labels = [label for b in plan.builds for label in b.reports]
     by_label = {label: b for b in plan.builds for label in b.reports}
     for i, b in enumerate(plan.builds, 1):
@@ -41,17 +50,12 @@ def bake_session(run: Execution) -> None:
         on_event=lambda e: display.event(e) if e.step is None or (e.step.stage in by_label) else None,
         secrets=plan.secret_values,
     )
-    fd, path = tempfile.mkstemp(prefix="stagecache-bake-", suffix=".json")
     t0 = time.monotonic()
     try:
         for b in plan.builds:
             warning = localcache.prepare(b)
             if warning:
                 display.message(f"warning: {b.stage}: {warning}")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(bakefile.definition(plan), fh, indent=2)
-        if plan.config.network:
-            _check_bake_network(plan, runner, path)
         rc = runner.run(bakefile.command(plan, path), progress.feed)
     except (Interrupted, Cancelled) as exc:
         for b in plan.builds:

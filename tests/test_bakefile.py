@@ -105,3 +105,29 @@ def test_two_stages_that_would_be_one_bake_target_are_refused(tmp_path: Path) ->
         f"{tmp_path / 'Dockerfile'}: stages 'x.y' and 'x_y' would both be the bake target 'x_y' (a target name "
         "cannot hold '.'). Rename one of them, or use execution = \"per-stage\"."
     )
+
+
+def test_export_bake_writes_paths_relative_to_the_file_s_folder(tmp_path: Path, monkeypatch) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from stagecache.cli import app
+
+    root = tmp_path / "repo"
+    (root / "docker" / "app").mkdir(parents=True)
+    (root / "docker" / "app" / "Dockerfile").write_text(DOCKERFILE)
+    (root / ".dockerignore").write_text(".stagecache/\n")
+    (root / "stagecache.toml").write_text('[project]\ndockerfile = "docker/app/Dockerfile"\n')
+    monkeypatch.chdir(tmp_path)
+    done = CliRunner().invoke(app, ["export-bake", "repo/ci/docker-bake.json", "-C", "repo"])
+    assert done.exit_code == 0, done.output
+    assert done.output == (
+        f"wrote repo/ci/docker-bake.json: its paths are relative to {root / 'ci'}; run it there with "
+        "`docker buildx bake --file docker-bake.json`.\n"
+    )
+    target = json.loads((root / "ci" / "docker-bake.json").read_text())["target"]["compile"]
+    assert (target["context"], target["dockerfile"]) == ("..", "docker/app/Dockerfile")  # dockerfile: from the context
+    assert target["cache-from"] == ["type=local,src=../.stagecache/cache/compile"]
+    assert target["cache-to"] == ["type=local,dest=../.stagecache/cache/compile,mode=max,ignore-error=true"]
+    assert str(tmp_path) not in (root / "ci" / "docker-bake.json").read_text()

@@ -182,12 +182,13 @@ def test_a_ctrl_c_before_the_session_started_never_starts_it(tmp_path: Path, mon
 def test_a_buildx_that_drops_the_network_is_refused_before_building(tmp_path: Path, keeps_network: bool) -> None:
     plan = session(tmp_path, '[project]\nnetwork = "none"\n')
     runner = ScriptedRunner(bake=Script(recording("bake-session.warm.rawjson")), keeps_network=keeps_network)
-    result = run_bake(plan, runner)
+    display = RecordingDisplay()
+    result = run_bake(plan, runner, display)
 
     if keeps_network:
         assert result.status == "success" and [c.key for c in runner.calls] == ["bake"]
         return
-    assert runner.calls == []
+    assert runner.calls == [] and display.started == []  # no "==> [i/n]" header before the refusal
     assert isinstance(result.error, EnvironmentProblem) and result.error.exit_code == 3
     assert str(result.error) == (
         f'{plan.config.source}: [project].network = "none" is set, but this buildx (0.13.1) ignores a bake '
