@@ -106,7 +106,8 @@ _SHARED: dict[str, tuple[Any, Any]] = {
             None,
             "--cache-mode",
             "-m",
-            help="Override [cache].mode: registry, inline, local, classic or none. Env: STAGECACHE_CACHE_MODE.",
+            help="Override [cache].mode: registry, inline, local, classic or none (registry, inline and classic "
+            "need [project].image). Env: STAGECACHE_CACHE_MODE.",
         ),
     ),
     "registry_mode": (
@@ -202,7 +203,7 @@ def _load(selection: dict[str, Any], **overrides: Any):
     return configmod.load(path, root=root, overrides=configmod.Overrides(**given, **overrides))
 
 
-@app.command()
+@app.command(short_help="Show the stage graph and the docker commands.")
 @_boundary
 @_config_options(*PLAN_OPTIONS)
 def plan(
@@ -229,7 +230,26 @@ def _live_progress(progress: str) -> bool:
     return progress == "tty" or (progress == "auto" and sys.stderr.isatty())
 
 
-@app.command()
+_BAKE_EPILOG = """\b
+Examples:
+  stagecache bake                     # this folder and its stagecache.toml
+  stagecache bake -C app -m registry  # needs [project].image
+  stagecache bake --fail-under 80 --report report.json
+
+\b
+Exit codes:
+  0      success
+  1      a build failed (the stage, step and BuildKit's error are printed)
+  2      usage, config or Dockerfile error (nothing was run)
+  3      docker, the daemon or the builder cannot do what was asked
+  4      the cache-hit gate (--fail-under) failed
+  5      a push, cache export or registry login failed
+  70     internal error (STAGECACHE_DEBUG=1 shows the traceback)
+  128+N  interrupted by signal N (130: Ctrl-C, 143: SIGTERM)
+"""
+
+
+@app.command(short_help="Build, cache and push every stage, in order.", epilog=_BAKE_EPILOG)
 @_boundary
 @_config_options(*PLAN_OPTIONS)
 def bake(
@@ -306,7 +326,7 @@ def _append_step_summary(markdown: str) -> None:
         typer.echo(f"warning: cannot append to GITHUB_STEP_SUMMARY ({summary_file}): {exc.strerror}", err=True)
 
 
-@app.command(name="export-bake")
+@app.command(name="export-bake", short_help="Write the plan as a docker buildx bake file.")
 @_boundary
 @_config_options(*(n for n in PLAN_OPTIONS if n != "scope"))
 def export_bake(
@@ -361,7 +381,7 @@ def export_bake(
         )
 
 
-@app.command()
+@app.command(short_help="Check that bake would work here.")
 @_boundary
 @_config_options("directory", "config", "cache_mode", "target")
 def doctor(
@@ -381,7 +401,7 @@ def _split(values: Optional[list[str]]) -> tuple[str, ...]:
     return tuple(v.strip() for item in values or () for v in item.split(",") if v.strip())
 
 
-@app.command()
+@app.command(short_help="Compare caching strategies on a simulated fresh runner.")
 @_boundary
 @_config_options("directory", "config", "target")
 def bench(

@@ -210,6 +210,10 @@ class _Checker:
         self.source = source
 
     def fail(self, keypath: str, message: str) -> ConfigError:
+        if not keypath:  # an environment variable: the source names it
+            return ConfigError(f"{self.source}: {message}")
+        if keypath.startswith("--"):
+            return ConfigError(f"{self.source}: option {keypath}: {message}")
         return ConfigError(f"{self.source}: key '{keypath}': {message}")
 
     def string(self, value: Any, keypath: str) -> str:
@@ -659,7 +663,7 @@ def apply_overrides(config: Config, overrides: Overrides, env: Mapping[str, str]
     c = _Checker("command line")
     mode = config.cache.mode
     if env.get(ENV_CACHE_MODE):
-        mode = _Checker(f"environment variable {ENV_CACHE_MODE}").choice(CACHE_MODES)(env[ENV_CACHE_MODE], "value")
+        mode = _Checker(f"environment variable {ENV_CACHE_MODE}").choice(CACHE_MODES)(env[ENV_CACHE_MODE], "")
     if overrides.cache_mode:
         mode = c.choice(CACHE_MODES)(overrides.cache_mode, "--cache-mode")
     cache = replace(config.cache, mode=mode)

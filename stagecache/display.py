@@ -41,7 +41,9 @@ class PlainDisplay:
         """A step started/finished, a log line, or a message from buildx."""
         if e.kind == "message":
             if self.verbose or e.text.startswith(("ERROR", "WARNING")):
-                self._print(f"    {e.text}")
+                # buildx's "WARNING: x" as stagecache says its own warnings.
+                text = "warning: " + e.text[len("WARNING: ") :] if e.text.startswith("WARNING: ") else e.text
+                self._print(f"    {text}")
             return
         if e.kind == "log":
             if self.verbose:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import secrets
 import stat
 from collections.abc import Callable, Iterable, Sequence
@@ -212,14 +213,43 @@ def summary(result: BakeResult) -> str:
     rows.append(["total", str(result.steps), str(result.cached), _pct(result.hit_ratio), f"{result.seconds:.1f}", ""])
     table = render_table(rows, ["stage", "steps", "cached", "hit", "seconds", "image"], right=(1, 2, 3, 4))
     lines = [table]
-    for s in result.stages:
-        for e in s.import_errors:
-            lines.append(f"warning: {s.stage}: cache import failed: {e}")
-        for e in s.export_errors:
-            lines.append(f"WARNING: {s.stage}: cache export failed, the next run will not have this cache: {e}")
+    imports = [(s.stage, e) for s in result.stages for e in s.import_errors]
+    exports = [(s.stage, e) for s in result.stages for e in s.export_errors]
+    lines.extend(_grouped("cache import failed", imports))
+    lines.extend(_grouped("cache export failed", exports, "the next run will not have {}"))
     if result.cold and result.status == "success":
         lines.append("cold build: no step came from cache (first run, or no cache was found to import).")
     return "\n".join(lines)
+
+
+_VARYING = (
+    (re.compile(r'"[^"]*"'), '""'),  # URLs BuildKit quotes
+    (re.compile(r"sha256:[0-9a-f]{6,}"), "sha256:"),
+    (re.compile(r"\S+/\S+?(?=: )"), "REF"),  # a cache ref or path before its error
+)
+
+
+def _grouped(what: str, errors: list[tuple[str, str]], then: str = "") -> list[str]:
+    """One warning line per distinct failure: errors that differ only in the cache ref, URL
+    or digest they name (a registry that is down fails every import the same way) are said
+    once, with how many there were and for which stages."""
+    groups: dict[str, list[tuple[str, str]]] = {}
+    for stage, error in errors:
+        key = error
+        for pattern, replacement in _VARYING:
+            key = pattern.sub(replacement, key)
+        groups.setdefault(key, []).append((stage, error))
+    lines = []
+    for same in groups.values():
+        stage, first = same[0]
+        if len(same) == 1:
+            after = ", " + then.format("this cache") if then else ""
+            lines.append(f"warning: {stage}: {what}{after}: {first}")
+            continue
+        stages = ", ".join(dict.fromkeys(s for s, _ in same))
+        after = "; " + then.format("these caches") if then else ""
+        lines.append(f"warning: {what} {len(same)} times (stages {stages}){after}; each like this one: {first}")
+    return lines
 
 
 def to_markdown(result: BakeResult) -> str:

@@ -95,8 +95,8 @@ def _require_docker() -> str:
     binary = _docker_binary()
     if binary is None:
         raise EnvironmentProblem(
-            "the docker CLI was not found on PATH. Install Docker (with the buildx plugin) "
-            "or, in this repository, run: scripts/engine.sh up"
+            "the docker CLI was not found on PATH. Install Docker with the buildx plugin, or add the "
+            "folder that holds `docker` to PATH."
         )
     return binary
 
@@ -194,8 +194,7 @@ class Runner:
             except DockerException as exc:
                 raise EnvironmentProblem(
                     "the Docker daemon is not reachable "
-                    f"({_first_line(exc.stderr) or 'docker info failed'}). Start it (for example "
-                    "`sudo systemctl start docker`, or in this repository `scripts/engine.sh up`) and try again."
+                    f"({_first_line(exc.stderr) or 'docker info failed'}). {_START_DOCKER}"
                 ) from None
             try:
                 buildx = buildx_future.result()
@@ -540,6 +539,10 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
 
 
 _DAEMON_DOWN = "the Docker daemon is not reachable"
+_START_DOCKER = (
+    "Start Docker (for example `sudo systemctl start docker`), or point DOCKER_HOST (or `docker context use`) "
+    "at a running engine, or set [project].builder to a builder that reaches one; then try again."
+)
 
 
 def _domain_error(purpose: str, stderr: object) -> StagecacheError:
@@ -548,10 +551,7 @@ def _domain_error(purpose: str, stderr: object) -> StagecacheError:
     said = _first_line(stderr) or "no error text"
     low = said.lower()
     if "cannot connect to the docker daemon" in low or "is the docker daemon running" in low:
-        return EnvironmentProblem(
-            f"could not {purpose}: {_DAEMON_DOWN} ({said}). Start it (for example `sudo systemctl start docker`, "
-            "or in this repository `scripts/engine.sh up`) and try again."
-        )
+        return EnvironmentProblem(f"could not {purpose}: {_DAEMON_DOWN} ({said}). {_START_DOCKER}")
     if any(m in low for m in ("unauthorized", "denied", "authentication required", "toomanyrequests")):
         return RegistryError(f"could not {purpose}: the registry refused ({said}).")
     return EnvironmentProblem(f"could not {purpose}: {said}.")

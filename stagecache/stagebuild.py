@@ -12,7 +12,7 @@ from stagecache import localcache, transient
 from stagecache.errors import Cancelled, Interrupted, RegistryError, StagecacheError
 from stagecache.failures import build_failure
 from stagecache.plan import BuildPlan, StageBuild
-from stagecache.progress import BuildProgress, Event, LegacyProgress
+from stagecache.progress import BuildProgress, Event, LegacyProgress, Step
 from stagecache.report import StageResult, step_results
 from stagecache.runner import Runner
 
@@ -35,6 +35,11 @@ def detail(plan: BuildPlan, build: StageBuild) -> str:
     return f"cache {cache}" + (", push" if build.push else "")
 
 
+def _finished(step: Step) -> bool:
+    """A step that came from cache or ran to its end (a stopped build's running steps did not)."""
+    return step.cached or (step.completed is not None and not step.error)
+
+
 def build_stage(plan: BuildPlan, build: StageBuild, runner: Runner, display: Display) -> StageOutcome:
     """Build one stage. Its new local cache replaces the old one only if the build succeeded."""
     mine = set(build.reports)
@@ -46,6 +51,7 @@ def build_stage(plan: BuildPlan, build: StageBuild, runner: Runner, display: Dis
 
     t0 = time.monotonic()
     retries = 0
+    stopped: Interrupted | Cancelled | None = None
     while True:
         progress = (LegacyProgress if plan.mode.legacy_builder else BuildProgress)(
             on_event=on_event, secrets=plan.secret_values
@@ -57,8 +63,9 @@ def build_stage(plan: BuildPlan, build: StageBuild, runner: Runner, display: Dis
             rc = runner.run(build.build, progress.feed)
         except (Interrupted, Cancelled) as exc:
             localcache.discard(build)
-            status = "cancelled" if isinstance(exc, Cancelled) else "interrupted"
-            return StageOutcome((StageResult(build.stage, status, tags=build.tags),), exc)
+            stopped, rc = exc, -1
+            progress.close()
+            break
         except BaseException:
             localcache.discard(build)
             raise
@@ -75,10 +82,15 @@ def build_stage(plan: BuildPlan, build: StageBuild, runner: Runner, display: Dis
     steps: dict[str, tuple] = {}
     only = build.platforms[0] if len(build.platforms) == 1 and len(plan.config.platforms) > 1 else None
     for label in build.reports:
-        own = [s for s in progress.steps.values() if (s.stage or build.stage) == label]
+        # A stopped build reports the steps that had finished (cached or run), not the ones cut short.
+        own = [
+            s for s in progress.steps.values() if (s.stage or build.stage) == label and (_finished(s) or not stopped)
+        ]
         steps[label] = step_results(None, label, own, only, stage_for=functools.partial(plan.stage_of, label))
     # Unnamed or (with scope "final") upstream stages built inside this build get rows of their own.
     status = "built" if rc == 0 else "failed"
+    if stopped is not None:
+        status = "cancelled" if isinstance(stopped, Cancelled) else "interrupted"
     folded = tuple(
         StageResult(label, status, sum(st.seconds for st in steps[label]), steps[label], built_in=build.stage)
         for label in build.folded
@@ -98,6 +110,8 @@ def build_stage(plan: BuildPlan, build: StageBuild, runner: Runner, display: Dis
         export_seconds=round(progress.export_seconds, 3),
         retries=retries,
     )
+    if stopped is not None:
+        return StageOutcome((*folded, replace(result, pushed=())), stopped)
     if rc != 0:
         localcache.discard(build)
         return StageOutcome((*folded, result), build_failure(build, progress, rc, result))

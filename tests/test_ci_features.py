@@ -4,6 +4,7 @@ fallback, read-only plans, the cache-hit gate, the Markdown job summary."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from stagecache.bake import check_gate
 from stagecache.cli import app
 from stagecache.errors import CacheGateFailed, UsageError
 from stagecache.plan import make_plan
-from stagecache.report import BakeResult, StageResult, StepResult, to_json, to_markdown
+from stagecache.report import BakeResult, StageResult, StepResult, summary, to_json, to_markdown
 
 DOCKERFILE = "FROM alpine AS compile\nRUN make\nFROM alpine AS runtime\nCOPY --from=compile /a /a\n"
 BRANCHED = (
@@ -105,7 +106,7 @@ def test_without_branch_templates_every_tag_is_applied_as_configured(tmp_path: P
 def test_branch_flag_wins_and_is_validated(tmp_path: Path) -> None:
     plan = plan_for(tmp_path, BRANCHED, env={"CI_COMMIT_BRANCH": "dev"}, branch="hotfix")
     assert plan.branch == "hotfix" and plan.config.branch_source == "--branch"
-    with pytest.raises(cfg.ConfigError, match="key '--branch': '--evil' is not allowed"):
+    with pytest.raises(cfg.ConfigError, match="option --branch: '--evil' is not allowed"):
         plan_for(tmp_path, BRANCHED, branch="--evil")
 
 
@@ -180,7 +181,7 @@ def test_fail_under_must_be_a_percentage(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert (
         result.output
-        == "Error: command line: key '--fail-under': expected a percentage from 0 to 100, got a number -5.0.\n"
+        == "Error: command line: option --fail-under: expected a percentage from 0 to 100, got a number -5.0.\n"
     )
 
 
@@ -198,6 +199,51 @@ def test_markdown_summary_and_cache_sources() -> None:
         {"cache": "type=registry,ref=reg/app:cache-compile", "state": "imported"},
         {"cache": "type=registry,ref=reg/app:cache-main", "state": "missing"},
     ]
+
+
+# What BuildKit 0.13 says when the registry (127.0.0.1:9, nothing listening) refuses every connection:
+# recorded from `stagecache bake --no-push` of examples/diamond in registry mode.
+_REFUSED = (
+    '{ref}: failed to configure registry cache importer: failed to do request: Head "https://127.0.0.1:9/v2/app/'
+    'manifests/{tag}": dial tcp 127.0.0.1:9: connect: connection refused'
+)
+_EXPORT_REFUSED = (
+    'exporting cache to registry: error writing layer blob: failed to do request: Head "https://127.0.0.1:9/v2/app/'
+    'blobs/sha256:{digest}": dial tcp 127.0.0.1:9: connect: connection refused'
+)
+
+
+def test_the_same_failure_of_many_caches_is_one_warning_with_a_count() -> None:
+    def failed(stage: str, imports: tuple[str, ...]) -> StageResult:
+        return StageResult(
+            stage,
+            "built",
+            import_errors=tuple(_REFUSED.format(ref=f"127.0.0.1:9/app:cache-{s}", tag=f"cache-{s}") for s in imports),
+            export_errors=(_EXPORT_REFUSED.format(digest=stage.encode().hex().ljust(64, "0")),),
+        )
+
+    stages = (failed("base", ("base",)), failed("app", ("app", "base")), failed("runtime", ("runtime", "app")))
+    result = BakeResult("success", "runtime", "registry", "max", stages, 1.0)
+    lines = summary(result).splitlines()
+    assert lines[-2:] == [
+        "warning: cache import failed 5 times (stages base, app, runtime); each like this one: "
+        + _REFUSED.format(ref="127.0.0.1:9/app:cache-base", tag="cache-base"),
+        "warning: cache export failed 3 times (stages base, app, runtime); the next run will not have these "
+        "caches; each like this one: " + _EXPORT_REFUSED.format(digest="62617365".ljust(64, "0")),
+    ]
+    # One failure, or failures that differ, each keep their own line naming the stage.
+    one = BakeResult("success", "base", "registry", "max", stages[:1], 1.0)
+    assert summary(one).splitlines()[-2:] == [
+        "warning: base: cache import failed: " + _REFUSED.format(ref="127.0.0.1:9/app:cache-base", tag="cache-base"),
+        "warning: base: cache export failed, the next run will not have this cache: "
+        + _EXPORT_REFUSED.format(digest="62617365".ljust(64, "0")),
+    ]
+    denied = replace(stages[1], import_errors=("127.0.0.1:9/app:cache-app: denied: access forbidden",))
+    mixed = BakeResult("success", "app", "registry", "max", (stages[0], denied), 1.0)
+    assert [
+        ln.split(": ")[1] for ln in summary(mixed).splitlines() if ln.startswith("warning: base: cache import")
+    ] == ["base"]
+    assert "warning: app: cache import failed: 127.0.0.1:9/app:cache-app: denied: access forbidden" in summary(mixed)
 
 
 def test_every_branch_gets_a_valid_distinct_tag(tmp_path: Path) -> None:

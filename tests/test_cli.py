@@ -62,7 +62,7 @@ def test_flag_like_target_exit_2(tmp_path: Path) -> None:
     result = runner.invoke(app, ["plan", "-C", str(tmp_path), "--target=--push"])
     assert result.exit_code == 2
     assert result.output == (
-        "Error: command line: key '--target': '--push' is not allowed: "
+        "Error: command line: option --target: '--push' is not allowed: "
         "it starts with '-' and would be read as a flag.\n"
     )
 

@@ -42,3 +42,23 @@ def test_readme_setup_is_two_commands() -> None:
     setup = README.split("## Set-up", 1)[1].split("```", 2)[1]
     lines = [ln for ln in setup.splitlines()[1:] if ln.strip() and not ln.startswith("#")]
     assert lines == ["make install", "make test"]
+
+
+def test_the_command_list_is_one_whole_line_per_command() -> None:
+    from typer.testing import CliRunner
+
+    out = CliRunner().invoke(app, ["--help"], terminal_width=80).output
+    listed = out.split("Commands:\n", 1)[1].splitlines()
+    assert [ln.split()[0] for ln in listed if ln.strip()] == ["plan", "bake", "export-bake", "doctor", "bench"]
+    assert all(len(ln) <= 80 and not ln.rstrip().endswith("...") for ln in listed), listed
+
+
+def test_bake_help_ends_with_an_example_and_the_exit_codes_of_the_readme() -> None:
+    from typer.testing import CliRunner
+
+    out = CliRunner().invoke(app, ["bake", "--help"], terminal_width=80).output
+    assert "Examples:\n    stagecache bake " in out
+    codes = re.findall(r"^    (\d+|128\+N) ", out.split("Exit codes:", 1)[1], re.M)
+    assert codes == ["0", "1", "2", "3", "4", "5", "70", "128+N"]
+    table = set(re.findall(r"^\| (\d+|128\+N) \|", README, re.M))
+    assert table == set(codes)

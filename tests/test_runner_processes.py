@@ -526,7 +526,7 @@ def test_engine_and_builder_facts(engine_stub) -> None:
     ("mode", "builder", "message"),
     [
         ("down", "", "the Docker daemon is not reachable (Cannot connect to the Docker daemon at "
-         "unix:///var/run/docker.sock. Is the docker daemon running?). Start it"),
+         "unix:///var/run/docker.sock. Is the docker daemon running?). Start Docker"),
         ("no-buildx", "", "docker buildx is not installed. Install the buildx plugin"),
         ("", "nope", "buildx builder 'nope' cannot be used: ERROR: no builder \"nope\" found. List builders"),
     ],

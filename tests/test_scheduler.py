@@ -178,7 +178,7 @@ def test_a_stage_still_preparing_its_cache_never_starts_after_another_failed(tmp
     assert time.monotonic() - t0 < LONG / 2
 
 
-def _interrupt_when_running(stages: str, signum: int):
+def _interrupt_when_running(stages: str, signum: int, at: int = 0):
     """An on_chunk hook: once every one of ``stages`` has started, a timer thread calls the
     real Runner.cancel(signum), as the signal handler does."""
     seen: set[int] = set()
@@ -187,7 +187,7 @@ def _interrupt_when_running(stages: str, signum: int):
     def hook(runner: ScriptedRunner, i: int) -> None:
         with lock:
             running = {c.key for c in runner.calls if c.outcome == "running"}
-            if i == 0 and set(stages) <= running and not seen:
+            if i == at and set(stages) <= running and not seen:
                 seen.add(signum)
                 threading.Timer(0.01, runner.cancel, (signum,)).start()
 
@@ -223,6 +223,23 @@ def test_an_interruption_stops_every_running_build_and_keeps_the_summary(tmp_pat
     with pytest.raises(Interrupted) as info:
         bake(plan, runner)
     assert info.value.exit_code == 128 + signal.SIGTERM
+
+
+def test_an_interrupted_stage_counts_the_steps_it_had_shown(tmp_path: Path) -> None:
+    plan = many_stages(tmp_path, "jobs = 1")
+    # The recorded stream, played back over 2 s; the signal comes after its cached steps (chunk 23).
+    slow = Script(WARM, seconds=2.0, chunks=30, on_chunk=_interrupt_when_running("a", signal.SIGINT, at=25))
+    runner = ScriptedRunner(scripts(a=slow))
+    display = RecordingDisplay()
+    result = run_bake(plan, runner, display)
+
+    a = next(s for s in result.stages if s.stage == "a")
+    shown = {e.step.number for e in display.events if e.kind == "cached" and e.step.stage == "a"}
+    assert a.status == "interrupted" and shown
+    assert {st.number for st in a.steps} == shown and a.cached == len(shown)
+    table = report.summary(result).splitlines()
+    row = next(line.split() for line in table if line.startswith("a "))
+    assert row[1:3] == [str(len(shown)), str(len(shown))]
 
 
 @pytest.mark.parametrize("how", ["cancel", "signal"])
