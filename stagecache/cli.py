@@ -148,6 +148,14 @@ _SHARED: dict[str, tuple[Any, Any]] = {
             help="stages (build and cache every stage, the default) or final (one build of the target, its own cache).",
         ),
     ),
+    "execution": (
+        Optional[str],
+        typer.Option(
+            None,
+            "--execution",
+            help="per-stage (one buildx build per stage) or bake (one buildx bake session). Default [build].execution.",
+        ),
+    ),
 }
 PLAN_OPTIONS = tuple(_SHARED)
 
@@ -265,11 +273,6 @@ def bake(
         "-j",
         help="Stages built at the same time when the graph allows ([build].jobs; default: CPUs, at most 4).",
     ),
-    execution: Optional[str] = typer.Option(
-        None,
-        "--execution",
-        help="per-stage (one buildx build per stage) or bake (one buildx bake session). Default [build].execution.",
-    ),
     report: Optional[Path] = typer.Option(
         None, "--report", help="Write the result as JSON (schema stagecache.report/v1) to this file."
     ),
@@ -286,7 +289,7 @@ def bake(
     from stagecache.runner import Runner
 
     live = _live_progress(progress)
-    cfg = _load(selection, fail_under=fail_under, jobs=jobs, execution=execution)
+    cfg = _load(selection, fail_under=fail_under, jobs=jobs)
     runner = Runner()
     # Planned by the rules of the frontend the engine will use (exit 2 here if they make it fail).
     p = make_plan(cfg, probe=lambda: runner.builtin_frontend_is_current(cfg.builder))
@@ -328,7 +331,7 @@ def _append_step_summary(markdown: str) -> None:
 
 @app.command(name="export-bake", short_help="Write the plan as a docker buildx bake file.")
 @_boundary
-@_config_options(*(n for n in PLAN_OPTIONS if n != "scope"))
+@_config_options(*(n for n in PLAN_OPTIONS if n not in ("scope", "execution")))
 def export_bake(
     selection: dict[str, Any],
     path: Path = typer.Argument(..., help="Where to write the bake definition (JSON), e.g. docker-bake.json."),

@@ -6,7 +6,10 @@ id and source (an environment variable name or a file path), never by value.
 
 from __future__ import annotations
 
-from stagecache.plan import BuildPlan
+import json
+
+from stagecache import bakefile
+from stagecache.plan import REDACTED, BuildPlan, Command
 
 PLAN_SCHEMA = "stagecache.plan/v1"
 
@@ -40,6 +43,15 @@ _LOCAL_DIR_ORIGINS = {
 }
 
 
+def _bake_json(plan: BuildPlan) -> dict:
+    command, definition = _bake_session(plan)
+    return {
+        "argv": list(command.argv),
+        "env": {k: REDACTED for k, _ in command.env},
+        "definition": definition,
+    }
+
+
 def to_json(plan: BuildPlan) -> dict:
     """The plan as a JSON-ready dict."""
     secret = plan.secret_args
@@ -61,6 +73,8 @@ def to_json(plan: BuildPlan) -> dict:
         },
         "push": cfg.push_enabled and not cfg.cache.read_only,
         "scope": plan.scope,
+        "execution": cfg.execution,
+        "bake": _bake_json(plan) if cfg.execution == "bake" else None,
         "frontend": plan.graph.frontend.to_json(),
         "platforms": [g.platform for g in plan.graphs] if cfg.platforms else [],
         "stages": _stage_rows(plan),
@@ -84,6 +98,32 @@ def to_json(plan: BuildPlan) -> dict:
         ],
         "warnings": list(plan.warnings),
     }
+
+
+BAKE_FILE = "<bake file>"
+"""Where the plan shows the bake file: bake writes it to a temporary file of its own."""
+
+
+def _bake_session(plan: BuildPlan) -> tuple[Command, dict]:
+    return bakefile.command(plan, BAKE_FILE), bakefile.definition(plan)
+
+
+def _bake_session_lines(plan: BuildPlan) -> list[str]:
+    """execution = "bake": the one ``docker buildx bake`` bake runs, the file it runs, then
+    what follows the session (pushes, local cache swaps)."""
+    command, definition = _bake_session(plan)
+    out = ["commands (one bake session):", f"  1. {command.display(plan.secret_args)}"]
+    n = 1
+    for b in plan.builds:
+        for cmd in b.push_commands:
+            n += 1
+            out.append(f"  {n}. {cmd.display()}")
+    swaps = [b.local_swap for b in plan.builds if b.local_swap]
+    if swaps:
+        out.append("     # then, for each stage, .STAGE.incoming replaces " + str(swaps[0][1].parent) + "/STAGE")
+    out += ["", f"{BAKE_FILE} (written to a temporary file when bake runs):"]
+    out += ["  " + line for line in json.dumps(definition, indent=2).splitlines()]
+    return out
 
 
 def render(plan: BuildPlan) -> str:
@@ -129,6 +169,12 @@ def render(plan: BuildPlan) -> str:
     external = sorted({i for r in rows if r["built"] for i in r["images"]})
     if external:
         out.append(f"external images: {', '.join(external)}")
+    if cfg.execution == "bake":
+        out += ["", *_bake_session_lines(plan)]
+        if plan.warnings:
+            out.append("")
+            out.extend(f"warning: {w}" for w in plan.warnings)
+        return "\n".join(out)
     out += ["", "commands:"]
     n = 0
     for cmd in plan.pulls:

@@ -131,3 +131,34 @@ def test_export_bake_writes_paths_relative_to_the_file_s_folder(tmp_path: Path, 
     assert target["cache-from"] == ["type=local,src=../.stagecache/cache/compile"]
     assert target["cache-to"] == ["type=local,dest=../.stagecache/cache/compile,mode=max,ignore-error=true"]
     assert str(tmp_path) not in (root / "ci" / "docker-bake.json").read_text()
+
+
+def test_plan_shows_the_bake_session_that_bake_runs(tmp_path: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from stagecache.cli import app
+
+    (tmp_path / "Dockerfile").write_text(DOCKERFILE)
+    (tmp_path / ".dockerignore").write_text(".stagecache/\n")
+    (tmp_path / "stagecache.toml").write_text('[build.args]\nAPI_TOKEN = "tok-value"\n')
+    text = CliRunner().invoke(app, ["plan", "-C", str(tmp_path), "--execution", "bake"])
+    assert text.exit_code == 0, text.output
+    commands = text.output.split("commands (one bake session):\n", 1)[1]
+    assert commands.startswith(
+        "  1. API_TOKEN=*** docker buildx bake --progress=rawjson --file '<bake file>' default\n"
+        f"     # then, for each stage, .STAGE.incoming replaces {tmp_path.resolve()}/.stagecache/cache/STAGE\n\n"
+        "<bake file> (written to a temporary file when bake runs):\n  {\n"
+    )
+    assert "docker buildx build" not in text.output and "tok-value" not in text.output
+    shown = json.loads("\n".join(ln[2:] for ln in commands.split("runs):\n", 1)[1].splitlines() if ln.startswith("  ")))
+    plan = plan_for(tmp_path, '[build.args]\nAPI_TOKEN = "tok-value"\n[build]\nexecution = "bake"\n')
+    assert shown == bakefile.definition(plan)  # the very file bake writes
+    data = json.loads(CliRunner().invoke(app, ["plan", "-C", str(tmp_path), "--execution", "bake", "--json"]).output)
+    assert data["execution"] == "bake" and data["bake"]["definition"] == shown
+    assert data["bake"]["argv"][:3] == ["docker", "buildx", "bake"] and data["bake"]["env"] == {"API_TOKEN": "***"}
+    per_stage = json.loads(
+        CliRunner().invoke(app, ["plan", "-C", str(tmp_path), "--execution", "per-stage", "--json"]).output
+    )
+    assert per_stage["execution"] == "per-stage" and per_stage["bake"] is None
