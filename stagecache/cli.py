@@ -384,6 +384,43 @@ def export_bake(
         )
 
 
+@app.command(name="fresh-runner", short_help="Make this engine look like a new CI runner.")
+@_boundary
+@_config_options("directory", "config", "target", "branch")
+def fresh_runner(
+    selection: dict[str, Any],
+    allow_prune: bool = typer.Option(
+        False, "--allow-prune", help="Allow pruning the builder's whole build cache (every project's)."
+    ),
+) -> None:
+    """Make this engine look like a new CI runner for the project, as bench's cold scenarios
+    do: prune the builder's whole BuildKit cache and remove the project's stage images. Base
+    images, the local cache folder and registry caches stay (a CI restores its caches), so the
+    next bake shows what a fresh runner gets from them. Needs --allow-prune."""
+    from stagecache.errors import UsageError
+    from stagecache.plan import make_plan
+    from stagecache.runner import Runner
+
+    cfg = _load(selection)
+    p = make_plan(cfg)
+    if not (allow_prune or cfg.bench.allow_prune):
+        raise UsageError(
+            "fresh-runner prunes the builder's whole build cache (`docker buildx prune --all`), every project's, "
+            "not only this one's. Run it where that is fine and pass --allow-prune (or set "
+            "[bench].allow_prune = true for a dedicated builder)."
+        )
+    runner = Runner()
+    runner.prune_build_cache(cfg.builder)
+    tags = [t for b in p.builds for t in b.tags]
+    runner.remove_repositories([cfg.image])
+    runner.remove_images(t for t in tags if not t.startswith(cfg.image + ":"))
+    where = f"builder '{cfg.builder}'" if cfg.builder else "the current builder"
+    typer.echo(
+        f"pruned the build cache of {where} and removed the local images of {cfg.image}; "
+        "the next bake starts as on a new CI runner."
+    )
+
+
 @app.command(short_help="Check that bake would work here.")
 @_boundary
 @_config_options("directory", "config", "cache_mode", "target")

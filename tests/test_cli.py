@@ -157,3 +157,14 @@ def test_help_version_and_plan_do_not_import_python_on_whales_pydantic_or_matplo
     done = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_fresh_runner_refuses_without_allow_prune_and_touches_nothing(tmp_path: Path) -> None:
+    project(tmp_path)
+    result = runner.invoke(app, ["fresh-runner", "-C", str(tmp_path)], env={"PATH": ""})  # no docker to call
+    assert result.exit_code == 2
+    assert result.output == (
+        "Error: fresh-runner prunes the builder's whole build cache (`docker buildx prune --all`), every "
+        "project's, not only this one's. Run it where that is fine and pass --allow-prune (or set "
+        "[bench].allow_prune = true for a dedicated builder).\n"
+    )

@@ -17,7 +17,7 @@ def commands() -> list[str]:
 
 
 def test_every_command_has_help_and_a_readme_section() -> None:
-    assert sorted(commands()) == ["bake", "bench", "doctor", "export-bake", "plan"]
+    assert sorted(commands()) == ["bake", "bench", "doctor", "export-bake", "fresh-runner", "plan"]
     for cmd in app.registered_commands:
         assert (cmd.callback.__doc__ or "").strip(), cmd.name
         name = cmd.name or cmd.callback.__name__
@@ -49,7 +49,14 @@ def test_the_command_list_is_one_whole_line_per_command() -> None:
 
     out = CliRunner().invoke(app, ["--help"], terminal_width=80).output
     listed = out.split("Commands:\n", 1)[1].splitlines()
-    assert [ln.split()[0] for ln in listed if ln.strip()] == ["plan", "bake", "export-bake", "doctor", "bench"]
+    assert [ln.split()[0] for ln in listed if ln.strip()] == [
+        "plan",
+        "bake",
+        "export-bake",
+        "fresh-runner",
+        "doctor",
+        "bench",
+    ]
     assert all(len(ln) <= 80 and not ln.rstrip().endswith("...") for ln in listed), listed
 
 

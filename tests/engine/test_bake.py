@@ -107,3 +107,25 @@ def test_a_feature_branch_never_moves_a_tag_the_main_branch_owns(make_project) -
     assert set(after) - set(main_tags) == {f"{branch}-{s}" for s in ("app", "base", "deps-a", "deps-b", "runtime")}
     assert {t: reg.manifest(p.repo, t) for t in main_tags} == owned  # not one of main's tags moved
     assert reg.manifest(p.repo, f"{branch}-runtime") != owned["main-runtime"]
+
+
+def test_fresh_runner_leaves_only_what_a_ci_cache_restores(make_project) -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    p: Project = make_project("hello")
+    p.configure("local")
+    p.bake()
+    assert p.runner.local_tags(p.image)
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "stagecache"), "fresh-runner", "-C", str(p.root), "--allow-prune"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == (
+        f"pruned the build cache of the current builder and removed the local images of {p.image}; "
+        "the next bake starts as on a new CI runner.\n"
+    )
+    assert p.runner.local_tags(p.image) == []
+    assert all_cached(p.bake())  # from the local cache folder, which a CI restores
