@@ -8,7 +8,6 @@ what was expected, so the CLI can print one paragraph and exit 2.
 from __future__ import annotations
 
 import difflib
-import hashlib
 import os
 import re
 import sys
@@ -17,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from stagecache import ci, dockerignore, refs, strategies
+from stagecache import ci, dockerignore, refs
 from stagecache.cache import MODES
 from stagecache.errors import ConfigError
 
@@ -407,6 +406,8 @@ def default_local_dir(root: Path, context: Path, env: Mapping[str, str]) -> tupl
         home = env.get("HOME") or str(Path.home())
         base = Path(home) / ".cache"
     name = re.sub(r"[^a-z0-9]+", "-", root.name.lower()).strip("-") or "project"
+    import hashlib  # only for this default
+
     digest = hashlib.sha256(str(root).encode()).hexdigest()[:8]
     return Path(os.path.abspath(base / "stagecache" / f"{name}-{digest}")), "user"
 
@@ -606,6 +607,10 @@ def _from_dict(data: dict[str, Any], base: Path, path: Path | None, source: str,
 
 
 def _bench(c: _Checker, bench: dict[str, Any]) -> BenchSettings:
+    if not bench:
+        return BenchSettings()
+    from stagecache import strategies  # only a [bench] table needs it: plan and bake start faster
+
     c.keys(bench, _BENCH_KEYS, "bench")
     edits = []
     for scenario, spec in c.table(bench.get("edits", {}), "bench.edits").items():

@@ -27,7 +27,6 @@ where the rule lives:
 
 from __future__ import annotations
 
-import platform as _platform
 import posixpath
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -242,7 +241,9 @@ class StageGraph:
 
 def default_platform() -> str:
     """The platform of this machine in OCI form (``linux/amd64``)."""
-    return normalize_platform(f"linux/{_platform.machine()}")
+    import platform  # here: importing it costs every command start-up 2-4 ms
+
+    return normalize_platform(f"linux/{platform.machine()}")
 
 
 _ARCHES = {"i386": "386", "x86_64": "amd64", "x86-64": "amd64", "aarch64": "arm64", "armhf": "arm", "armel": "arm"}
