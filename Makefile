@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install test unit lint format engine-up engine-down engine-status demo clean
+.PHONY: install test unit lint format engine-up engine-down engine-status demo dist clean
 
 install: $(VENV)/.installed
 
@@ -43,6 +43,11 @@ engine-status:
 # The main job on the bundled example, with the embedded default (local cache, no registry).
 demo: install engine-up
 	$(BIN)/stagecache bake -C examples/hello
+
+# A wheel and an sdist in dist/ (python -m build: the wheel is built from the sdist).
+dist: install
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist .
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache examples/*/.stagecache
