@@ -287,7 +287,8 @@ def load_tag(scenario: str) -> list[str]:
 
 
 def cold_warm(rec: Recorder, scenario: str, dockerfile: str, files: dict[str, str], **kw) -> None:
-    """Write the Dockerfile + context, build with --no-cache, then build again."""
+    """Write the Dockerfile + context, build with --no-cache, then build again (and, for each
+    run named in ``edits``, again after writing those context files)."""
     tmp = rec.tmp
     write(tmp / "Dockerfile", dockerfile)
     for name, text in files.items():
@@ -295,10 +296,13 @@ def cold_warm(rec: Recorder, scenario: str, dockerfile: str, files: dict[str, st
     (tmp / "context").mkdir(exist_ok=True)
     save_dockerfile(scenario, dockerfile)
     runs = kw.pop("runs", ("cold", "warm"))
+    edits: dict[str, dict[str, str]] = kw.pop("edits", {})
     load = kw.pop("load", True)
     output = load_tag(scenario) if load else kw.pop("output", None)
     try:
         for run in runs:
+            for name, text in edits.get(run, {}).items():
+                write(tmp / "context" / name, text)
             argv = build_argv(tmp, no_cache=(run == "cold"), output=output, **kw)
             rec.execute(Run(scenario, run, argv, tmp))
     finally:
@@ -398,7 +402,12 @@ FROM {BASE} AS final
 COPY --from=f /from-a /from-b /from-e /out/
 RUN echo "{sc} final 1" > /final-1.txt
 """
-    cold_warm(rec, sc, df, {"hello.txt": f"{sc}\n"}, target="final")
+    # edit-e: the file only stage e copies changes: base, a, b, c and d hit, e misses from its
+    # COPY on, and f and final miss where they copy from e.
+    edited = {"hello.txt": f"{sc} edited\n"}
+    cold_warm(
+        rec, sc, df, {"hello.txt": f"{sc}\n"}, target="final", runs=("cold", "warm", "edit-e"), edits={"edit-e": edited}
+    )
 
 
 def s_two_platforms(rec: Recorder) -> None:
