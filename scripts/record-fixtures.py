@@ -410,6 +410,31 @@ RUN echo "{sc} final 1" > /final-1.txt
     )
 
 
+def s_many_stages_fail(rec: Recorder) -> None:
+    """many-stages, but stage d's RUN fails: one build of the target that fails mid-graph (what
+    the fast path's first build shows when a stage in the middle breaks)."""
+    sc = "many-stages-fail"
+    df = f"""FROM {BASE} AS base
+RUN echo "{sc} base 1" > /base-1.txt
+
+FROM base AS a
+RUN echo "{sc} a 1" > /a-1.txt
+
+FROM base AS b
+RUN echo "{sc} b 1" > /b-1.txt
+
+FROM base AS d
+COPY --from=a /a-1.txt /from-a/
+COPY --from=b /b-1.txt /from-b/
+RUN echo "{sc} d fails" && exit 3
+
+FROM {BASE} AS final
+COPY --from=d /from-a /out/
+RUN echo "{sc} final 1" > /final-1.txt
+"""
+    cold_warm(rec, sc, df, {}, target="final", runs=("cold",))
+
+
 def s_two_platforms(rec: Recorder) -> None:
     sc = "two-platforms"
     df = f"""FROM --platform=$BUILDPLATFORM {BASE} AS build
@@ -664,6 +689,7 @@ SCENARIOS: dict[str, Callable[[Recorder], None]] = {
     "fail-step-5-of-12": s_fail,
     "single-named-stage": s_single_named,
     "many-stages": s_many_stages,
+    "many-stages-fail": s_many_stages_fail,
     "two-platforms": s_two_platforms,
     "bake-session": s_bake,
     "bake-session-fail": s_bake_fail,

@@ -12,10 +12,11 @@ the error that stopped the bake, if any.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from stagecache import localcache
+from stagecache import fastpath, localcache, reference
 from stagecache.errors import CacheGateFailed, Interrupted, StagecacheError
 from stagecache.execution import Execution
 from stagecache.plan import BuildPlan
@@ -95,7 +96,15 @@ def run_bake(
                     reason = runner.pull(ref)
                     if reason:
                         display.message(f"note: no cached image {ref} ({reason}); it will be built.")
-                (bake_session if plan.config.execution == "bake" else schedule)(run)
+                execute = bake_session if plan.config.execution == "bake" else schedule
+                if plan.probe is None:
+                    execute(run)
+                else:
+                    probed = fastpath.probe(run)
+                    if probed is not None:
+                        builds = fastpath.needing_own_build(plan, probed, _registry_tags(runner))
+                        if builds:
+                            fastpath.export(run, builds, execute)
     except Interrupted as exc:  # a signal that came when no build was running
         run.fail(exc)
     except StagecacheError as exc:
@@ -134,6 +143,27 @@ def bake(
     if result.error is not None:
         raise result.error
     return result
+
+
+def _registry_tags(runner: Runner) -> Callable[[str], bool]:
+    """For the fast path: whether the registry has a tag (asked only for stages whose image
+    is pushed and whose cache is up to date). Any doubt (a registry that does not answer, no
+    credentials) is a no: the stage then gets its build and push, as without the fast path."""
+    from stagecache.registry import RegistryClient, docker_credentials
+
+    clients: dict[str, RegistryClient] = {}
+
+    def exists(ref: str) -> bool:
+        host, repository, tag = reference.repository_and_tag(ref)
+        try:
+            if host not in clients:
+                creds = docker_credentials(host, runner.env)
+                clients[host] = RegistryClient(host, credentials=creds)
+            return clients[host].has(repository, tag)
+        except (StagecacheError, OSError):
+            return False
+
+    return exists
 
 
 def _in_plan_order(plan: BuildPlan, rows: list[StageResult]) -> tuple[StageResult, ...]:

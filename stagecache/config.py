@@ -150,6 +150,9 @@ class Config:
     """"per-stage": one ``buildx build`` per stage; "bake": one ``buildx bake`` of every stage."""
     scope: str = "stages"
     """"stages": build and cache every stage; "final": one build of the target with its own cache."""
+    fast_path: bool = True
+    """Build the target once first, importing every stage's cache; then only the stages that
+    missed (or whose own cache is missing) are built on their own, to export and push."""
     branch: str = ""
     """The branch being built ({branch} in templates); empty = the fallback branch."""
     branch_source: str = ""
@@ -366,7 +369,7 @@ _CACHE_KEYS = (
     "read_only",
     "fail_under",
 )
-_BUILD_KEYS = ("args", "secret_args", "secrets", "jobs", "on_failure", "execution", "scope")
+_BUILD_KEYS = ("args", "secret_args", "secrets", "jobs", "on_failure", "execution", "scope", "fast_path")
 SCOPES = ("stages", "final")
 ON_FAILURE = ("finish", "cancel")
 EXECUTIONS = ("per-stage", "bake")
@@ -603,6 +606,7 @@ def _from_dict(data: dict[str, Any], base: Path, path: Path | None, source: str,
         on_failure=c.choice(ON_FAILURE)(build.get("on_failure", "finish"), "build.on_failure"),
         execution=c.choice(EXECUTIONS)(build.get("execution", "per-stage"), "build.execution"),
         scope=c.choice(SCOPES)(build.get("scope", "stages"), "build.scope"),
+        fast_path=c.boolean(build.get("fast_path", True), "build.fast_path"),
     )
 
 

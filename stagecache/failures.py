@@ -42,7 +42,10 @@ def build_failure(
     """The error for ``build``, which exited ``rc``."""
     lines = progress.error_lines()
     step = progress.failed_step()
-    where = f"stage '{build.stage}'"
+    # The failed step's own stage: a build of several stages (the fast path's first build, scope
+    # "final", an unnamed stage built inside another) names the one that broke.
+    stage = step.stage if step is not None and step.stage in build.reports else build.stage
+    where = f"stage '{stage}'"
     if step is not None:
         where += f", step {step.number} ({' '.join(step.instruction.split())[:100]})"
     detail = "\n".join(f"  {ln}" for ln in lines[-8:]) or "  (no error text from the builder)"

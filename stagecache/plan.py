@@ -178,6 +178,10 @@ class BuildPlan:
     graphs: tuple[graphmod.StageGraph, ...] = ()
     """One stage graph per platform: FROM lines that use TARGETARCH and friends can make the
     platforms need different stages."""
+    probe: StageBuild | None = None
+    """The fast path's first build ([build].fast_path): the target, importing every stage's
+    cache, exporting and pushing nothing; ``builds`` then run only for the stages it shows
+    need their own cache export or push (see stagecache.fastpath)."""
 
     def stage_of(self, label: str, platform: str | None = None) -> graphmod.Stage | None:
         """The stage ``label`` in the graph of ``platform`` (default: the first platform)."""
@@ -374,6 +378,24 @@ def make_plan(
         pushing = [b.stage for b in builds if b.push]
         if pushing:
             _refuse_default_image(config, f"this bake pushes stage '{pushing[0]}'")
+    first = None
+    if config.fast_path and scope == "stages" and not mode.legacy_builder and not no_cache and len(builds) > 1:
+        # One build of the target that imports every stage's cache and exports nothing: when every
+        # step hits, it is the whole bake (see stagecache.fastpath).
+        first = _stage_build(
+            config,
+            mode,
+            naming,
+            fallback_naming,
+            target,
+            upstream=union(graphmod.StageGraph.upstream, target.index),
+            imports=union(graphmod.StageGraph.upstream, target.index),
+            is_target=True,
+            folded=tuple(label for b in builds for label in b.reports if label != target.label),
+            platforms=tuple(needs[target.index]) if config.platforms else (),
+            extra_tags=not held_back,
+            export=False,
+        )
     pulls: tuple[Command, ...] = ()
     if mode.legacy_builder:
         images = dict.fromkeys(ref for b in builds for ref in b.cache.pull)
@@ -390,6 +412,7 @@ def make_plan(
         fallback_branch=fallback_naming.branch if fallback_naming else None,
         scope=scope,
         graphs=graphs,
+        probe=first,
     )
 
 
@@ -475,6 +498,7 @@ def _stage_build(
     no_cache: bool = False,
     platforms: tuple[str, ...] = (),
     extra_tags: bool = True,
+    export: bool = True,
 ) -> StageBuild:
     label = stage.label
     settings = config.stage_settings(label)
@@ -496,7 +520,7 @@ def _stage_build(
             legacy_from=tuple(dict.fromkeys([*cache.legacy_from, *theirs.legacy_from])),
             pull=tuple(dict.fromkeys([*cache.pull, *theirs.pull])),
         )
-    if config.cache.read_only:
+    if config.cache.read_only or not export:
         cache = replace(cache, cache_to=())
         push = False
     target = stage.name  # None only for the unnamed last stage: build the default target.

@@ -40,6 +40,11 @@ def _finished(step: Step) -> bool:
     return step.cached or (step.completed is not None and not step.error)
 
 
+def _failed(step: Step) -> bool:
+    """A step that failed on its own (not one BuildKit cancelled because another failed)."""
+    return bool(step.error) and "context canceled" not in (step.error or "")
+
+
 def build_stage(plan: BuildPlan, build: StageBuild, runner: Runner, display: Display) -> StageOutcome:
     """Build one stage. Its new local cache replaces the old one only if the build succeeded."""
     mine = set(build.reports)
@@ -82,9 +87,12 @@ def build_stage(plan: BuildPlan, build: StageBuild, runner: Runner, display: Dis
     steps: dict[str, tuple] = {}
     only = build.platforms[0] if len(build.platforms) == 1 and len(plan.config.platforms) > 1 else None
     for label in build.reports:
-        # A stopped build reports the steps that had finished (cached or run), not the ones cut short.
+        # A stopped or failed build reports the steps that had finished (cached or run) and the one
+        # that failed, not the ones it never reached or cut short.
         own = [
-            s for s in progress.steps.values() if (s.stage or build.stage) == label and (_finished(s) or not stopped)
+            s
+            for s in progress.steps.values()
+            if (s.stage or build.stage) == label and (rc == 0 or _finished(s) or _failed(s))
         ]
         steps[label] = step_results(None, label, own, only, stage_for=functools.partial(plan.stage_of, label))
     # Unnamed or (with scope "final") upstream stages built inside this build get rows of their own.

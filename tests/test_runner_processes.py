@@ -282,7 +282,9 @@ def _project(tmp_path: Path) -> Path:
     project = tmp_path / "project"
     project.mkdir()
     (project / "Dockerfile").write_text("FROM busybox AS a\nRUN true\n\nFROM a AS b\nRUN true\n")
-    (project / "stagecache.toml").write_text('[project]\nnetwork = "none"\n\n[cache]\nmode = "none"\n')
+    (project / "stagecache.toml").write_text(
+        '[project]\nnetwork = "none"\n\n[cache]\nmode = "none"\n[build]\nfast_path = false\n'
+    )
     return project
 
 

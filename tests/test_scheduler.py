@@ -31,7 +31,9 @@ LONG = 2.5  # a build that an assertion expects to be stopped long before it end
 
 
 def many_stages(tmp_path: Path, build: str = "", project: str = "") -> BuildPlan:
-    return plan_for(tmp_path, "many-stages.Dockerfile", f"[project]\n{project}\n[build]\n{build}\n")
+    # fast_path = false: these tests are about the per-stage builds themselves (tests/test_fastpath.py
+    # covers the probe that comes first by default).
+    return plan_for(tmp_path, "many-stages.Dockerfile", f"[project]\n{project}\n[build]\nfast_path = false\n{build}\n")
 
 
 def scripts(seconds: float = 0.01, **special: Script) -> dict[str, Script]:

@@ -185,7 +185,7 @@ def config_error(tmp_path: Path, text: str) -> str:
         (
             "[build]\nsecret_arg = []\n",
             "FILE: key 'build.secret_arg': unknown key. Did you mean 'secret_args'? Valid keys here: "
-            '"args", "secret_args", "secrets", "jobs", "on_failure", "execution", "scope".',
+            '"args", "secret_args", "secrets", "jobs", "on_failure", "execution", "scope", "fast_path".',
         ),
     ],
 )

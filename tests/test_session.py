@@ -24,7 +24,7 @@ PUSH = '[project]\nimage = "registry.example/app"\npush = true\n'
 
 def session(tmp_path: Path, toml: str = "", failing: bool = False) -> BuildPlan:
     dockerfile = "bake-session-fail.Dockerfile" if failing else "bake-session.Dockerfile"
-    return plan_for(tmp_path, dockerfile, f'{toml}\n[build]\nexecution = "bake"\n')
+    return plan_for(tmp_path, dockerfile, f'{toml}\n[build]\nexecution = "bake"\nfast_path = false\n')
 
 
 def rows(result) -> dict[str, tuple[str, int, int]]:

@@ -92,7 +92,7 @@ def test_a_race_lost_every_time_fails_after_four_tries(tmp_path, monkeypatch) ->
 
 def test_a_failed_step_is_not_tried_again(tmp_path, monkeypatch) -> None:
     paused = _no_pause(monkeypatch)
-    plan = plan_for(tmp_path, "fail-step-5-of-12.Dockerfile")
+    plan = plan_for(tmp_path, "fail-step-5-of-12.Dockerfile", "[build]\nfast_path = false\n")
     runner = ScriptedRunner({"build": Script(recording("fail-step-5-of-12.cold.rawjson"), exit_code=1)})
     result = run_bake(plan, runner)
     assert isinstance(result.error, BuildFailed) and len(runner.calls) == 1 and paused == []

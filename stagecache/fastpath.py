@@ -1,0 +1,175 @@
+"""The fast path ([build].fast_path, on by default): every stage cached, at the cost of one
+build when nothing changed.
+
+1. The probe: one build of the target that imports every stage's cache and exports nothing
+   (plan.probe). Its progress stream says, stage by stage, which steps hit: that is the bake's
+   report and what the cache-hit gate reads.
+2. Only the stages that need it are then built on their own (by the scheduler, or by one
+   bake session), to export their cache and push their image. BuildKit holds their results
+   from the probe by then, so these builds run no step again: they export. A stage needs its
+   own build when
+   - one of its steps missed (its cache is out of date), or
+   - its own cache was missing or could not be imported (a first run, a new branch that
+     only found the fallback branch's caches, a cache folder that was lost), or
+   - its image is pushed and the registry does not have that tag yet.
+   A stage whose steps all hit from its own, present cache has that cache already, and its
+   image (pushed by the bake that made that cache) has the same layers: exporting or pushing
+   it again would upload nothing new.
+3. The report keeps the probe's steps (what came from cache on this runner) and adds what
+   each stage's own build exported and pushed.
+
+Read-only bakes ([cache].read_only) export and push nothing: the probe is the whole bake.
+Stages other than the target are not loaded into the engine's image store unless they get
+a build of their own.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from stagecache.execution import Execution
+from stagecache.plan import BuildPlan, StageBuild
+from stagecache.report import StageResult
+from stagecache.stagebuild import build_stage, detail
+
+if TYPE_CHECKING:  # pragma: no cover
+    from collections.abc import Callable, Iterable
+
+    from stagecache.bake import Display
+    from stagecache.progress import Event
+
+
+def probe(run: Execution) -> dict[str, StageResult] | None:
+    """Run the probe of ``run.plan``; the rows it gives each stage label, or None when it
+    failed (``run.error`` is set and its rows are recorded)."""
+    plan, runner, display = run.plan, run.runner, run.display
+    build = plan.probe
+    assert build is not None
+    display.stage_started(build.stage, 1, 1, detail(plan, build) + ", importing every stage's cache")
+    offset = time.monotonic() - run.started
+    outcome = build_stage(plan, build, runner, display)
+    by_label = {r.stage: r for r in outcome.rows}
+    own = by_label[build.stage]
+    rows = {}
+    for b in plan.builds:
+        for label in b.reports:
+            row = by_label.get(label)
+            if row is None:
+                continue
+            # Each stage's row: its steps from the probe, the caches its own build imports
+            # with what BuildKit said of them, and no tags unless its image was loaded.
+            rows[label] = replace(
+                row,
+                built_in=None,
+                tags=own.tags if label == build.stage else (),
+                pushed=(),
+                cache_from=tuple(str(s) for s in b.cache.cache_from) if label == b.stage else (),
+                cache_to=(),
+                import_errors=own.import_errors if label == b.stage else (),
+                missing_caches=own.missing_caches if label == b.stage else (),
+                export_errors=(),
+                export_seconds=0.0,
+            )
+    if outcome.error is not None:
+        # The stage that broke failed; a stage whose steps all finished was built; the rest were
+        # stopped by the failure (BuildKit cancels what runs beside the failed step).
+        failed = next((r.stage for r in rows.values() if any(s.error for s in r.steps)), build.stage)
+        for label, r in rows.items():
+            done = bool(r.steps) and all(s.cached or not s.error for s in r.steps)
+            status = "failed" if label == failed else "built" if done else "cancelled"
+            rows[label] = replace(r, status=status)
+        run.finish(rows.values(), offset)
+        run.fail(outcome.error)
+        return None
+    run.finish(rows.values(), offset)
+    return {r.stage: r for r in run.rows}
+
+
+def needing_own_build(
+    plan: BuildPlan, rows: dict[str, StageResult], tag_exists: Callable[[str], bool]
+) -> list[StageBuild]:
+    """The builds of the stages that must export their cache or push their image (see the
+    module docstring), in plan order."""
+    if plan.config.cache.read_only:
+        return []
+    out = []
+    for b in plan.builds:
+        if not b.cache.cache_to and not b.push:
+            continue
+        missed = any(not s.cached for label in b.reports if label in rows for s in rows[label].steps)
+        own_cache = str(b.cache.cache_from[0]) if b.cache.cache_from else None
+        row = rows.get(b.stage)
+        states = dict(row.cache_sources()) if row is not None else {}
+        cache_absent = b.cache.cache_to != () and (own_cache is None or states.get(own_cache) != "imported")
+        if missed or cache_absent or (b.push and not all(tag_exists(t) for t in b.tags)):
+            out.append(b)
+    return out
+
+
+def export(run: Execution, builds: list[StageBuild], execute: Callable[[Execution], None]) -> None:
+    """Run the stages' own builds (``execute``: the scheduler or one bake session) after the
+    probe, and fold what they did into ``run.rows``. Their steps are not shown again (BuildKit
+    has them from the probe): only that each stage exports and pushes."""
+    sub = Execution(
+        replace(run.plan, builds=tuple(builds), probe=None), run.runner, _Exporting(run.display), run.started
+    )
+    execute(sub)
+    run.rows[:] = merge({r.stage: r for r in run.rows}, sub.rows)
+    for note in sub.notes:
+        run.notes.append(note)
+    if sub.error is not None:
+        run.fail(sub.error)
+
+
+class _Exporting:
+    """The display of the builds that follow the probe: their headers and messages, not their
+    steps (all cached) nor their step counts (the probe's are the report's)."""
+
+    def __init__(self, display: Display) -> None:
+        self._display = display
+
+    def stage_started(self, stage: str, index: int, count: int, detail: str) -> None:  # noqa: D102
+        self._display.stage_started(stage, index, count, f"own build: export and push; {detail}")
+
+    def event(self, e: Event) -> None:  # noqa: D102
+        if e.kind == "error" or (e.kind == "message" and e.text.startswith(("ERROR", "WARNING"))):
+            self._display.event(e)
+
+    def stage_finished(self, stage: str, steps: int, cached: int, seconds: float, status: str) -> None:  # noqa: D102
+        if status != "built":
+            self._display.stage_finished(stage, steps, cached, seconds, status)
+
+    def message(self, text: str) -> None:  # noqa: D102
+        self._display.message(text)
+
+    def close(self) -> None:  # noqa: D102
+        pass
+
+
+def merge(probed: dict[str, StageResult], own: Iterable[StageResult]) -> list[StageResult]:
+    """The report's rows: the probe's steps, with what each stage's own build exported and
+    pushed, its status if that build failed or stopped, and the time it took."""
+    by_stage = {r.stage: r for r in own}
+    out = []
+    for label, row in probed.items():
+        r = by_stage.get(label)
+        if r is None:
+            out.append(row)
+            continue
+        out.append(
+            replace(
+                row,
+                status=r.status if r.status != "built" else row.status,
+                seconds=round(row.seconds + r.seconds, 3),
+                tags=r.tags,
+                pushed=r.pushed,
+                cache_to=r.cache_to,
+                export_errors=r.export_errors,
+                export_seconds=r.export_seconds,
+                retries=row.retries + r.retries,
+                finished_at=r.finished_at,
+            )
+        )
+    return out

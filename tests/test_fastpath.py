@@ -1,0 +1,138 @@
+"""The fast path, with the scripted runner and streams recorded on the engine: one build of the
+target first; only the stages that missed, lost their own cache or have an unpushed image get
+a build of their own; the report keeps the first build's hits."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from stagecache import fastpath, report
+from stagecache.bake import run_bake
+from stagecache.errors import BuildFailed
+from stagecache.plan import BuildPlan
+from tests.fake_runner import RecordingDisplay, Script, ScriptedRunner, plan_for, recording
+
+STAGES = ["base", "a", "b", "c", "d", "e", "f", "final"]
+WARM = recording("many-stages.warm.rawjson")
+COLD = recording("many-stages.cold.rawjson")
+EDIT_E = recording("many-stages.edit-e.rawjson")
+REGISTRY = '[project]\nimage = "registry.example/app"\npush = false\n[cache]\nmode = "registry"\n'
+
+
+def many_stages(tmp_path: Path, toml: str = REGISTRY) -> BuildPlan:
+    return plan_for(tmp_path, "many-stages.Dockerfile", toml)
+
+
+def own_builds(probe: str, **special: Script) -> dict[str, Script]:
+    """The probe (the build of ``final``) replays ``probe``; each stage's own build, the warm
+    recording (BuildKit has every step from the probe by then)."""
+    scripts = {s: special.get(s, Script(WARM)) for s in STAGES}
+    scripts["final"] = Script(probe)
+    return scripts
+
+
+def hits(result) -> dict[str, tuple[int, int]]:
+    return {s.stage: (s.cached, len(s.steps)) for s in result.stages}
+
+
+def test_the_plan_has_a_probe_that_imports_every_stage_and_exports_nothing(tmp_path: Path) -> None:
+    plan = many_stages(tmp_path)
+    probe = plan.probe
+    assert probe is not None and probe.target == "final" and probe.cache.cache_to == ()
+    imported = [str(s).split("ref=")[1] for s in probe.cache.cache_from]
+    assert sorted(imported) == sorted(f"registry.example/app:cache-{s}" for s in STAGES)
+    assert "--cache-to" not in probe.build.argv and "--push" not in probe.build.argv
+    assert set(probe.folded) == set(STAGES) - {"final"}
+    for toml in (REGISTRY + "[build]\nfast_path = false\n", REGISTRY + '[build]\nscope = "final"\n'):
+        assert plan_for(tmp_path, "many-stages.Dockerfile", toml).probe is None
+    classic = '[project]\nimage = "registry.example/app"\n[cache]\nmode = "classic"\n'
+    assert plan_for(tmp_path, "many-stages.Dockerfile", classic).probe is None  # the legacy builder
+
+
+def test_nothing_changed_one_build_and_nothing_exported(tmp_path: Path) -> None:
+    runner = ScriptedRunner(own_builds(WARM))
+    result = run_bake(many_stages(tmp_path), runner)
+    assert result.error is None
+    assert [c.key for c in runner.calls] == ["final"]
+    assert hits(result) == {
+        "base": (2, 2), "a": (2, 2), "b": (3, 3), "c": (2, 2), "d": (3, 3), "e": (2, 2), "f": (2, 2), "final": (2, 2),
+    }  # fmt: skip
+    assert all(s.cache_to == () and s.pushed == () and s.status == "built" for s in result.stages)
+    # Only the target's image was loaded.
+    assert [s.stage for s in result.stages if s.tags] == ["final"]
+
+
+def test_one_stage_missed_only_it_gets_its_own_build(tmp_path: Path) -> None:
+    runner = ScriptedRunner(own_builds(EDIT_E))
+    display = RecordingDisplay()
+    result = run_bake(many_stages(tmp_path), runner, display)
+    assert result.error is None
+    assert [c.key for c in runner.calls] == ["final", "e"]
+    assert hits(result)["e"] == (1, 2)  # the probe's miss stays in the report (the own build hit all)
+    e = next(s for s in result.stages if s.stage == "e")
+    assert e.cache_to == ("type=registry,ref=registry.example/app:cache-e,mode=max,ignore-error=true",)
+    assert [s.stage for s in result.stages if s.cache_to] == ["e"]
+    assert [h[0] for h in display.started] == ["final", "e"]
+    assert "own build: export and push" in display.started[1][3]
+    assert report.summary(result).splitlines()[2].split()[:4] == ["base", "2", "2", "100%"]
+
+
+def test_a_cold_runner_builds_each_stage_after_the_probe(tmp_path: Path) -> None:
+    runner = ScriptedRunner(own_builds(COLD))
+    result = run_bake(many_stages(tmp_path), runner)
+    assert result.error is None and result.cached == 0
+    assert runner.calls[0].key == "final" and sorted(c.key for c in runner.calls[1:]) == sorted(STAGES)
+    assert all(s.cache_to for s in result.stages)
+
+
+def test_a_stage_whose_own_cache_is_missing_is_exported_though_every_step_hit(tmp_path: Path) -> None:
+    plan = many_stages(tmp_path)
+    probed = fastpath.probe(_execution(plan, ScriptedRunner(own_builds(WARM))))
+    assert probed is not None
+    assert fastpath.needing_own_build(plan, probed, lambda tag: True) == []
+    # BuildKit said c's own cache could not be found (as in rawjson-runtime-import-missing.txt,
+    # where progress reads the ref from the "failed to configure registry cache importer" line):
+    # its steps hit from the other stages' caches, but the next run needs c's own.
+    lost = {**probed, "c": replace(probed["c"], missing_caches=("registry.example/app:cache-c",))}
+    assert [b.stage for b in fastpath.needing_own_build(plan, lost, lambda tag: True)] == ["c"]
+
+
+def test_a_pushed_image_the_registry_lacks_is_pushed(tmp_path: Path) -> None:
+    plan = many_stages(tmp_path, REGISTRY.replace("push = false", "push = true"))
+    probed = fastpath.probe(_execution(plan, ScriptedRunner(own_builds(WARM))))
+    assert probed is not None
+    asked: list[str] = []
+
+    def exists(tag: str) -> bool:
+        asked.append(tag)
+        return tag != "registry.example/app:d"
+
+    assert [b.stage for b in fastpath.needing_own_build(plan, probed, exists)] == ["d"]
+    assert sorted(asked) == sorted(f"registry.example/app:{s}" for s in STAGES)
+
+
+def test_read_only_is_the_probe_alone(tmp_path: Path) -> None:
+    runner = ScriptedRunner(own_builds(COLD))
+    result = run_bake(many_stages(tmp_path, REGISTRY + "read_only = true\n"), runner)
+    assert result.error is None and [c.key for c in runner.calls] == ["final"]
+
+
+def test_a_failed_probe_is_the_bake_s_failure_and_nothing_else_runs(tmp_path: Path) -> None:
+    plan = plan_for(tmp_path, "many-stages-fail.Dockerfile", REGISTRY)
+    assert plan.probe is not None and plan.probe.stage == "final"
+    runner = ScriptedRunner({"final": Script(recording("many-stages-fail.cold.rawjson"), exit_code=1)})
+    result = run_bake(plan, runner)
+    assert isinstance(result.error, BuildFailed) and [c.key for c in runner.calls] == ["final"]
+    assert str(result.error).startswith("stage 'd', step 3 (RUN echo \"many-stages-fail d fails\" && exit 3) failed")
+    assert {s.stage: s.status for s in result.stages} == {
+        "base": "built", "a": "built", "b": "built", "d": "failed", "final": "cancelled",
+    }  # fmt: skip
+
+
+def _execution(plan: BuildPlan, runner: ScriptedRunner):
+    import time
+
+    from stagecache.execution import Execution
+
+    return Execution(plan, runner, RecordingDisplay(), time.monotonic())
