@@ -540,8 +540,15 @@ def _stage_build(
         argv.extend(["--target", target])
     for tag in tags:
         argv.extend(["--tag", tag])
+    hidden = set(secret_arg_names(config))
     for name, value in config.build_args:
-        argv.extend(["--build-arg", f"{name}={value}"])
+        if name in hidden:
+            # `--build-arg NAME` takes the value from the environment: a secret value is never in
+            # an argv, which every user of the machine can read (ps, /proc/PID/cmdline).
+            argv.extend(["--build-arg", name])
+            env += ((name, value),)
+        else:
+            argv.extend(["--build-arg", f"{name}={value}"])
     for secret in config.secrets:
         argv.extend(["--secret", f"id={secret.id},{secret.source()}"])
     if config.network:

@@ -91,7 +91,7 @@ def to_json(plan: BuildPlan) -> dict:
                 "cache_from": [str(s) for s in b.cache.cache_from] + list(b.cache.legacy_from),
                 "cache_to": [str(s) for s in b.cache.cache_to],
                 "argv": list(b.build.redacted(secret)),
-                "env": dict(b.build.env),
+                "env": {k: REDACTED if k in secret else v for k, v in b.build.env},
                 "then": [list(c.argv) for c in b.push_commands],
             }
             for b in plan.builds
