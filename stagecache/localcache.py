@@ -49,18 +49,63 @@ _LAYOUT = frozenset({"index.json", "oci-layout", "blobs", "ingest"})
 """What a BuildKit local cache export (an OCI layout) holds."""
 
 
+_DIGEST_HEX = {"sha256": 64, "sha384": 96, "sha512": 128}
+
+
 def is_layout(path: Path) -> bool:
-    """Whether ``path`` is a folder that holds only what BuildKit's local cache export writes."""
+    """Whether ``path`` is a folder that holds only what BuildKit's local cache export writes:
+    an ``index.json`` that is an OCI index, ``blobs/<algorithm>/<hex digest>`` files, an
+    ``oci-layout`` file and an ``ingest`` folder (an empty folder too). A folder with anything
+    else in it, however it is named, is not a cache, and stagecache never replaces it."""
     try:
-        return path.is_dir() and not path.is_symlink() and {e.name for e in path.iterdir()} <= _LAYOUT
+        if not path.is_dir() or path.is_symlink():
+            return False
+        entries = {e.name: e for e in path.iterdir()}
+        if not set(entries) <= _LAYOUT:
+            return False
+        index, blobs = entries.get("index.json"), entries.get("blobs")
+        if index is not None and not (index.is_file() and _is_oci_index(index)):
+            return False
+        if "oci-layout" in entries and not entries["oci-layout"].is_file():
+            return False
+        if "ingest" in entries and not (entries["ingest"].is_dir() and not entries["ingest"].is_symlink()):
+            return False
+        return blobs is None or _only_blobs(blobs)
     except OSError:
         return False
+
+
+def _is_oci_index(path: Path) -> bool:
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(doc, dict) and isinstance(doc.get("manifests", []), list) and "schemaVersion" in doc
+
+
+def _only_blobs(blobs: Path) -> bool:
+    if not blobs.is_dir() or blobs.is_symlink():
+        return False
+    for algorithm in blobs.iterdir():
+        size = _DIGEST_HEX.get(algorithm.name)
+        if size is None or not algorithm.is_dir() or algorithm.is_symlink():
+            return False
+        for blob in algorithm.iterdir():
+            name = blob.name
+            if len(name) != size or name.strip("0123456789abcdef") or not blob.is_file() or blob.is_symlink():
+                return False
+    return True
 
 
 def _ours(entry: Path) -> bool:
     """An entry stagecache makes in its cache directory: the tag, the lock, a stage's cache,
     or the ``.STAGE.incoming`` / ``.STAGE.old`` folders of a swap."""
-    if entry.name in (TAG, LOCK):
+    if entry.name == TAG:  # another tool's CACHEDIR.TAG (cargo, pytest) is not stagecache's mark
+        try:
+            return entry.is_file() and not entry.is_symlink() and entry.read_text(encoding="utf-8") == _TAG_TEXT
+        except (OSError, UnicodeDecodeError):
+            return False
+    if entry.name == LOCK:
         return entry.is_file() and not entry.is_symlink()
     return is_layout(entry)
 
@@ -74,8 +119,6 @@ def problem(d: Path) -> str | None:
         return None
     if not d.is_dir():
         return f"{d} is not a directory"
-    if (d / TAG).is_file():
-        return None
     foreign = sorted(e.name for e in d.iterdir() if not _ours(e))
     if foreign:
         shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")

@@ -107,16 +107,26 @@ def test_local_dir_must_be_a_folder_stagecache_owns(tmp_path: Path) -> None:
     (project / "link").symlink_to(real)
     with pytest.raises(UsageError, match="goes through the symlink"):
         check_local_dir(plan_for(project, "local", 'local_dir = "link/cache"\n'))
-    # The default, a new folder outside the project, an empty one, and one stagecache tagged are fine.
+    # The default, a new folder outside the project, an empty one, and one stagecache tagged (and
+    # holding nothing else) are fine.
     check_local_dir(plan_for(project, "local"))
     check_local_dir(plan_for(project, "local", f'local_dir = "{tmp_path / "elsewhere"}"\n'))
     (project / ".stagecache" / "empty").mkdir(parents=True)
     check_local_dir(plan_for(project, "local", 'local_dir = ".stagecache/empty"\n'))
     tagged = project / ".stagecache" / "tagged"
-    tagged.mkdir()
-    (tagged / "whatever").write_text("")
-    (tagged / localcache.TAG).write_text("Signature: 8a477f597d28d172789f06886806bc55\n")
+    localcache.claim(tagged)
     check_local_dir(plan_for(project, "local", 'local_dir = ".stagecache/tagged"\n'))
+    # Its tag does not make a file stagecache did not write its own.
+    (tagged / "whatever").write_text("")
+    with pytest.raises(UsageError, match=r"holds files stagecache did not create \(whatever\)"):
+        check_local_dir(plan_for(project, "local", 'local_dir = ".stagecache/tagged"\n'))
+    # Another tool's CACHEDIR.TAG (cargo's target/, .pytest_cache) is not stagecache's.
+    cargo = project / "target"
+    (cargo / "release").mkdir(parents=True)
+    (cargo / "release" / "app").write_text("a binary")
+    (cargo / localcache.TAG).write_text("Signature: 8a477f597d28d172789f06886806bc55\n# created by cargo\n")
+    with pytest.raises(UsageError, match=r"holds files stagecache did not create \(CACHEDIR.TAG, release\)"):
+        check_local_dir(plan_for(project, "local", 'local_dir = "target"\n'))
     assert not (project / ".stagecache" / "cache").exists() and not (tmp_path / "elsewhere").exists()
 
 
@@ -124,9 +134,37 @@ def test_a_cache_left_by_an_older_stagecache_is_adopted(tmp_path: Path) -> None:
     cache = tmp_path / ".stagecache" / "cache"
     for name in ("app", ".app.incoming"):
         (cache / name / "blobs" / "sha256").mkdir(parents=True)
-        (cache / name / "index.json").write_text("{}")
+        (cache / name / "blobs" / "sha256" / ("ab" * 32)).write_text("layer")
+        (cache / name / "index.json").write_text('{"schemaVersion": 2, "manifests": []}')
     (cache / ".lock").write_text("")
     check_local_dir(plan_for(tmp_path, "local"))
     (cache / "notes.txt").write_text("mine")
     with pytest.raises(UsageError, match=r"holds files stagecache did not create \(notes.txt\)"):
         check_local_dir(plan_for(tmp_path, "local"))
+
+
+@pytest.mark.parametrize(
+    ("files", "layout"),
+    [
+        ({"index.json": '{"schemaVersion": 2, "manifests": []}', "oci-layout": "{}", "ingest/": ""}, True),
+        ({}, True),  # an empty folder: nothing to lose
+        ({"index.json": '{"schemaVersion": 2, "manifests": []}', "blobs/notes.txt": "mine"}, False),
+        ({"index.json": "my notes", "blobs/sha256/" + "ab" * 32: "x"}, False),
+        ({"index.json": "{}"}, False),
+        ({"blobs/sha256/short": "x"}, False),
+        ({"blobs/sha256/" + "AB" * 32: "x"}, False),
+        ({"blobs/md5/" + "ab" * 16: "x"}, False),
+        ({"index.json": '{"schemaVersion": 2}', "README": "x"}, False),
+    ],
+)
+def test_only_what_buildkit_writes_counts_as_a_stage_cache(tmp_path: Path, files: dict[str, str], layout: bool) -> None:
+    folder = tmp_path / "app"
+    folder.mkdir()
+    for name, text in files.items():
+        path = folder / name
+        if name.endswith("/"):
+            path.mkdir(parents=True)
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    assert localcache.is_layout(folder) is layout
