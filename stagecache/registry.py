@@ -357,12 +357,15 @@ class RegistryClient:
 
             # The system trust store, as urllib used: a company registry's CA installed on the
             # CI machine keeps working (httpx alone would trust only certifi's bundle).
-            # trust_env: HTTPS_PROXY / NO_PROXY / SSL_CERT_FILE apply, as they did.
+            # trust_env: HTTPS_PROXY / NO_PROXY apply, as they did, except to a registry on this
+            # machine: docker (Go's net/http) never sends loopback traffic through a proxy, and a
+            # proxy would see the credentials of a plain-http registry. SSL_CERT_FILE applies
+            # either way (the default context reads it).
             self._client = httpx.Client(
                 timeout=self.timeout,
                 follow_redirects=True,
                 verify=ssl.create_default_context(),
-                trust_env=True,
+                trust_env=not is_loopback_host(self.host),
             )
         return self._client
 

@@ -134,6 +134,19 @@ def test_a_redirect_on_the_same_host_keeps_the_credentials(serve, kind: str) -> 
     assert moved and moved[-1].header("Authorization") is not None
 
 
+def test_a_registry_on_this_machine_is_never_reached_through_a_proxy(serve, monkeypatch) -> None:
+    """As docker does: with HTTP_PROXY set and no NO_PROXY, a loopback registry is still asked
+    directly, so a proxy never sees its requests (nor, for plain http, its credentials)."""
+    proxy = serve(lambda seen: (502, {}, b"the proxy"), host="127.0.0.3")
+    respond = registry_redirecting_to("basic", 307, None)
+    reg = serve(respond)
+    respond.state["self"] = reg.addr
+    for var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
+        monkeypatch.setenv(var, proxy.url)
+    assert RegistryClient(reg.addr, credentials=(USER, PASSWORD)).tags("team/app") == ["1.0"]
+    assert proxy.connections == 0 and reg.requests
+
+
 def test_a_challenge_from_the_host_redirected_to_is_not_answered(serve) -> None:
     """The registry redirects to another host, which asks for credentials for a token realm
     of its own, https even: that host is not the registry, so it gets nothing, and its realm
