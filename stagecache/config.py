@@ -532,7 +532,11 @@ def _from_dict(data: dict[str, Any], base: Path, path: Path | None, source: str,
             value = str(value)
         value = c.string(value, f"build.args.{name}")
         if "\n" in value or "\x00" in value:
-            raise c.fail(f"build.args.{name}", "a build arg value cannot contain a newline.")
+            raise c.fail(
+                f"build.args.{name}",
+                "a build arg value cannot contain a newline; pass a value of several lines (a key, a "
+                "certificate) as a secret: [build.secrets] and RUN --mount=type=secret.",
+            )
         build_args.append((name, value))
     declared = tuple(name for name, _ in build_args)
     secret_args = c.string_list(c.string)(build.get("secret_args", []), "build.secret_args")

@@ -240,6 +240,11 @@ def test_push_default_follows_mode(tmp_path: Path) -> None:
             'project = "x"\n',
             "FILE: key 'project': expected a table ([project]), got a string.",
         ),
+        (
+            '[build.args]\nSSH_PRIVATE_KEY = "-----BEGIN KEY-----\\nMIIEvQ\\n-----END KEY-----"\n',
+            "FILE: key 'build.args.SSH_PRIVATE_KEY': a build arg value cannot contain a newline; pass a value of "
+            "several lines (a key, a certificate) as a secret: [build.secrets] and RUN --mount=type=secret.",
+        ),
     ],
 )
 def test_validation_errors(tmp_path: Path, text: str, message: str) -> None:
