@@ -85,13 +85,14 @@ def run_bake(
     facts = EngineFacts(plan, runner) if options.engine_facts else None
     for w in plan.warnings:
         display.message(f"warning: {w}")
-    if plan.mode.name == "local" and not plan.config.cache.local_dir.exists():
-        display.message(f"note: {localcache.first_use(plan.config)}")
+    created = plan.mode.name == "local" and not plan.config.cache.local_dir.exists()
     run = Execution(plan, runner, display, started)
     runner.reset()
     try:
         with runner.interruptible():
             with localcache.lock(plan, display.message):
+                if created:
+                    display.message(f"note: {localcache.first_use(plan.config)}")
                 for ref in (c.argv[-1] for c in plan.pulls):
                     reason = runner.pull(ref)
                     if reason:

@@ -518,7 +518,6 @@ def bench(
     if json_path:
         write_json(json_path, benchreport.to_json(result))
     if markdown:
-        markdown.parent.mkdir(parents=True, exist_ok=True)
         write_text(markdown, benchreport.to_markdown(result))
     if chart and result.runs:
         benchreport.write_chart(result, chart)

@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from stagecache.errors import UsageError
+from stagecache.errors import EnvironmentProblem, UsageError
 from stagecache.registry import MANIFEST_TYPES
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -157,18 +157,35 @@ def lock(plan: BuildPlan, on_wait: Callable[[str], None]) -> Iterator[None]:
         yield
         return
     d = plan.config.cache.local_dir
-    claim(d)
-    with open(d / LOCK, "a") as fh:
+    with _disk():
+        claim(d)
+        fh = open(d / LOCK, "a")  # noqa: SIM115 - closed below, after the bake
+    with fh:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             on_wait(f"waiting for another stagecache bake that uses {d} ...")
             fcntl.flock(fh, fcntl.LOCK_EX)
         try:
-            recover(d)
+            with _disk():
+                recover(d)
             yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def _disk() -> Iterator[None]:
+    """Turn a failure of the file system (no permission, a full disk, a read-only mount) into
+    an error that names the path and what to do, not a traceback."""
+    try:
+        yield
+    except OSError as exc:
+        where = f" ({exc.filename})" if exc.filename else ""
+        raise EnvironmentProblem(
+            f"the local cache folder cannot be used: {exc.strerror or exc}{where}. Check that folder's owner, "
+            "permissions and free space, or set [cache].local_dir to another folder."
+        ) from None
 
 
 def recover(d: Path) -> None:
@@ -197,9 +214,10 @@ def prepare(build: StageBuild) -> str | None:
     if not build.local_swap:
         return None
     incoming = build.local_swap[0]
-    _remove(incoming)
     sources = [Path(s.get("src") or "") for s in build.cache.cache_from if s.type == "local"]
-    return seed(incoming, [s for s in sources if s.name])
+    with _disk():
+        _remove(incoming)
+        return seed(incoming, [s for s in sources if s.name])
 
 
 def seed(incoming: Path, sources: list[Path]) -> str | None:
@@ -229,7 +247,8 @@ def seed(incoming: Path, sources: list[Path]) -> str | None:
 def discard(build: StageBuild) -> None:
     """Drop the incoming folder of a build that failed or was interrupted."""
     if build.local_swap:
-        _remove(build.local_swap[0])
+        with _disk():
+            _remove(build.local_swap[0])
 
 
 def keep(build: StageBuild) -> None:
@@ -237,7 +256,11 @@ def keep(build: StageBuild) -> None:
     use, replaces the old one. An export that did not complete keeps the old one."""
     if not build.local_swap:
         return
-    incoming, final = build.local_swap
+    with _disk():
+        _keep(*build.local_swap)
+
+
+def _keep(incoming: Path, final: Path) -> None:
     used = referenced_blobs(incoming)
     blobs = incoming / "blobs" / "sha256"
     present = {b.name for b in blobs.iterdir()} if blobs.is_dir() else set()

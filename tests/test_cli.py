@@ -168,3 +168,13 @@ def test_fresh_runner_refuses_without_allow_prune_and_touches_nothing(tmp_path: 
         "project's, not only this one's. Run it where that is fine and pass --allow-prune (or set "
         "[bench].allow_prune = true for a dedicated builder).\n"
     )
+
+
+def test_a_local_cache_folder_that_cannot_be_made_is_exit_3_naming_it(tmp_path: Path) -> None:
+    project(tmp_path, '[cache]\nlocal_dir = "/proc/stagecache-nope/cache"\n')
+    result = runner.invoke(app, ["bake", "-C", str(tmp_path), "--progress", "plain"])
+    assert result.exit_code == 3, result.output
+    assert result.output == (
+        "Error: the local cache folder cannot be used: No such file or directory (/proc/stagecache-nope). Check "
+        "that folder's owner, permissions and free space, or set [cache].local_dir to another folder.\n"
+    )
