@@ -423,6 +423,7 @@ def run_bench(
 
     tmp = Path(tempfile.mkdtemp(prefix="stagecache-bench-", dir=workdir))
     untagged_before: set[str] | None = None
+    cleanup: list[str] = []
     runs: list[Run] = []
     outcomes: list[StrategyOutcome] = []
     engine: dict[str, str] = {}
@@ -477,7 +478,7 @@ def run_bench(
                 _restore(workspace)
                 outcomes.append(outcome)
                 if not options.keep:
-                    _clean_strategy(plan.config, runner)
+                    _clean_strategy(plan.config, runner, cleanup)
         if any(o.error for o in outcomes):
             status = "failed"
     except Interrupted as exc:
@@ -489,13 +490,15 @@ def run_bench(
         if not options.keep:
             shutil.rmtree(tmp, ignore_errors=True)
             if untagged_before is not None:
-                _remove_untagged(runner, untagged_before)
+                _remove_untagged(runner, untagged_before, cleanup)
     return BenchResult(
         status=status,
         target=target.label,
         dockerfile=str(config.dockerfile),
         stage_order=order,
-        options=replace(options, notes=(*options.notes, *([f"kept: {tmp}"] if options.keep else []))),
+        options=replace(
+            options, notes=(*options.notes, *([f"kept: {tmp}"] if options.keep else []), *dict.fromkeys(cleanup))
+        ),
         outcomes=tuple(outcomes),
         runs=tuple(runs),
         wall_seconds=time.monotonic() - started,
@@ -534,32 +537,37 @@ def _measure_cache(outcome: StrategyOutcome, cfg: Config, mode: str) -> Strategy
     return replace(outcome, cache_bytes=size, cache_location=cfg.image)
 
 
-def _clean_strategy(cfg: Config, runner: Runner) -> None:
-    """Delete what the strategy created: its registry tags and local images."""
+def _clean_strategy(cfg: Config, runner: Runner, cleanup: list[str]) -> None:
+    """Delete what the strategy created: its registry tags and local images. A cleanup that
+    fails never costs the measurements: it is said in the results (``cleanup``)."""
     if reference.names_registry(cfg.image):
         host, _, repo = cfg.image.partition("/")
-        client = RegistryClient(host, credentials=docker_credentials(host))
         try:
+            client = RegistryClient(host, credentials=docker_credentials(host))
             for tag in client.tags(repo):
                 client.delete_tag(repo, tag)
-        except OSError:
-            pass
+        except (StagecacheError, OSError, ValueError) as exc:
+            cleanup.append(f"could not delete the tags of {cfg.image}: {_said(exc)}")
     try:
         runner.remove_repositories([cfg.image])
-    except StagecacheError:
-        pass
+    except StagecacheError as exc:
+        cleanup.append(f"could not remove the local images of {cfg.image}: {exc.message}")
     if cfg.cache.local_dir.exists():
         shutil.rmtree(cfg.cache.local_dir, ignore_errors=True)
 
 
-def _remove_untagged(runner: Runner, before: set[str]) -> None:
+def _said(exc: Exception) -> str:
+    return exc.message if isinstance(exc, StagecacheError) else f"{type(exc).__name__}: {exc}"
+
+
+def _remove_untagged(runner: Runner, before: set[str], cleanup: list[str]) -> None:
     """Delete the images that lost their tag while the bench ran (a rebuilt stage, or a
     pulled classic stage image rebuilt under the same tag). Left behind, they slow down
     every later image delete on an engine with the containerd image store."""
     try:
         runner.remove_untagged(before)
-    except StagecacheError:
-        pass
+    except StagecacheError as exc:
+        cleanup.append(f"could not remove the images the bench left untagged: {exc.message}")
 
 
 def engine_versions(result: BenchResult) -> str:

@@ -80,6 +80,7 @@ def render(result: BenchResult, layers: bool = False) -> str:
         if o.error:
             lines.append(f"{o.strategy.name}: FAILED {o.error.splitlines()[0]}")
     lines.append(_timing(result))
+    lines += [f"warning: {n}" for n in result.options.notes if n.startswith("could not ")]  # a failed cleanup
     if layers:
         lines += ["", f"layers, scenario {result.options.layers_scenario}:", render_layers(result)]
     if result.status == "interrupted":

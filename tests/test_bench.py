@@ -294,3 +294,29 @@ def test_an_edit_behind_a_symbolic_link_never_reaches_the_users_files(tmp_path: 
     bench._apply_edit(ws, rel_edit, "t1")
     assert (ws.context / "vendor" / "v.c").read_text() == "int v;\n// edit t1\n"
     assert {p: p.read_bytes() for p in before} == before
+
+
+def test_a_cleanup_that_fails_is_said_and_costs_no_measurement(tmp_path: Path, monkeypatch) -> None:
+    from stagecache.errors import EnvironmentProblem
+
+    # A credential store whose helper is not installed (docker-credential-desktop), as on a
+    # machine that copied its docker config from a desktop: reading credentials fails.
+    docker_config = tmp_path / "docker"
+    docker_config.mkdir()
+    (docker_config / "config.json").write_text('{"credsStore": "desktop"}')
+    monkeypatch.setenv("DOCKER_CONFIG", str(docker_config))
+    monkeypatch.setenv("PATH", str(tmp_path / "no-helpers"))
+
+    class DaemonGone:
+        def remove_repositories(self, repositories: list[str]) -> None:
+            raise EnvironmentProblem("could not list the images of x: the Docker daemon is not reachable")
+
+    root = project(tmp_path, '[project]\nimage = "registry.example.com/team/app"\n')
+    config = cfg.load(root / "stagecache.toml", env={})
+    cleanup: list[str] = []
+    bench._clean_strategy(config, DaemonGone(), cleanup)  # type: ignore[arg-type]
+    assert [c.split(":")[0] for c in cleanup] == [
+        "could not delete the tags of registry.example.com/team/app",
+        "could not remove the local images of registry.example.com/team/app",
+    ]
+    assert "docker-credential-desktop" in cleanup[0]
