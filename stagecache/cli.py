@@ -296,7 +296,9 @@ def bake(
     display = (LiveDisplay if live else PlainDisplay)(sys.stderr, verbose=verbose)
     # Engine versions are asked for (alongside the builds) only when a report records them.
     result = run_bake(p, runner, display, BakeOptions(engine_facts=report is not None))
-    if not isinstance(result.error, EnvironmentProblem):  # an engine problem: nothing was built, no summary
+    # An engine that could not start a build (daemon down, no buildx) built nothing: no summary.
+    # One that failed a stage later (no bridge network, the legacy builder's empty layer) did.
+    if not isinstance(result.error, EnvironmentProblem) or any(s.status != "skipped" for s in result.stages):
         _outputs(result, report)
     if result.error is not None:
         raise result.error

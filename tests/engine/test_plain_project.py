@@ -64,6 +64,8 @@ def test_a_run_step_on_an_engine_without_a_bridge_says_how_to_set_the_network(en
                               capture_output=True, text=True, env=env, timeout=300)  # fmt: skip
         assert done.returncode == 3, done.stderr
         assert "this engine has no default bridge network (dockerd runs with --bridge=none)" in done.stderr
+        # A stage ran, so the summary is shown, exit 3 or not.
+        assert done.stdout.splitlines()[2].split()[:2] == ["app", "1"] and "failed" in done.stdout
         (root / "stagecache.toml").write_text('[project]\nnetwork = "none"\n')
         fixed = subprocess.run([STAGECACHE, "bake", "-C", str(root), "--progress", "plain"],
                                capture_output=True, text=True, env=env, timeout=300)  # fmt: skip
