@@ -120,10 +120,12 @@ def bake_session(run: Execution) -> None:
     for i, b in enumerate(plan.builds):  # only once every stage is built: a failed session pushes nothing
         try:
             push(b, runner, display)
-        except RegistryError as exc:
+        except (RegistryError, Interrupted, Cancelled) as exc:
+            # This stage's push failed or was stopped, and the later ones never ran.
+            status = "failed" if isinstance(exc, RegistryError) else "interrupted"
             unpushed = {later.stage for later in plan.builds[i:]}
             rows = [
-                replace(r, pushed=(), status="failed" if r.stage == b.stage else r.status) if r.stage in unpushed else r
+                replace(r, pushed=(), status=status if r.stage == b.stage else r.status) if r.stage in unpushed else r
                 for r in rows
             ]
             run.finish(rows, offset)

@@ -130,6 +130,9 @@ def build_stage(plan: BuildPlan, build: StageBuild, runner: Runner, display: Dis
         pushed_in, push_retries = push(build, runner, display)
     except RegistryError as exc:
         return StageOutcome((*folded, replace(result, status="failed")), exc)
+    except (Interrupted, Cancelled) as exc:  # stopped during its push: built, not (all) pushed
+        status = "cancelled" if isinstance(exc, Cancelled) else "interrupted"
+        return StageOutcome((*folded, replace(result, status=status)), exc)
     result = replace(
         result,
         retries=result.retries + push_retries,

@@ -312,6 +312,18 @@ def test_a_push_failure_fails_the_stage_and_names_the_ref(tmp_path: Path) -> Non
     assert all(s.status == "skipped" for s in result.stages[2:])
 
 
+def test_a_ctrl_c_during_a_push_reports_the_stage_interrupted_with_its_steps(tmp_path: Path) -> None:
+    plan = many_stages(tmp_path, "jobs = 1", 'image = "registry.example/app"\npush = true')
+    slow_push = Script("", seconds=2.5, chunks=50, on_chunk=_interrupt_when_running("", signal.SIGINT, at=1))
+    runner = ScriptedRunner(scripts(), pushes={"registry.example/app:a": slow_push})
+    result = run_bake(plan, runner)
+
+    assert isinstance(result.error, Interrupted) and result.error.exit_code == 130
+    a = next(s for s in result.stages if s.stage == "a")
+    assert (a.status, a.pushed, a.cached, len(a.steps)) == ("interrupted", (), 2, 2)
+    assert statuses(result)["base"] == "built" and statuses(result)["b"] == "skipped"
+
+
 def test_run_bake_returns_the_error_and_bake_raises_it(tmp_path: Path) -> None:
     plan = many_stages(tmp_path, "jobs = 2")
     runner = ScriptedRunner(scripts(a=Script(FAILS_IN_A, exit_code=1)))

@@ -142,6 +142,29 @@ def test_a_push_failure_after_the_session_claims_no_later_push(tmp_path: Path) -
     assert result.status == "failed"
 
 
+def test_a_ctrl_c_during_a_push_keeps_what_was_built_and_pushed(tmp_path: Path) -> None:
+    plan = session(tmp_path, PUSH)
+
+    def ctrl_c(runner: ScriptedRunner, i: int) -> None:
+        if i == 1:
+            threading.Timer(0.01, runner.cancel, (signal.SIGINT,)).start()
+
+    slow_push = Script("", seconds=2.5, chunks=50, on_chunk=ctrl_c)
+    runner = ScriptedRunner(
+        bake=Script(recording("bake-session.warm.rawjson")), pushes={"registry.example/app:deps-a": slow_push}
+    )
+    result = run_bake(plan, runner)
+
+    assert isinstance(result.error, Interrupted) and result.status == "interrupted"
+    assert {s.stage: (s.status, s.pushed) for s in result.stages} == {
+        "base": ("built", PUSHED["base"]),
+        "deps-a": ("interrupted", ()),
+        "deps-b": ("built", ()),
+        "app": ("built", ()),
+    }
+    assert all(len(s.steps) for s in result.stages)  # the steps the session built are all reported
+
+
 def test_an_interrupted_session_marks_every_stage_interrupted(tmp_path: Path) -> None:
     plan = session(tmp_path)
 
