@@ -58,10 +58,12 @@ def build_failure(
             f"(registry, inline, local), or cache mode 'classic' on an engine with the overlay2 image store.\n{detail}"
         )
     if transient.LOAD_RACE.search(text):
+        tries = result.retries + 1
+        lost = f"every one of {tries} tries" if tries > 1 else "the race"
         return BuildFailed(
             f"{where} failed (builder exit {rc}): other builds on this engine were loading the same image tag at "
-            f"the same moment, and this one lost every one of {transient.ATTEMPTS} tries. Give concurrent jobs their "
-            "own tags ([cache].tag with {branch}, or a per-job image), or run them one after another.\n" + detail
+            f"the same moment, and this one lost {lost}. Give concurrent jobs their own tags ([cache].tag with "
+            "{branch}, or a per-job image), or run them one after another.\n" + detail
         )
     if "network bridge not found" in text:
         return EnvironmentProblem(

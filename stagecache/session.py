@@ -110,10 +110,13 @@ def bake_session(run: Execution) -> None:
         for b in plan.builds:
             localcache.discard(b)
         run.finish(rows, offset)
+        # The failed step's stage, else the first whose cache export failed, else the last one.
         failing = next(
-            (b for b in plan.builds if failed is not None and (failed.stage or single) in b.reports), plan.builds[-1]
+            (b for b in plan.builds if failed is not None and (failed.stage or single) in b.reports),
+            next((b for b in plan.builds if facts[b.stage].export_errors), plan.builds[-1]),
         )
-        run.fail(build_failure(failing, progress, rc, rows[-1]))
+        row = next(r for r in rows if r.stage == failing.stage)
+        run.fail(build_failure(failing, progress, rc, row))
         return
     for b in plan.builds:
         localcache.keep(b)

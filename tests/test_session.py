@@ -5,6 +5,7 @@ to, pushes only after the whole session succeeded, interruptions, the network ch
 
 from __future__ import annotations
 
+import hashlib
 import signal
 import threading
 from pathlib import Path
@@ -95,8 +96,8 @@ def test_a_failed_session_leaves_the_local_caches_as_they_were(tmp_path: Path) -
     cache = tmp_path / ".stagecache" / "cache"
     for stage in STAGES:  # a previous run's caches, each with one blob
         (cache / stage / "blobs" / "sha256").mkdir(parents=True)
-        (cache / stage / "blobs" / "sha256" / f"{stage}-blob").write_text(stage)
-        (cache / stage / "index.json").write_text('{"manifests": []}')
+        (cache / stage / "blobs" / "sha256" / hashlib.sha256(stage.encode()).hexdigest()).write_text(stage)
+        (cache / stage / "index.json").write_text('{"schemaVersion": 2, "manifests": []}')
     before = sorted(str(p.relative_to(cache)) for p in cache.rglob("*"))
     seen: list[set[str]] = []
 
@@ -112,7 +113,7 @@ def test_a_failed_session_leaves_the_local_caches_as_they_were(tmp_path: Path) -
     after = sorted(str(p.relative_to(cache)) for p in cache.rglob("*"))
     assert set(after) - set(before) == {localcache.LOCK, localcache.TAG}  # the lock stays (README)
     assert [p for p in after if p in before] == before  # no incoming folder left, every previous cache intact
-    assert (cache / "app" / "blobs" / "sha256" / "app-blob").read_text() == "app"
+    assert (cache / "app" / "blobs" / "sha256" / hashlib.sha256(b"app").hexdigest()).read_text() == "app"
 
 
 def test_a_push_failure_after_the_session_claims_no_later_push(tmp_path: Path) -> None:
