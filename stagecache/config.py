@@ -412,7 +412,9 @@ def default_local_dir(root: Path, context: Path, env: Mapping[str, str]) -> tupl
     import hashlib  # only for this default
 
     digest = hashlib.sha256(str(root).encode()).hexdigest()[:8]
-    return Path(os.path.abspath(base / "stagecache" / f"{name}-{digest}")), "user"
+    # The real path: $HOME often goes through a link (/home -> /var/home on Fedora Silverblue),
+    # and a cache folder reached through a link is refused (see preflight.check_local_dir).
+    return Path(os.path.realpath(base)) / "stagecache" / f"{name}-{digest}", "user"
 
 
 def find_config(start: Path, explicit: Path | None = None, env: Mapping[str, str] | None = None) -> Path | None:

@@ -27,7 +27,11 @@ def check_local_dir(plan: BuildPlan) -> None:
     if plan.mode.name != "local":
         return
     d = cfg.cache.local_dir
-    key = f"{cfg.source}: key 'cache.local_dir'"
+    key = (
+        f"{cfg.source}: key 'cache.local_dir'"
+        if cfg.cache.local_dir_origin == "config"
+        else f"the default local cache folder (set [cache].local_dir to choose another; {cfg.source})"
+    )
     own = "It must be a folder of its own, such as .stagecache/cache (stagecache creates and tags it)."
     home = Path.home().resolve()
     if d == Path(d.anchor) or d == home:

@@ -552,6 +552,11 @@ def _domain_error(purpose: str, stderr: object) -> StagecacheError:
     low = said.lower()
     if "cannot connect to the docker daemon" in low or "is the docker daemon running" in low:
         return EnvironmentProblem(f"could not {purpose}: {_DAEMON_DOWN} ({said}). {_START_DOCKER}")
+    if "permission denied" in low and ("docker.sock" in low or "docker daemon socket" in low):
+        return EnvironmentProblem(
+            f"could not {purpose}: this user may not use the Docker daemon ({said}). Add the user to the "
+            "`docker` group (then log in again), or point DOCKER_HOST at an engine this user may use."
+        )
     if any(m in low for m in ("unauthorized", "denied", "authentication required", "toomanyrequests")):
         return RegistryError(f"could not {purpose}: the registry refused ({said}).")
     return EnvironmentProblem(f"could not {purpose}: {said}.")

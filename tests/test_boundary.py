@@ -83,6 +83,15 @@ def test_a_missing_image_is_skipped_and_a_refused_registry_is_a_registry_error(t
     finally:
         os.environ["PATH"] = old
     assert isinstance(_domain_error("push x", "denied: requested access to the resource is denied"), RegistryError)
+    # The docker CLI's words for a user outside the docker group: an engine problem, not a registry's.
+    socket = (
+        "permission denied while trying to connect to the Docker daemon socket at unix:///var/run/docker.sock: "
+        'Get "http://%2Fvar%2Frun%2Fdocker.sock/v1.45/images/json": dial unix /var/run/docker.sock: connect: '
+        "permission denied"
+    )
+    error = _domain_error("list the images of x", socket)
+    assert isinstance(error, EnvironmentProblem) and error.exit_code == 3
+    assert "Add the user to the `docker` group" in error.message
 
 
 def test_export_bake_to_a_path_that_cannot_be_written_is_one_line(tmp_path: Path) -> None:

@@ -78,3 +78,16 @@ def test_modes_that_stay_on_the_machine_need_no_image(tmp_path: Path, mode: str)
     root = plain(tmp_path)
     result = runner.invoke(app, ["plan", "-C", str(root), "-m", mode], env={"XDG_CACHE_HOME": str(tmp_path / "x")})
     assert result.exit_code == 0, result.output
+
+
+def test_a_home_reached_through_a_link_still_gets_the_default_cache(tmp_path: Path) -> None:
+    from stagecache import config as cfg
+    from stagecache.plan import make_plan
+    from stagecache.preflight import check_local_dir
+
+    (tmp_path / "var" / "home" / "u").mkdir(parents=True)
+    (tmp_path / "home").symlink_to(tmp_path / "var" / "home")  # as /home -> /var/home on Fedora Silverblue
+    root = plain(tmp_path)
+    config = cfg.load(None, root=root, env={"HOME": str(tmp_path / "home" / "u")})
+    assert config.cache.local_dir.parent == tmp_path / "var" / "home" / "u" / ".cache" / "stagecache"
+    check_local_dir(make_plan(config))  # no link on the way: accepted
