@@ -393,7 +393,9 @@ def default_image(root: Path) -> str:
     return f"stagecache/{name}"
 
 
-def default_local_dir(root: Path, context: Path, env: Mapping[str, str]) -> tuple[Path, str]:
+def default_local_dir(
+    root: Path, context: Path, env: Mapping[str, str], dockerfile: Path | None = None
+) -> tuple[Path, str]:
     """The local cache folder when [cache].local_dir is not set, and its origin.
 
     ``ROOT/.stagecache/cache`` when the build context does not send it (the context is
@@ -402,7 +404,7 @@ def default_local_dir(root: Path, context: Path, env: Mapping[str, str]) -> tupl
     named after the project folder and its path, so that the default works on any project
     without editing a file."""
     own = root / DEFAULT_LOCAL_DIR
-    if context not in own.parents or dockerignore.excluded(context, own):
+    if context not in own.parents or dockerignore.excluded(context, own, dockerfile):
         return own, "project"
     base = Path(env["XDG_CACHE_HOME"]) if env.get("XDG_CACHE_HOME", "").startswith("/") else None
     if base is None:
@@ -507,7 +509,7 @@ def _from_dict(data: dict[str, Any], base: Path, path: Path | None, source: str,
         local_dir = Path(os.path.abspath(base / c.flagsafe(cache["local_dir"], "cache.local_dir")))
         local_dir_origin = "config"
     else:
-        local_dir, local_dir_origin = default_local_dir(base, context, env)
+        local_dir, local_dir_origin = default_local_dir(base, context, env, dockerfile)
     ref = cache.get("ref", DEFAULT_REF_TEMPLATE)
     tag_default = BRANCH_TAG_TEMPLATE if isinstance(ref, str) and "{branch}" in ref else DEFAULT_TAG_TEMPLATE
     cache_settings = CacheSettings(

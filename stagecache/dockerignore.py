@@ -109,10 +109,21 @@ def parse(text: str) -> list[_Pattern]:
     return patterns
 
 
-def excluded(context: Path, path: Path) -> bool:
-    """Whether ``path`` (inside ``context``) is left out of the build context by
-    ``context/.dockerignore``."""
-    ignore = context / ".dockerignore"
+def ignore_file(context: Path, dockerfile: Path | None = None) -> Path:
+    """The ignore file a build reads: ``<Dockerfile>.dockerignore`` next to the Dockerfile
+    when it exists (one per Dockerfile; it takes precedence), else ``.dockerignore`` at the
+    root of the context."""
+    if dockerfile is not None:
+        own = dockerfile.with_name(dockerfile.name + ".dockerignore")
+        if own.is_file():
+            return own
+    return context / ".dockerignore"
+
+
+def excluded(context: Path, path: Path, dockerfile: Path | None = None) -> bool:
+    """Whether ``path`` (inside ``context``) is left out of the build context by the ignore
+    file the build reads (:func:`ignore_file`)."""
+    ignore = ignore_file(context, dockerfile)
     try:
         text = ignore.read_text(encoding="utf-8", errors="replace")
     except OSError:

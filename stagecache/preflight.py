@@ -47,14 +47,15 @@ def check_local_dir(plan: BuildPlan) -> None:
     problem = localcache.problem(d)
     if problem:
         raise UsageError(f"{key}: {problem}, and stagecache replaces folders inside it. {own}")
-    if cfg.context in d.parents and not dockerignore.excluded(cfg.context, d):
+    if cfg.context in d.parents and not dockerignore.excluded(cfg.context, d, cfg.dockerfile):
         rel = d.relative_to(cfg.context)
         top = rel.parts[0]
+        ignore = dockerignore.ignore_file(cfg.context, cfg.dockerfile)
         raise UsageError(
             f"{cfg.source}: the local cache directory {d} is inside the build context {cfg.context} "
-            f"and not excluded by its .dockerignore, so every build would send the cache as context "
+            f"and not excluded by its {ignore.name}, so every build would send the cache as context "
             f"(and `COPY . .` would change with it). Add the line '{top}/' to "
-            f"{cfg.context / '.dockerignore'}, or set cache.local_dir outside the context."
+            f"{ignore}, or set cache.local_dir outside the context."
         )
 
 

@@ -32,3 +32,17 @@ def test_reads_the_context_file(tmp_path: Path) -> None:
     assert dockerignore.excluded(tmp_path, tmp_path / ".stagecache" / "cache")
     assert not dockerignore.excluded(tmp_path, tmp_path / "src")
     assert not dockerignore.excluded(tmp_path / "sub", tmp_path / "sub" / ".stagecache")  # no file there
+
+
+def test_a_dockerfile_s_own_ignore_file_takes_precedence(tmp_path: Path) -> None:
+    (tmp_path / "docker").mkdir()
+    dockerfile = tmp_path / "docker" / "app.Dockerfile"
+    cache = tmp_path / ".stagecache" / "cache"
+    (tmp_path / ".dockerignore").write_text(".stagecache\n")
+    assert dockerignore.ignore_file(tmp_path, dockerfile) == tmp_path / ".dockerignore"
+    assert dockerignore.excluded(tmp_path, cache, dockerfile)
+    # docker/app.Dockerfile.dockerignore exists: it alone applies (BuildKit, see the engine test).
+    (tmp_path / "docker" / "app.Dockerfile.dockerignore").write_text("node_modules\n")
+    assert dockerignore.ignore_file(tmp_path, dockerfile) == tmp_path / "docker" / "app.Dockerfile.dockerignore"
+    assert not dockerignore.excluded(tmp_path, cache, dockerfile)
+    assert dockerignore.excluded(tmp_path, cache)  # without the Dockerfile: the context's file

@@ -55,3 +55,30 @@ def test_the_table_is_what_buildkit_sends(engine, tmp_path: Path) -> None:
                 assert ("included" if sent else "excluded") == expected, (patterns, path)
                 assert dockerignore.matches(dockerignore.parse("\n".join(patterns)), path) is not sent
     assert builds >= 25
+
+
+def test_a_dockerfile_s_own_ignore_file_is_the_one_buildkit_reads(engine, tmp_path: Path) -> None:
+    context = tmp_path / "context"
+    (context / "docker").mkdir(parents=True)
+    for name in ("a.txt", "b.txt"):
+        (context / name).write_text(name)
+    (context / ".dockerignore").write_text("a.txt\n")
+    dockerfile = context / "docker" / "app.Dockerfile"
+    dockerfile.write_text("FROM scratch\nCOPY . /\n")
+
+    def arrived() -> set[str]:
+        out = tmp_path / f"out{len(list(tmp_path.glob('out*')))}"
+        subprocess.run(
+            ["docker", "buildx", "build", "--quiet", "--file", str(dockerfile),
+             "--output", f"type=local,dest={out}", str(context)],
+            check=True, capture_output=True, timeout=120,
+        )  # fmt: skip
+        return {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file() and p.parent == out}
+
+    assert "a.txt" not in arrived() and not dockerignore.ignore_file(context, dockerfile).name.startswith("app")
+    (context / "docker" / "app.Dockerfile.dockerignore").write_text("b.txt\n")
+    sent = arrived()
+    assert "a.txt" in sent and "b.txt" not in sent  # the Dockerfile's own file replaced the context's
+    assert dockerignore.ignore_file(context, dockerfile) == context / "docker" / "app.Dockerfile.dockerignore"
+    assert dockerignore.excluded(context, context / "b.txt", dockerfile)
+    assert not dockerignore.excluded(context, context / "a.txt", dockerfile)
