@@ -94,6 +94,8 @@ def run_bake(
                 if created:
                     display.message(f"note: {localcache.first_use(plan.config)}")
                 for ref in (c.argv[-1] for c in plan.pulls):
+                    if runner.cancelled:  # a Ctrl-C between two pulls: no next pull
+                        break
                     reason = runner.pull(ref)
                     if reason:
                         display.message(f"note: no cached image {ref} ({reason}); it will be built.")

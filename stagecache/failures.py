@@ -3,7 +3,8 @@ stage, the step and BuildKit's own words, with the exit code of its cause.
 
 - a step that failed, or an image BuildKit could not pull (a base image, or a ``COPY --from``
   that names no stage and so is pulled): exit 1, a build error;
-- a push, a cache export or a registry's refusal to authenticate: exit 5;
+- a push, a cache export or a registry's refusal to authenticate (a pull's too): exit 5;
+- writing the result on this machine (a local cache export, the image into the engine): exit 3;
 - the legacy builder on the containerd image store, which cannot reuse a cached empty layer
   (a moby bug, seen on dockerd 26.1.5): exit 3, with the fix;
 - a ``--load`` that lost, every time it was tried (see stagecache.transient), the race with
@@ -76,13 +77,19 @@ def build_failure(
         pulls = progress.pull_failures()
         if pulls:
             return _pull_failure(where, rc, pulls[0], "\n".join(lines), detail)
-        exported = [
-            f"{v.name}: {v.error}" for v in progress.vertices.values() if v.error and v.name.startswith(_EXPORTING)
-        ]
-        if exported or any(marker in text for marker in _REGISTRY_FAILURES):
+        exported = [v for v in progress.vertices.values() if v.error and v.name.startswith(_EXPORTING)]
+        remote = any(marker in text for marker in _REGISTRY_FAILURES) or any(
+            "registry" in v.name or v.name.startswith("pushing") for v in exported
+        )
+        if remote:
             refs = ", ".join(build.tags if build.push else ()) or ", ".join(result.cache_to)
             return RegistryError(
                 f"{where}: the build ran but a registry operation failed ({refs}), exit {rc}:\n{detail}"
+            )
+        if exported:  # writing to this machine failed: a local cache export, the image into the engine
+            return EnvironmentProblem(
+                f"{where}: the build ran but writing its result on this machine failed ({exported[0].name}), "
+                f"exit {rc}. Check the free space of the engine's data root and of the local cache folder.\n{detail}"
             )
     logs = ""
     if step is not None and step.logs:
@@ -90,7 +97,7 @@ def build_failure(
     return BuildFailed(f"{where} failed (builder exit {rc}):\n{detail}{logs}")
 
 
-def _pull_failure(where: str, rc: int, pull: tuple[str, str], said: str, detail: str) -> BuildFailed:
+def _pull_failure(where: str, rc: int, pull: tuple[str, str], said: str, detail: str) -> StagecacheError:
     """An image that could not be pulled: its name, BuildKit's reason, and what to do."""
     image, error = pull
     low = error.lower()
@@ -108,7 +115,10 @@ def _pull_failure(where: str, rc: int, pull: tuple[str, str], said: str, detail:
             "(docker pull, docker load or docker import)."
         )
     elif "denied" in low or "unauthorized" in low or "authentication" in low:
-        fix = "The registry refused: docker login to it with an account that may pull the image."
+        return RegistryError(
+            f"{where}: the registry refused to let the builder pull {image} (builder exit {rc}). docker login to "
+            f"it with an account that may pull the image.\n{detail}"
+        )
     else:
         fix = "Check the name, and that the builder can pull it."
     return BuildFailed(f"{where}: the image {image} could not be pulled (builder exit {rc}). {fix}\n{detail}")

@@ -153,7 +153,9 @@ class Runner:
 
         try:
             # An empty stdin when there is nothing to send: no docker command here may read the terminal.
-            out = run([*self.docker_cmd, *args], input=stdin or b"", capture_stdout=True, capture_stderr=True)
+            out = run(
+                [*_DEATH_PACT, *self.docker_cmd, *args], input=stdin or b"", capture_stdout=True, capture_stderr=True
+            )
         except DockerException as exc:
             raise _domain_error(purpose, exc.stderr) from None
         except OSError as exc:
@@ -482,7 +484,7 @@ class Runner:
                 # A signal that another thread took (the Go runtime of the dockerfile module has
                 # several) runs its Python handler only when the main thread runs Python code: in a
                 # bake session that is this loop, so it wakes up even when the build prints nothing.
-                if not poller.poll(_WAKE_UP * 1000):
+                if not poller.poll(WAKE_UP * 1000):
                     continue
                 try:
                     data = os.read(fd, 65536)
@@ -515,7 +517,7 @@ class Runner:
 
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-_WAKE_UP = 0.2
+WAKE_UP = 0.2
 """Seconds a thread that waits for a build blocks at most, so that a signal is acted on soon."""
 _DEATH_PACT: tuple[str, ...] = (
     ("setpriv", "--pdeathsig", "TERM") if sys.platform == "linux" and shutil.which("setpriv") else ()

@@ -16,7 +16,7 @@ from stagecache.errors import Cancelled, Interrupted, StagecacheError
 from stagecache.execution import Execution
 from stagecache.plan import StageBuild
 from stagecache.report import StageResult
-from stagecache.runner import _WAKE_UP
+from stagecache.runner import WAKE_UP
 from stagecache.stagebuild import StageOutcome, build_stage, detail
 
 
@@ -53,7 +53,7 @@ def schedule(run: Execution) -> None:
                 break
             # With a timeout: a signal that another thread took runs its handler (Runner.cancel)
             # only when this, the main thread, runs Python code again.
-            finished, _ = wait(running, timeout=_WAKE_UP, return_when=FIRST_COMPLETED)
+            finished, _ = wait(running, timeout=WAKE_UP, return_when=FIRST_COMPLETED)
             for future in finished:
                 build, offset = running.pop(future)
                 try:

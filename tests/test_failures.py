@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from stagecache import config as cfg
-from stagecache.errors import BuildFailed, EnvironmentProblem
+from stagecache.errors import BuildFailed, EnvironmentProblem, RegistryError
 from stagecache.failures import build_failure
 from stagecache.plan import make_plan
 from stagecache.progress import BuildProgress, LegacyProgress
@@ -78,3 +78,15 @@ def test_the_legacy_builders_empty_layer_failure_is_explained_with_its_text(tmp_
     )
     assert 'failed to read diff archive: "" failed validation: invalid argument' in error.message
     assert "(no error text from the builder)" not in error.message
+
+
+def test_a_pull_the_registry_refuses_is_a_registry_error(tmp_path: Path) -> None:
+    # Recorded: FROM an image on a registry with htpasswd auth, no docker login (see tests/data/README.md).
+    build = plan_for(tmp_path).builds[0]
+    progress = read(BuildProgress(), "rawjson-pull-unauthorized.txt")
+    error = build_failure(build, progress, 1, StageResult("a", "failed"))
+    assert isinstance(error, RegistryError) and error.exit_code == 5
+    assert error.message.splitlines()[0] == (
+        "stage 'a': the registry refused to let the builder pull 127.0.0.1:5000/team/base:1 (builder exit 1). "
+        "docker login to it with an account that may pull the image."
+    )

@@ -291,14 +291,14 @@ def test_sigterm_and_sighup_interrupt_like_sigint(tmp_path: Path, signum: int) -
 def test_a_push_failure_fails_the_stage_and_names_the_ref(tmp_path: Path) -> None:
     plan = many_stages(tmp_path, "jobs = 1", 'image = "registry.example/app"\npush = true')
     # docker push prints plain text, not rawjson: the registry's refusal, as docker shows it.
-    refused = Script("denied: requested access to the resource is denied\n", exit_code=1)
+    refused = Script(recording("docker-push-unauthorized.txt"), exit_code=1)  # recorded: see tests/data/README.md
     runner = ScriptedRunner(scripts(), pushes={"registry.example/app:a": refused})
     result = run_bake(plan, runner)
 
     assert isinstance(result.error, RegistryError) and result.error.exit_code == 5
     assert str(result.error) == (
         "stage 'a': the build ran but a registry operation failed: pushing registry.example/app:a failed: "
-        "denied: requested access to the resource is denied."
+        "authorization failed: no basic auth credentials."
     )
     assert [c.key for c in runner.calls] == [
         "base",

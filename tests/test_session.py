@@ -118,7 +118,7 @@ def test_a_failed_session_leaves_the_local_caches_as_they_were(tmp_path: Path) -
 
 def test_a_push_failure_after_the_session_claims_no_later_push(tmp_path: Path) -> None:
     plan = session(tmp_path, PUSH)
-    refused = Script("denied: requested access to the resource is denied\n", exit_code=1)  # docker push: plain text
+    refused = Script(recording("docker-push-unauthorized.txt"), exit_code=1)  # recorded: see tests/data/README.md
     runner = ScriptedRunner(
         bake=Script(recording("bake-session.warm.rawjson")), pushes={"registry.example/app:deps-a": refused}
     )
@@ -127,7 +127,7 @@ def test_a_push_failure_after_the_session_claims_no_later_push(tmp_path: Path) -
     assert isinstance(result.error, RegistryError) and result.error.exit_code == 5
     assert str(result.error) == (
         "stage 'deps-a': the build ran but a registry operation failed: pushing registry.example/app:deps-a failed: "
-        "denied: requested access to the resource is denied."
+        "authorization failed: no basic auth credentials."
     )
     assert [c.key for c in runner.calls] == [
         "bake",
