@@ -6,11 +6,46 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from typing import TextIO
+from typing import Protocol, TextIO
 
 from stagecache.progress import Event
 
 _CLEAR = "\r\x1b[K"
+
+
+class Output(Protocol):
+    """What a display writes to."""
+
+    def write(self, text: str) -> object: ...
+    def flush(self) -> None: ...
+    def isatty(self) -> bool: ...
+
+
+class _Gone:
+    """The output stream, which may go away while a bake runs: a closed terminal (SIGHUP)
+    makes every write fail with EIO, a closed pipe with EPIPE. The bake must still end, stop
+    its builds and write its report, so from the first failed write on, output is dropped."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._dead = False
+
+    def write(self, text: str) -> None:
+        if not self._dead:
+            try:
+                self._stream.write(text)
+            except (OSError, ValueError):  # ValueError: the stream was closed
+                self._dead = True
+
+    def flush(self) -> None:
+        if not self._dead:
+            try:
+                self._stream.flush()
+            except (OSError, ValueError):
+                self._dead = True
+
+    def isatty(self) -> bool:
+        return not self._dead and self._stream.isatty()
 
 
 def _short(text: str, width: int) -> str:
@@ -22,7 +57,7 @@ class PlainDisplay:
     """One line per event; nothing is rewritten. For CI logs and pipes."""
 
     def __init__(self, stream: TextIO | None = None, verbose: bool = False) -> None:
-        self.stream = stream or sys.stderr
+        self.stream: Output = _Gone(stream or sys.stderr)
         self.verbose = verbose
         self._stage = ""
         self._print_lock = threading.Lock()  # stages building in parallel print from several threads
@@ -79,7 +114,7 @@ class StatusLine:
     per stage building), each with its elapsed seconds, refreshed by a small timer thread;
     ``print`` writes a permanent line above them."""
 
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(self, stream: Output) -> None:
         self.stream = stream
         self._lines: dict[str, tuple[str, float]] = {}
         self._shown = 0
@@ -182,7 +217,7 @@ class PlainBenchDisplay:
     """Bench progress for logs: a line per bake and one per stage it built."""
 
     def __init__(self, stream: TextIO | None = None) -> None:
-        self.stream = stream or sys.stderr
+        self.stream: Output = _Gone(stream or sys.stderr)
         self._prefix = ""
 
     def _print(self, text: str) -> None:

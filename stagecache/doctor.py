@@ -11,15 +11,17 @@ import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from stagecache import bake as bakemod
 from stagecache import config as configmod
 from stagecache import reference
 from stagecache.errors import StagecacheError
 from stagecache.plan import BuildPlan, make_plan
+from stagecache.preflight import check_local_dir, check_secrets
 from stagecache.registry import CredentialsError, RegistryClient, docker_credentials
 from stagecache.runner import BuilderInfo, EngineInfo, Runner
 
-PASS, WARN, FAIL = "pass", "warn", "fail"
+PASS, WARN, FAIL, SKIP = "pass", "warn", "fail", "skip"
+_CHAIN = ("docker CLI", "daemon", "buildx", "builder", "build checks")
+"""The checks that each need the one before: after a failure, the rest are skipped."""
 
 
 @dataclass(frozen=True)
@@ -64,7 +66,7 @@ def run_checks(
     docker = shutil.which("docker", path=env.get("PATH"))
     if docker is None:
         checks.append(Check("docker CLI", FAIL, "docker is not on PATH", "install Docker with the buildx plugin"))
-        return checks
+        return _skip_after(checks)
     checks.append(Check("docker CLI", PASS, docker))
 
     try:
@@ -76,14 +78,14 @@ def run_checks(
     except StagecacheError as exc:
         fix = "install the buildx plugin" if "buildx" in exc.message else "start dockerd (systemctl start docker)"
         checks.append(Check("daemon" if "daemon" in exc.message else "buildx", FAIL, exc.message, fix))
-        return checks
+        return _skip_after(checks)
 
     builder_name = state.plan.config.builder if state.plan else ""
     try:
         state.builder = runner.builder_info(builder_name)
     except StagecacheError as exc:
         checks.append(Check("builder", FAIL, exc.message, "docker buildx ls; set [project].builder to one of them"))
-        return checks
+        return _skip_after(checks)
     b = state.builder
     exportable = ["inline"] + (["registry", "local"] if b.can_export_cache else [])
     store = "with" if b.containerd_store else "without"
@@ -93,6 +95,13 @@ def run_checks(
     if state.plan is not None:
         checks.extend(_plan_checks(state.plan, runner, b, env))
     return checks
+
+
+def _skip_after(checks: list[Check]) -> list[Check]:
+    """Say which checks did not run because the last one failed (they need it)."""
+    failed = checks[-1].name
+    later = _CHAIN[_CHAIN.index(failed) + 1 :] if failed in _CHAIN else ()
+    return checks + [Check(name, SKIP, f"not checked: needs {failed}") for name in later]
 
 
 def _plan_checks(plan: BuildPlan, runner: Runner, builder: BuilderInfo, env: Mapping[str, str]) -> list[Check]:
@@ -117,7 +126,7 @@ def _plan_checks(plan: BuildPlan, runner: Runner, builder: BuilderInfo, env: Map
     if mode.name == "local":
         out.append(_local_dir_check(plan))
     try:
-        bakemod.check_secrets(plan, env)
+        check_secrets(plan, env)
         if plan.config.secrets:
             out.append(Check("secrets", PASS, f"{len(plan.config.secrets)} secret source(s) present"))
     except StagecacheError as exc:
@@ -216,7 +225,7 @@ def _registry_check(plan: BuildPlan, env: Mapping[str, str]) -> Check:
 def _local_dir_check(plan: BuildPlan) -> Check:
     d = plan.config.cache.local_dir
     try:
-        bakemod.check_local_dir(plan)
+        check_local_dir(plan)
     except StagecacheError as exc:
         return Check("local cache", FAIL, exc.message, "set [cache].local_dir to a folder of its own")
     probe = d

@@ -178,3 +178,17 @@ def test_a_local_cache_folder_that_cannot_be_made_is_exit_3_naming_it(tmp_path: 
         "Error: the local cache folder cannot be used: No such file or directory (/proc/stagecache-nope). Check "
         "that folder's owner, permissions and free space, or set [cache].local_dir to another folder.\n"
     )
+
+
+def test_doctor_says_which_checks_a_failure_skipped(tmp_path: Path) -> None:
+    project(tmp_path)
+    result = runner.invoke(app, ["doctor", "-C", str(tmp_path)], env={"PATH": str(tmp_path / "empty")})
+    assert result.exit_code == 3
+    lines = result.output.splitlines()
+    assert [ln.split()[0] for ln in lines[2:8]] == ["FAIL", "fix:", "SKIP", "SKIP", "SKIP", "SKIP"]
+    assert lines[4:8] == [
+        "SKIP  daemon        not checked: needs docker CLI",
+        "SKIP  buildx        not checked: needs docker CLI",
+        "SKIP  builder       not checked: needs docker CLI",
+        "SKIP  build checks  not checked: needs docker CLI",
+    ]

@@ -382,3 +382,23 @@ def test_a_cache_that_could_not_be_seeded_is_said(tmp_path: Path, monkeypatch) -
     display = RecordingDisplay()
     assert run_bake(plan, ScriptedRunner(scripts(seconds=0.0)), display).status == "success"
     assert display.messages == ["warning: c: could not hard-link"]
+
+
+def test_a_terminal_that_goes_away_ends_the_output_not_the_bake(tmp_path: Path) -> None:
+    from stagecache.display import PlainDisplay
+
+    class ClosedTerminal:
+        """What a closed terminal does to every write after SIGHUP: EIO."""
+
+        def write(self, text: str) -> int:
+            raise OSError(5, "Input/output error")
+
+        def flush(self) -> None:
+            raise OSError(5, "Input/output error")
+
+        def isatty(self) -> bool:
+            return True
+
+    plan = many_stages(tmp_path, "jobs = 2")
+    result = run_bake(plan, ScriptedRunner(scripts()), PlainDisplay(ClosedTerminal()))  # type: ignore[arg-type]
+    assert result.error is None and set(statuses(result).values()) == {"built"}
