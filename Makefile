@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install test unit lint format engine-up engine-down engine-status demo dist clean
+.PHONY: install test unit coverage lint format engine-up engine-down engine-status demo dist clean
 
 install: $(VENV)/.installed
 
@@ -20,6 +20,12 @@ test: install engine-up
 # Unit tests only: no engine needed.
 unit: install
 	$(BIN)/pytest -m "not engine"
+
+# Unit-tier coverage of the package; the table is kept in benchmarks/results/coverage-unit.txt.
+coverage: install
+	$(BIN)/pytest -m "not engine" -q -p no:cacheprovider -o addopts="" --cov=stagecache --cov-report=term \
+		| sed -n '/^Name /,/^TOTAL/p' > benchmarks/results/coverage-unit.txt
+	cat benchmarks/results/coverage-unit.txt
 
 lint: install
 	$(BIN)/ruff check .
