@@ -2,7 +2,7 @@
 
 Runs `stagecache bench --execution per-stage,bake` on a copy of examples/diamond-copy whose
 stages copy in a few MB each. (No RUN steps: the test engine's buildx 0.13 ignores a bake
-target's network and the engine has no bridge network; see the README.)
+target's network and the engine has no bridge network; see docs/engine.md.)
 
     .venv/bin/python benchmarks/bake_mode.py [REPEAT] [REGISTRY]
 

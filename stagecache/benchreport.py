@@ -249,7 +249,8 @@ def check_chart_path(path: Path) -> None:
         import matplotlib  # noqa: F401
     except ImportError:
         raise EnvironmentProblem(
-            "--chart needs matplotlib, which is not installed. Install the extra: pip install 'stagecache[chart]'."
+            "--chart needs matplotlib, which is not installed. Install it where stagecache is installed: "
+            "`pip install matplotlib` in its virtualenv, or `pipx inject stagecache matplotlib`."
         ) from None
 
 

@@ -567,7 +567,8 @@ def _from_dict(data: dict[str, Any], base: Path, path: Path | None, source: str,
                 raise c.fail(f"{key}.env", f"{var!r} is not an environment variable name.")
             secrets.append(Secret(sid, env=var))
         else:
-            secrets.append(Secret(sid, file=rel(c.flagsafe(spec["file"], f"{key}.file"))))
+            # "~/.npmrc" means the user's: there is no shell here to expand it.
+            secrets.append(Secret(sid, file=rel(os.path.expanduser(c.flagsafe(spec["file"], f"{key}.file")))))
 
     stages = []
     for name, spec in c.table(data.get("stages", {}), "stages").items():

@@ -222,7 +222,7 @@ def push_with_docker(config: Config, mode: CacheMode) -> bool:
     pushes, then buildx has dockerd push it again (docker/buildx#3023). With the containerd
     image store that second push writes every manifest of the image under the tag at once;
     over an existing tag, a registry answers some of those racing requests with a 500 and the
-    build fails (README, "How stage images are pushed", has the measurements).
+    build fails (docs/cache-modes.md, "How stage images are pushed").
     A named builder (docker-container, remote) and multi-platform builds push from BuildKit."""
     return mode.legacy_builder or (not config.builder and len(config.platforms) <= 1)
 

@@ -298,3 +298,9 @@ def test_example_config_documents_every_key() -> None:
     assert c.cache.mode == "registry"
     for key in (*cfg._PROJECT_KEYS, *cfg._CACHE_KEYS):
         assert f"{key} =" in text or f"# {key} =" in text, key
+
+
+def test_a_secret_file_under_home_is_the_user_s(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    c = load_text(tmp_path, '[build.secrets]\nnpmrc = { file = "~/.npmrc" }\n')
+    assert c.secrets == (cfg.Secret("npmrc", file=tmp_path / "home" / ".npmrc"),)
