@@ -74,6 +74,7 @@ def to_json(plan: BuildPlan) -> dict:
         "push": cfg.push_enabled and not cfg.cache.read_only,
         "scope": plan.scope,
         "execution": cfg.execution,
+        "probe": list(plan.probe.build.redacted(secret)) if plan.probe is not None else None,
         "bake": _bake_json(plan) if cfg.execution == "bake" else None,
         "frontend": plan.graph.frontend.to_json(),
         "platforms": [g.platform for g in plan.graphs] if cfg.platforms else [],
@@ -112,8 +113,15 @@ def _bake_session_lines(plan: BuildPlan) -> list[str]:
     """execution = "bake": the one ``docker buildx bake`` bake runs, the file it runs, then
     what follows the session (pushes, local cache swaps)."""
     command, definition = _bake_session(plan)
-    out = ["commands (one bake session):", f"  1. {command.display(plan.secret_args)}"]
-    n = 1
+    out = ["commands (one bake session):"]
+    n = 0
+    if plan.probe is not None:
+        n += 1
+        out.append(f"  {n}. # {plan.probe.stage}, importing every stage's cache, exporting nothing ([build].fast_path)")
+        out.append(f"     {plan.probe.build.display(plan.secret_args)}")
+        out.append("  then, of the stages that missed a step, lost their own cache, or have an unpushed image:")
+    n += 1
+    out.append(f"  {n}. {command.display(plan.secret_args)}")
     for b in plan.builds:
         for cmd in b.push_commands:
             n += 1
@@ -177,6 +185,11 @@ def render(plan: BuildPlan) -> str:
         return "\n".join(out)
     out += ["", "commands:"]
     n = 0
+    if plan.probe is not None:
+        n += 1
+        out.append(f"  {n}. # {plan.probe.stage}, importing every stage's cache, exporting nothing ([build].fast_path)")
+        out.append(f"     {plan.probe.build.display(secret)}")
+        out.append("  then only for the stages that missed a step, lost their own cache, or have an unpushed image:")
     for cmd in plan.pulls:
         n += 1
         out.append(f"  {n}. {cmd.display()}    # a missing image is fine on the first run")

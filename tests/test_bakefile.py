@@ -143,6 +143,7 @@ def test_plan_shows_the_bake_session_that_bake_runs(tmp_path: Path) -> None:
     (tmp_path / "Dockerfile").write_text(DOCKERFILE)
     (tmp_path / ".dockerignore").write_text(".stagecache/\n")
     (tmp_path / "stagecache.toml").write_text('[build.args]\nAPI_TOKEN = "tok-value"\n')
+    (tmp_path / "stagecache.toml").write_text('[build.args]\nAPI_TOKEN = "tok-value"\n[build]\nfast_path = false\n')
     text = CliRunner().invoke(app, ["plan", "-C", str(tmp_path), "--execution", "bake"])
     assert text.exit_code == 0, text.output
     commands = text.output.split("commands (one bake session):\n", 1)[1]

@@ -109,6 +109,10 @@ def test_plan_text_and_json(tmp_path: Path) -> None:
     assert text.exit_code == 0
     assert f"local dir:  {tmp_path.resolve()}/.stagecache/cache (default)\n" in text.output
     assert "  * build    line 1    image alpine" in text.output
+    first = text.output.split("commands:\n", 1)[1].splitlines()
+    assert first[0] == "  1. # runtime, importing every stage's cache, exporting nothing ([build].fast_path)"
+    assert "--target runtime" in first[1] and "--cache-to" not in first[1]
+    assert first[2].startswith("  then only for the stages that missed a step") and first[3] == "  2. # build"
     assert "  * runtime  line 3    needs build; image alpine" in text.output
     assert "--build-arg 'GITHUB_TOKEN=***'" in text.output
     assert "ghp_value" not in text.output
