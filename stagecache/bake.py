@@ -104,10 +104,11 @@ def run_bake(
                     execute(run)
                 else:
                     probed = fastpath.probe(run)
-                    if probed is not None:
-                        builds = fastpath.needing_own_build(plan, probed, _registry_tags(runner))
-                        if builds:
-                            fastpath.export(run, builds, execute)
+                    # After a failure too: the stages built before it keep their new caches, as
+                    # they would with per-stage builds (the next run needs only the broken one).
+                    builds = fastpath.needing_own_build(plan, probed, _registry_tags(runner))
+                    if builds and not runner.cancelled:
+                        fastpath.export(run, builds, execute)
     except Interrupted as exc:  # a signal that came when no build was running
         run.fail(exc)
     except StagecacheError as exc:

@@ -298,7 +298,7 @@ def bake(
     result = run_bake(p, runner, display, BakeOptions(engine_facts=report is not None))
     # An engine that could not start a build (daemon down, no buildx) built nothing: no summary.
     # One that failed a stage later (no bridge network, the legacy builder's empty layer) did.
-    if not isinstance(result.error, EnvironmentProblem) or any(s.status != "skipped" for s in result.stages):
+    if not isinstance(result.error, EnvironmentProblem) or any(s.steps for s in result.stages):
         _outputs(result, report)
     if result.error is not None:
         raise result.error

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 
 from stagecache.execution import Execution
 from stagecache.plan import BuildPlan, StageBuild
-from stagecache.report import StageResult
+from stagecache.report import StageResult, source_of
 from stagecache.stagebuild import build_stage, detail
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -41,9 +41,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from stagecache.progress import Event
 
 
-def probe(run: Execution) -> dict[str, StageResult] | None:
-    """Run the probe of ``run.plan``; the rows it gives each stage label, or None when it
-    failed (``run.error`` is set and its rows are recorded)."""
+def probe(run: Execution) -> dict[str, StageResult]:
+    """Run the probe of ``run.plan``; the rows it gives each stage label. When it failed,
+    ``run.error`` is set; the stages it built before the failure are "built" in the rows."""
     plan, runner, display = run.plan, run.runner, run.display
     build = plan.probe
     assert build is not None
@@ -52,6 +52,18 @@ def probe(run: Execution) -> dict[str, StageResult] | None:
     outcome = build_stage(plan, build, runner, display)
     by_label = {r.stage: r for r in outcome.rows}
     own = by_label[build.stage]
+    # What BuildKit said of an imported cache goes to each stage whose own build imports it (as
+    # those builds would have reported it); what names none of them, to the target.
+    sources = {b.stage: [source_of(str(s)) for s in b.cache.cache_from] for b in plan.builds}
+    every = {src for srcs in sources.values() for src in srcs}
+
+    def of(stage: str, said: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(
+            e
+            for e in said
+            if any(src in e for src in sources[stage]) or (stage == build.stage and not any(src in e for src in every))
+        )
+
     rows = {}
     for b in plan.builds:
         for label in b.reports:
@@ -62,27 +74,28 @@ def probe(run: Execution) -> dict[str, StageResult] | None:
             # with what BuildKit said of them, and no tags unless its image was loaded.
             rows[label] = replace(
                 row,
-                built_in=None,
+                built_in=None if label == b.stage else b.stage,  # an unnamed stage: reported as before
                 tags=own.tags if label == build.stage else (),
                 pushed=(),
                 cache_from=tuple(str(s) for s in b.cache.cache_from) if label == b.stage else (),
                 cache_to=(),
-                import_errors=own.import_errors if label == b.stage else (),
-                missing_caches=own.missing_caches if label == b.stage else (),
+                import_errors=of(b.stage, own.import_errors) if label == b.stage else (),
+                missing_caches=of(b.stage, own.missing_caches) if label == b.stage else (),
                 export_errors=(),
                 export_seconds=0.0,
             )
     if outcome.error is not None:
-        # The stage that broke failed; a stage whose steps all finished was built; the rest were
-        # stopped by the failure (BuildKit cancels what runs beside the failed step).
+        # The stage that broke failed; a stage whose steps all finished was built; one that had
+        # started was stopped by the failure (BuildKit cancels what runs beside the failed step);
+        # one that never started was skipped, as after a failure in per-stage builds. (A failed
+        # build reports only the steps that ran: see stagebuild.build_stage.)
         failed = next((r.stage for r in rows.values() if any(s.error for s in r.steps)), build.stage)
         for label, r in rows.items():
-            done = bool(r.steps) and all(s.cached or not s.error for s in r.steps)
-            status = "failed" if label == failed else "built" if done else "cancelled"
+            stage = plan.stage_of(label)
+            done = stage is not None and len(r.steps) == len(stage.steps) and not any(s.error for s in r.steps)
+            status = "failed" if label == failed else "built" if done else "cancelled" if r.steps else "skipped"
             rows[label] = replace(r, status=status)
-        run.finish(rows.values(), offset)
         run.fail(outcome.error)
-        return None
     run.finish(rows.values(), offset)
     return {r.stage: r for r in run.rows}
 
@@ -96,6 +109,8 @@ def needing_own_build(
         return []
     out = []
     for b in plan.builds:
+        if any(rows[label].status != "built" for label in b.reports if label in rows):
+            continue  # after a failed first build: only the stages it did build are exported
         if not b.cache.cache_to and not b.push:
             continue
         missed = any(not s.cached for label in b.reports if label in rows for s in rows[label].steps)
@@ -131,7 +146,7 @@ class _Exporting:
         self._display = display
 
     def stage_started(self, stage: str, index: int, count: int, detail: str) -> None:  # noqa: D102
-        self._display.stage_started(stage, index, count, f"own build: export and push; {detail}")
+        self._display.stage_started(stage, index, count, f"{detail}; its own build, to export what the first one built")
 
     def event(self, e: Event) -> None:  # noqa: D102
         if e.kind == "error" or (e.kind == "message" and e.text.startswith(("ERROR", "WARNING"))):

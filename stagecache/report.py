@@ -71,7 +71,7 @@ class StageResult:
         """
         out = []
         for spec in self.cache_from:
-            source = _source_of(spec)
+            source = source_of(spec)
             if any(source in m for m in self.missing_caches):
                 out.append((spec, "missing"))
             elif any(source in e for e in self.import_errors):
@@ -140,7 +140,7 @@ class BakeResult(StageTotals):
         return self.steps > 0 and self.cached == 0
 
 
-def _source_of(spec: str) -> str:
+def source_of(spec: str) -> str:
     """The ref or directory of a ``type=...,ref=X`` / ``src=X`` cache option (or a bare image)."""
     for part in spec.split(","):
         key, _, value = part.partition("=")
@@ -267,7 +267,7 @@ def to_markdown(result: BakeResult) -> str:
         "|---|---:|---:|---:|---:|---|---|",
     ]
     for s in result.stages:
-        sources = ", ".join(f"`{_source_of(spec)}` ({state})" for spec, state in s.cache_sources()) or "-"
+        sources = ", ".join(f"`{source_of(spec)}` ({state})" for spec, state in s.cache_sources()) or "-"
         pushed = ", ".join(f"`{t}`" for t in s.pushed) or ("-" if s.status == "built" else s.status)
         cells = [s.stage, str(len(s.steps)), str(s.cached), _pct(s.hit_ratio), f"{s.seconds:.1f}", pushed, sources]
         out.append("| " + " | ".join(cells) + " |")

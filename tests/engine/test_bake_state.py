@@ -111,7 +111,9 @@ def test_cli_bake_on_the_example_writes_a_report(make_project, tmp_path: Path) -
     assert [s["stage"] for s in data["stages"]] == ["compile-image", "runtime-image"]
     step = data["stages"][0]["steps"][1]
     assert (step["number"], step["line"], step["instruction"][:14]) == (3, 10, "RUN mkdir -p /")
-    assert "==> [1/2] compile-image (cache local)" in done.stderr
+    # The fast path: the target first, then each stage (its cache folder is new) to export it.
+    assert "==> [1/1] runtime-image (cache local, importing every stage's cache)" in done.stderr
+    assert "==> [1/2] compile-image (cache local; its own build, to export what the first one built)" in done.stderr
 
 
 @pytest.mark.parametrize(("signame", "code"), [("SIGINT", 130), ("SIGTERM", 143)])
@@ -134,9 +136,13 @@ def test_a_signal_stops_the_build_and_keeps_the_local_cache(make_project, signam
         text=True,
     )
     deadline = time.monotonic() + 60
-    while not any(cache.glob(".compile-image.incoming")) and time.monotonic() < deadline:
+    # The fast path's first build runs `RUN sleep 30`; wait until its buildx process runs.
+    while time.monotonic() < deadline:
+        running = subprocess.run(["pgrep", "-f", f"buildx build.*{p.root}"], capture_output=True, text=True)
+        if running.stdout.strip():
+            break
         time.sleep(0.2)
-    time.sleep(1.0)  # inside `RUN sleep 30` by now
+    time.sleep(1.5)  # inside `RUN sleep 30` by now
     proc.send_signal(getattr(signal, signame))
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == code, err

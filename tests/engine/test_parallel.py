@@ -13,6 +13,8 @@ from stagecache.errors import BuildFailed
 from tests.engine.conftest import Project, hits, interrupt_when
 
 STAGECACHE = str(Path(sys.executable).parent / "stagecache")
+# The scheduler itself is under test: no fast path first (tests/engine/test_fastpath.py has it).
+PER_STAGE = "[build]\nfast_path = false\n"
 
 
 def content(result) -> list[tuple]:
@@ -22,7 +24,7 @@ def content(result) -> list[tuple]:
 
 def test_independent_stages_build_at_the_same_time_with_the_same_report(make_project) -> None:
     p: Project = make_project("diamond")
-    p.configure("local")
+    p.configure("local", extra=PER_STAGE)
     p.fresh_runner()
     sequential = p.bake(jobs=1)
     p.fresh_runner()
@@ -51,7 +53,7 @@ def test_a_failure_starts_nothing_new_and_running_stages_finish_or_are_cancelled
     make_project, on_failure: str, deps_a: str
 ) -> None:
     p: Project = make_project("diamond")
-    p.configure("local", extra=f'[build]\non_failure = "{on_failure}"\n')
+    p.configure("local", extra=f'{PER_STAGE}on_failure = "{on_failure}"\n')
     dockerfile = p.root / "Dockerfile"
     text = dockerfile.read_text()
     text = text.replace("COPY a.txt .\n", "COPY a.txt .\nRUN sleep 4\n")
@@ -68,7 +70,7 @@ def test_a_failure_starts_nothing_new_and_running_stages_finish_or_are_cancelled
 
 def test_sigint_stops_every_parallel_build(make_project) -> None:
     p: Project = make_project("diamond")
-    p.configure("local")
+    p.configure("local", extra=PER_STAGE)
     dockerfile = p.root / "Dockerfile"
     text = dockerfile.read_text()
     text = text.replace("COPY a.txt .\n", "COPY a.txt .\nRUN sleep 30\n").replace(

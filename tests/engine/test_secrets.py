@@ -91,7 +91,7 @@ def test_no_part_of_a_secret_build_arg_reaches_any_output(make_project, engine: 
     assert "    | " + "a" * 4100 + "***" + "b" * 300 + "\n" in err
     assert "    | split: ***|***\n" in err
     assert "    | failing with ***\n" in err
-    assert 'WARNING: Empty continuation line found in: ARG DB_PASS="***"     SIGNING_KEY MY_VALUE MIRROR' in err
+    assert 'warning: Empty continuation line found in: ARG DB_PASS="***"     SIGNING_KEY MY_VALUE MIRROR' in err
     assert "Error: stage 'boom', step 1 (RUN printf 'failing with %s\\n' \"***\" >&2; exit 3) failed" in err
     result = json.loads(report.read_text())
     assert [(s["stage"], s["status"]) for s in result["stages"]] == [("leak", "built"), ("boom", "failed")]
