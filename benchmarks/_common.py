@@ -106,9 +106,11 @@ def run(*argv: str, cwd: Path | None = None) -> None:
         raise SystemExit(f"{' '.join(argv)} failed ({done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
 
 
-def hand_script(project: Path, path: Path, extra: tuple[str, ...] = ()) -> Path:
+def hand_script(project: Path, path: Path, extra: tuple[str, ...] = (), cached: bool = False) -> Path:
     """The shell script a team writes by hand: the very docker commands of `stagecache plan --json`,
-    one after another (plus the rename of each stage's new local cache into place)."""
+    one after another (plus the rename of each stage's new local cache into place). ``cached``:
+    the commands stagecache runs when every step hits, i.e. the fast path's first build alone
+    (plan's ``probe``), so that both sides do the same work."""
     plan = json.loads(
         subprocess.run(
             [STAGECACHE, "plan", "-C", str(project), "--json", *extra], capture_output=True, text=True, check=True
@@ -117,6 +119,11 @@ def hand_script(project: Path, path: Path, extra: tuple[str, ...] = ()) -> Path:
     import shlex
 
     lines = ["#!/bin/sh", "set -e"]
+    if cached and plan.get("probe"):
+        lines.append(shlex.join(plan["probe"]) + " 2>/dev/null")
+        path.write_text("\n".join(lines) + "\n")
+        path.chmod(0o755)
+        return path
     for build in plan["builds"]:
         env = " ".join(f"{k}={shlex.quote(v)}" for k, v in build["env"].items())
         for spec in build["cache_to"]:

@@ -9,6 +9,9 @@ the sequential wall time on a 2-core machine.
 
     .venv/bin/python benchmarks/parallel.py [REPEAT] [CPU_SECONDS]
 
+The scheduler is what is measured: the copy turns the fast path off ([build].fast_path =
+false), whose first build would solve both sides in one BuildKit session whatever --jobs is.
+
 Prunes the engine's whole build cache: run it on a dedicated engine.
 """
 
@@ -44,6 +47,8 @@ def main() -> None:
         text = text.replace('RUN sleep 1 && echo "library a', f'RUN {cpu} && echo "library a')
         text = text.replace('RUN sleep 1 && echo "library b', f'RUN {cpu} && echo "library b')
         dockerfile.write_text(text)
+        config = project / "stagecache.toml"
+        config.write_text(config.read_text() + "\n[build]\nfast_path = false\n")
         script = hand_script(project, project.parent / "by-hand.sh")
 
         def cold() -> None:

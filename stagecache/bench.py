@@ -128,6 +128,11 @@ class BenchResult:
     runs: tuple[Run, ...]
     wall_seconds: float
     docker_seconds: float
+    """Wall time a docker command was running (overlapping commands count once)."""
+    own_cpu_seconds: float = 0.0
+    """CPU time of the stagecache process itself (every thread: planning, reading BuildKit's
+    stream, the display), measured directly: docker's processes are not in it, and waiting
+    for them costs none."""
     engine: dict[str, str] = field(default_factory=dict)
     signal: int = 0
     """The signal that interrupted the bench (status "interrupted"), else 0."""
@@ -139,8 +144,8 @@ class BenchResult:
 
     @property
     def overhead_seconds(self) -> float:
-        """Wall time not spent waiting for docker: stagecache's own work."""
-        return max(0.0, self.wall_seconds - self.docker_seconds)
+        """stagecache's own work: its CPU time (see ``own_cpu_seconds``)."""
+        return self.own_cpu_seconds
 
     @property
     def overhead_ratio(self) -> float | None:
@@ -414,6 +419,7 @@ def run_bench(
     with status ``interrupted`` (the caller decides the exit code)."""
     display = display or _QuietBench()
     started = time.monotonic()
+    cpu_before = time.process_time()
     docker_before = runner.docker_seconds
     graphs = load_graphs(config, lambda: runner.builtin_frontend_is_current(config.builder))
     target = graphs[0].resolve_target(config.target or None)
@@ -503,6 +509,7 @@ def run_bench(
         runs=tuple(runs),
         wall_seconds=time.monotonic() - started,
         docker_seconds=runner.docker_seconds - docker_before,
+        own_cpu_seconds=time.process_time() - cpu_before,
         engine=engine,
         signal=int(signum),
     )

@@ -92,8 +92,8 @@ def _timing(result: BenchResult) -> str:
     ratio = result.overhead_ratio
     pct = "-" if ratio is None else f"{ratio * 100:.1f}%"
     return (
-        f"bench wall time {result.wall_seconds:.1f}s, of which docker {result.docker_seconds:.1f}s; "
-        f"stagecache's own overhead {result.overhead_seconds:.1f}s ({pct})."
+        f"bench wall time {result.wall_seconds:.1f}s, docker commands running {result.docker_seconds:.1f}s; "
+        f"stagecache's own CPU {result.overhead_seconds:.1f}s ({pct} of the wall time)."
     )
 
 
@@ -233,6 +233,7 @@ def to_json(result: BenchResult) -> dict:
         "timing": {
             "wall_seconds": round(result.wall_seconds, 3),
             "docker_seconds": round(result.docker_seconds, 3),
+            "own_cpu_seconds": round(result.own_cpu_seconds, 3),
             "overhead_seconds": round(result.overhead_seconds, 3),
             "overhead_ratio": result.overhead_ratio,
         },

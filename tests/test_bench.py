@@ -181,6 +181,7 @@ def _result() -> bench.BenchResult:
         runs=(run("local", 1.5, True), run("inline-final", 5.0, False)),
         wall_seconds=10.0,
         docker_seconds=9.5,
+        own_cpu_seconds=0.5,
         engine={"docker": "26.1.5", "buildx": "0.13.1"},
     )
 
@@ -191,7 +192,7 @@ def test_table_marks_the_fastest_cell_and_reports_overhead() -> None:
     assert lines[0].split() == ["strategy", "cold", "cache", "size", "export"]
     assert lines[2].split() == ["local", "*100%", "/", "1.5s", "2.1", "MB", "0.2s"]
     assert lines[3].split() == ["inline-final", "67%", "/", "5.0s", "1.1", "MB", "0.2s"]
-    assert "stagecache's own overhead 0.5s (5.0%)" in text
+    assert "stagecache's own CPU 0.5s (5.0% of the wall time)" in text
     layer_rows = [ln.split() for ln in lines[lines.index("layers, scenario cold:") + 3 :]]
     assert layer_rows == [
         ["build", "3", "RUN", "step", "2", "hit", "hit"],
