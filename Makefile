@@ -24,8 +24,8 @@ unit: install
 # Unit-tier coverage of the package; the table is kept in benchmarks/results/coverage-unit.txt.
 coverage: install
 	$(BIN)/pytest -m "not engine" -q -p no:cacheprovider -o addopts="" --cov=stagecache --cov-report=term \
-		| sed -n '/^Name /,/^TOTAL/p' > benchmarks/results/coverage-unit.txt
-	cat benchmarks/results/coverage-unit.txt
+		> .coverage.out; status=$$?; sed -n '/^Name /,/^TOTAL/p' .coverage.out > benchmarks/results/coverage-unit.txt; \
+		rm -f .coverage.out; cat benchmarks/results/coverage-unit.txt; exit $$status
 
 lint: install
 	$(BIN)/ruff check .

@@ -12,11 +12,10 @@ the error that stopped the bake, if any.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from stagecache import fastpath, localcache, reference
+from stagecache import fastpath, localcache
 from stagecache.errors import CacheGateFailed, Interrupted, StagecacheError
 from stagecache.execution import Execution
 from stagecache.plan import BuildPlan
@@ -25,7 +24,7 @@ from stagecache.progress import Event
 from stagecache.report import BakeResult, StageResult
 from stagecache.runner import Runner
 from stagecache.scheduler import schedule
-from stagecache.session import bake_session
+from stagecache.session import bake_session, check_bake_network
 
 
 class Display(Protocol):
@@ -100,14 +99,17 @@ def run_bake(
                     if reason:
                         display.message(f"note: no cached image {ref} ({reason}); it will be built.")
                 execute = bake_session if plan.config.execution == "bake" else schedule
-                if plan.probe is None:
+                if not fastpath.applies(plan, runner):
                     execute(run)
                 else:
+                    if plan.config.execution == "bake" and plan.config.network:
+                        check_bake_network(plan, runner)  # before the first build, not after it
                     probed = fastpath.probe(run)
-                    # After a failure too: the stages built before it keep their new caches, as
-                    # they would with per-stage builds (the next run needs only the broken one).
-                    builds = fastpath.needing_own_build(plan, probed, _registry_tags(runner))
-                    if builds and not runner.cancelled:
+                    # After a failure too (unless on_failure = "cancel"): the stages built before
+                    # it keep their new caches, as they would with per-stage builds.
+                    builds = fastpath.needing_own_build(plan, probed)
+                    stop = run.error is not None and plan.config.on_failure == "cancel"
+                    if builds and not runner.cancelled and not stop:
                         fastpath.export(run, builds, execute)
     except Interrupted as exc:  # a signal that came when no build was running
         run.fail(exc)
@@ -147,27 +149,6 @@ def bake(
     if result.error is not None:
         raise result.error
     return result
-
-
-def _registry_tags(runner: Runner) -> Callable[[str], bool]:
-    """For the fast path: whether the registry has a tag (asked only for stages whose image
-    is pushed and whose cache is up to date). Any doubt (a registry that does not answer, no
-    credentials) is a no: the stage then gets its build and push, as without the fast path."""
-    from stagecache.registry import RegistryClient, docker_credentials
-
-    clients: dict[str, RegistryClient] = {}
-
-    def exists(ref: str) -> bool:
-        host, repository, tag = reference.repository_and_tag(ref)
-        try:
-            if host not in clients:
-                creds = docker_credentials(host, runner.env)
-                clients[host] = RegistryClient(host, credentials=creds)
-            return clients[host].has(repository, tag)
-        except (StagecacheError, OSError):
-            return False
-
-    return exists
 
 
 def _in_plan_order(plan: BuildPlan, rows: list[StageResult]) -> tuple[StageResult, ...]:

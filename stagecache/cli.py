@@ -281,7 +281,9 @@ def bake(
         "auto", "--progress", help="auto, tty (live status line) or plain (one line per event)."
     ),
 ) -> None:
-    """Build every stage the target needs, in order, importing and exporting each stage's cache."""
+    """Build every stage the target needs, importing each stage's cache, and export each stage's
+    cache that changed (on a new runner the target is built once first: see docs/commands.md,
+    "The fast path")."""
     from stagecache.bake import BakeOptions, check_gate, run_bake
     from stagecache.display import LiveDisplay, PlainDisplay
     from stagecache.errors import EnvironmentProblem
@@ -348,6 +350,13 @@ def export_bake(
     # Planned as a bake session: every target imports every upstream cache (see plan.py).
     cfg = _load(selection, execution="bake")
     p = make_plan(cfg)
+    if p.mode.name == "local" and cfg.cache.local_dir_origin == "user":
+        typer.echo(
+            f"warning: the local cache folder is {cfg.cache.local_dir}, the default for this machine and "
+            "checkout: set [cache].local_dir (e.g. to .stagecache/cache, excluded by the .dockerignore) to "
+            "share the file.",
+            err=True,
+        )
     base = path.absolute().parent
     write_json(path, bakefile.definition(p, standalone=True, base=base))
     secret = [n for n, _ in cfg.build_args if n in p.secret_args]

@@ -9,14 +9,17 @@ build when nothing changed.
    from the probe by then, so these builds run no step again: they export. A stage needs its
    own build when
    - one of its steps missed (its cache is out of date), or
-   - its own cache was missing or could not be imported (a first run, a new branch that
-     only found the fallback branch's caches, a cache folder that was lost), or
-   - its image is pushed and the registry does not have that tag yet.
-   A stage whose steps all hit from its own, present cache has that cache already, and its
-   image (pushed by the bake that made that cache) has the same layers: exporting or pushing
-   it again would upload nothing new.
+   - its own cache was missing or could not be imported (a first run, a cache folder that
+     was lost), or
+   - its image is pushed (the tag must point at this build's image, whatever it held).
 3. The report keeps the probe's steps (what came from cache on this runner) and adds what
    each stage's own build exported and pushed.
+
+BuildKit does not say which cache served a hit. A stage whose steps all hit is known to be
+in its own cache only when nothing else could have served them, so the fast path runs only
+where that holds (:func:`applies`): on an engine that has not built the project (a new CI
+runner: the engine's own cache is empty of it), and without a fallback branch's caches in
+the probe. Elsewhere every stage gets its own build, as with ``fast_path = false``.
 
 Read-only bakes ([cache].read_only) export and push nothing: the probe is the whole bake.
 Stages other than the target are not loaded into the engine's image store unless they get
@@ -29,6 +32,7 @@ import time
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from stagecache.errors import Cancelled, Interrupted
 from stagecache.execution import Execution
 from stagecache.plan import BuildPlan, StageBuild
 from stagecache.report import StageResult, source_of
@@ -39,6 +43,21 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from stagecache.bake import Display
     from stagecache.progress import Event
+    from stagecache.runner import Runner
+
+
+def applies(plan: BuildPlan, runner: Runner) -> bool:
+    """Whether the fast path can tell, from the probe, which caches are up to date (see the
+    module docstring): there is a probe, no fallback branch's caches are imported, and the
+    engine holds no image of the project (one docker call; a bake loads its target's image,
+    so an engine that baked the project before has one)."""
+    if plan.probe is None:
+        return False
+    if plan.config.cache.read_only:  # nothing is exported: the probe is the whole bake anywhere
+        return True
+    if plan.fallback_branch is not None:
+        return False
+    return not runner.local_tags(plan.config.image)
 
 
 def probe(run: Execution) -> dict[str, StageResult]:
@@ -84,15 +103,16 @@ def probe(run: Execution) -> dict[str, StageResult]:
                 export_errors=(),
                 export_seconds=0.0,
             )
-    if outcome.error is not None:
+    if isinstance(outcome.error, (Interrupted, Cancelled)):
+        pass  # build_stage's statuses: "interrupted" or "cancelled", with the steps that had finished
+    elif outcome.error is not None:
         # The stage that broke failed; a stage whose steps all finished was built; one that had
         # started was stopped by the failure (BuildKit cancels what runs beside the failed step);
         # one that never started was skipped, as after a failure in per-stage builds. (A failed
         # build reports only the steps that ran: see stagebuild.build_stage.)
         failed = next((r.stage for r in rows.values() if any(s.error for s in r.steps)), build.stage)
         for label, r in rows.items():
-            stage = plan.stage_of(label)
-            done = stage is not None and len(r.steps) == len(stage.steps) and not any(s.error for s in r.steps)
+            done = _complete(plan, label, r)
             status = "failed" if label == failed else "built" if done else "cancelled" if r.steps else "skipped"
             rows[label] = replace(r, status=status)
         run.fail(outcome.error)
@@ -100,9 +120,22 @@ def probe(run: Execution) -> dict[str, StageResult]:
     return {r.stage: r for r in run.rows}
 
 
-def needing_own_build(
-    plan: BuildPlan, rows: dict[str, StageResult], tag_exists: Callable[[str], bool]
-) -> list[StageBuild]:
+def _complete(plan: BuildPlan, label: str, row: StageResult) -> bool:
+    """Whether every step of the stage finished without error, on every platform it was built
+    for (a failed build reports only the steps that ran)."""
+    if not row.steps or any(s.error for s in row.steps):
+        return False
+    ran: dict[str | None, set[int]] = {}
+    for s in row.steps:
+        ran.setdefault(s.platform, set()).add(s.number)
+    for platform, numbers in ran.items():
+        stage = plan.stage_of(label, platform) or plan.stage_of(label)
+        if stage is None or not {i.step for i in stage.steps} <= numbers:
+            return False
+    return True
+
+
+def needing_own_build(plan: BuildPlan, rows: dict[str, StageResult]) -> list[StageBuild]:
     """The builds of the stages that must export their cache or push their image (see the
     module docstring), in plan order."""
     if plan.config.cache.read_only:
@@ -118,7 +151,7 @@ def needing_own_build(
         row = rows.get(b.stage)
         states = dict(row.cache_sources()) if row is not None else {}
         cache_absent = b.cache.cache_to != () and (own_cache is None or states.get(own_cache) != "imported")
-        if missed or cache_absent or (b.push and not all(tag_exists(t) for t in b.tags)):
+        if missed or cache_absent or b.push:
             out.append(b)
     return out
 
@@ -131,7 +164,7 @@ def export(run: Execution, builds: list[StageBuild], execute: Callable[[Executio
         replace(run.plan, builds=tuple(builds), probe=None), run.runner, _Exporting(run.display), run.started
     )
     execute(sub)
-    run.rows[:] = merge({r.stage: r for r in run.rows}, sub.rows)
+    run.rows[:] = merge({r.stage: r for r in run.rows}, sub.rows, {b.stage for b in builds})
     for note in sub.notes:
         run.notes.append(note)
     if sub.error is not None:
@@ -163,15 +196,17 @@ class _Exporting:
         pass
 
 
-def merge(probed: dict[str, StageResult], own: Iterable[StageResult]) -> list[StageResult]:
+def merge(probed: dict[str, StageResult], own: Iterable[StageResult], planned: set[str]) -> list[StageResult]:
     """The report's rows: the probe's steps, with what each stage's own build exported and
-    pushed, its status if that build failed or stopped, and the time it took."""
+    pushed, its status if that build failed or stopped, and the time it took. A stage whose own
+    build was planned but never started (a failure stopped the rest) is "skipped": its cache
+    was not exported, nor its image pushed."""
     by_stage = {r.stage: r for r in own}
     out = []
     for label, row in probed.items():
         r = by_stage.get(label)
         if r is None:
-            out.append(row)
+            out.append(replace(row, status="skipped") if label in planned and row.status == "built" else row)
             continue
         out.append(
             replace(

@@ -120,7 +120,7 @@ class Command:
         """argv with the values of ``secret_args`` build args replaced by ``***``."""
         out = list(self.argv)
         for i, item in enumerate(out):
-            if i and out[i - 1] == "--build-arg":
+            if i and out[i - 1] == "--build-arg" and "=" in item:  # a bare NAME reads the environment
                 name = item.split("=", 1)[0]
                 if name in secret_args:
                     out[i] = f"{name}={REDACTED}"

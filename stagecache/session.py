@@ -38,7 +38,7 @@ def bake_session(run: Execution) -> None:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(bakefile.definition(plan), fh, indent=2)
         if plan.config.network:  # before any stage is announced: nothing has started if it fails
-            _check_bake_network(plan, runner, path)
+            _check_bake_network_file(plan, runner, path)
     except BaseException:
         Path(path).unlink(missing_ok=True)
         raise
@@ -200,7 +200,18 @@ def one_per_step(steps: Iterable[Step], succeeded: bool) -> list[Step]:
     return [replace(s, cached=True) if succeeded and rank(s) == 0 else s for s in best.values()]
 
 
-def _check_bake_network(plan: BuildPlan, runner: Runner, path: str) -> None:
+def check_bake_network(plan: BuildPlan, runner: Runner) -> None:
+    """:func:`_check_bake_network_file` on the plan's bake file, written to a temporary file."""
+    fd, path = tempfile.mkstemp(prefix="stagecache-bake-", suffix=".json")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(bakefile.definition(plan), fh, indent=2)
+        _check_bake_network_file(plan, runner, path)
+    finally:
+        Path(path).unlink(missing_ok=True)
+
+
+def _check_bake_network_file(plan: BuildPlan, runner: Runner, path: str) -> None:
     """Older buildx silently drops a bake target's ``network``; building anyway would run
     RUN steps on the default network, which is not what the config says."""
     printed = runner.bake_print(path)

@@ -127,12 +127,15 @@ class ScriptedRunner(Runner):
         pushes: Mapping[str, Script] | None = None,
         bake: Script | None = None,
         keeps_network: bool = True,
+        local_images: tuple[str, ...] = (),
     ) -> None:
         super().__init__(env={})
         self.builds = dict(builds or {})
         self.pushes = dict(pushes or {})
         self.bake = bake
         self.keeps_network = keeps_network
+        self.local_images = local_images
+        """Tags the engine has (an engine that built the project before: see fastpath.applies)."""
         self.calls: list[Call] = []
         """Every command started, in the order they started."""
         self.refused: list[str] = []
@@ -154,6 +157,9 @@ class ScriptedRunner(Runner):
             for target in printed.get("target", {}).values():
                 target.pop("network", None)
         return printed
+
+    def local_tags(self, repository: str) -> list[str]:  # noqa: D102
+        return [t for t in self.local_images if t.rsplit(":", 1)[0] == repository]
 
     @property
     def docker_cmd(self) -> list[str]:  # noqa: D102

@@ -96,6 +96,7 @@ def test_a_missing_image_is_skipped_and_a_refused_registry_is_a_registry_error(t
 
 def test_export_bake_to_a_path_that_cannot_be_written_is_one_line(tmp_path: Path) -> None:
     (tmp_path / "Dockerfile").write_text("FROM alpine AS a\nRUN true\n")
+    (tmp_path / ".dockerignore").write_text(".stagecache\n")  # the cache in the project: no warning
     result = cli.invoke(app, ["export-bake", "-C", str(tmp_path), "/proc/nope/x.json"])
     assert result.exit_code == 2
     assert result.output == (

@@ -114,7 +114,7 @@ def test_plan_text_and_json(tmp_path: Path) -> None:
     assert "--target runtime" in first[1] and "--cache-to" not in first[1]
     assert first[2].startswith("  then only for the stages that missed a step") and first[3] == "  2. # build"
     assert "  * runtime  line 3    needs build; image alpine" in text.output
-    assert "--build-arg 'GITHUB_TOKEN=***'" in text.output
+    assert "GITHUB_TOKEN=*** docker buildx build" in text.output and "--build-arg GITHUB_TOKEN " in text.output
     assert "ghp_value" not in text.output
     result = runner.invoke(app, ["plan", "-C", str(tmp_path), "--json", "--cache-mode", "registry"])
     data = json.loads(result.output)

@@ -91,3 +91,12 @@ def test_a_home_reached_through_a_link_still_gets_the_default_cache(tmp_path: Pa
     config = cfg.load(None, root=root, env={"HOME": str(tmp_path / "home" / "u")})
     assert config.cache.local_dir.parent == tmp_path / "var" / "home" / "u" / ".cache" / "stagecache"
     check_local_dir(make_plan(config))  # no link on the way: accepted
+
+
+def test_export_bake_warns_that_the_default_cache_folder_is_this_machine_s(tmp_path: Path) -> None:
+    root = plain(tmp_path)
+    out = tmp_path / "docker-bake.json"
+    result = runner.invoke(app, ["export-bake", str(out), "-C", str(root)], env={"XDG_CACHE_HOME": str(tmp_path / "x")})
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith(f"warning: the local cache folder is {tmp_path / 'x' / 'stagecache'}/shop-")
+    assert "set [cache].local_dir" in result.output and out.is_file()

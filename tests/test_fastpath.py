@@ -89,25 +89,50 @@ def test_a_cold_runner_builds_each_stage_after_the_probe(tmp_path: Path) -> None
 def test_a_stage_whose_own_cache_is_missing_is_exported_though_every_step_hit(tmp_path: Path) -> None:
     plan = many_stages(tmp_path)
     probed = fastpath.probe(_execution(plan, ScriptedRunner(own_builds(WARM))))
-    assert fastpath.needing_own_build(plan, probed, lambda tag: True) == []
+    assert fastpath.needing_own_build(plan, probed) == []
     # BuildKit said c's own cache could not be found (as in rawjson-runtime-import-missing.txt,
     # where progress reads the ref from the "failed to configure registry cache importer" line):
     # its steps hit from the other stages' caches, but the next run needs c's own.
     lost = {**probed, "c": replace(probed["c"], missing_caches=("registry.example/app:cache-c",))}
-    assert [b.stage for b in fastpath.needing_own_build(plan, lost, lambda tag: True)] == ["c"]
+    assert [b.stage for b in fastpath.needing_own_build(plan, lost)] == ["c"]
 
 
-def test_a_pushed_image_the_registry_lacks_is_pushed(tmp_path: Path) -> None:
+def test_a_pushed_image_is_pushed_every_time(tmp_path: Path) -> None:
+    # Its tag must point at this build's image: that the registry has a tag says nothing of what
+    # it holds (a --no-push bake, a push that failed after the cache was written).
     plan = many_stages(tmp_path, REGISTRY.replace("push = false", "push = true"))
-    probed = fastpath.probe(_execution(plan, ScriptedRunner(own_builds(WARM))))
-    asked: list[str] = []
+    runner = ScriptedRunner(own_builds(WARM))
+    result = run_bake(plan, runner)
+    assert result.error is None and runner.calls[0].key == "final"
+    builds = [c.key for c in runner.calls[1:] if not c.key.startswith("push ")]
+    assert sorted(builds) == sorted(STAGES)
+    assert all(s.pushed for s in result.stages)
 
-    def exists(tag: str) -> bool:
-        asked.append(tag)
-        return tag != "registry.example/app:d"
 
-    assert [b.stage for b in fastpath.needing_own_build(plan, probed, exists)] == ["d"]
-    assert sorted(asked) == sorted(f"registry.example/app:{s}" for s in STAGES)
+def test_the_fast_path_runs_only_where_hits_say_which_caches_are_current(tmp_path: Path) -> None:
+    plan = many_stages(tmp_path)
+    # An engine that built the project before: its own cache may serve steps that the stages'
+    # caches do not hold, so every stage gets its own build, as without the fast path.
+    warm = ScriptedRunner(own_builds(WARM), local_images=("registry.example/app:final",))
+    assert not fastpath.applies(plan, warm)
+    assert sorted(c.key for c in _bake(plan, warm).calls) == sorted(STAGES)
+    # A branch that also imports the fallback branch's caches: same.
+    branched = REGISTRY.replace("[cache]", '[cache]\nref = "{image}:cache-{branch}-{stage}"')
+    on_main = plan_for(tmp_path, "many-stages.Dockerfile", branched)
+    assert on_main.fallback_branch is None and fastpath.applies(on_main, ScriptedRunner(own_builds(WARM)))
+    from stagecache import config as cfg
+    from stagecache.plan import make_plan
+
+    on_x = make_plan(cfg.load(tmp_path / "stagecache.toml", overrides=cfg.Overrides(branch="x"), env={}))
+    assert on_x.fallback_branch == "main" and not fastpath.applies(on_x, ScriptedRunner(own_builds(WARM)))
+    # A read-only bake exports nothing: the first build is the whole bake wherever it runs.
+    read_only = many_stages(tmp_path, REGISTRY + "read_only = true\n")
+    assert fastpath.applies(read_only, warm)
+
+
+def _bake(plan: BuildPlan, runner: ScriptedRunner) -> ScriptedRunner:
+    assert run_bake(plan, runner).error is None
+    return runner
 
 
 def test_read_only_is_the_probe_alone(tmp_path: Path) -> None:

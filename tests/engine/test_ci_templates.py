@@ -32,6 +32,8 @@ from tests.conftest import ROOT
 from tests.engine.conftest import Project
 from tests.test_packaging import copy_source, wheel_cache, wheelhouse
 
+REPOSITORY = "acme/app"
+"""The repository the workflow runs in (github.repository)."""
 EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
 
 
@@ -113,7 +115,13 @@ def run_action(
     run_dir.mkdir(parents=True)
     event_path = run_dir / "event.json"
     event_path.write_text(json.dumps(event))
-    github = {"event": event, "event_name": event_name, "action_path": str(action_path), "workspace": str(workspace)}
+    github = {
+        "event": event,
+        "event_name": event_name,
+        "action_path": str(action_path),
+        "workspace": str(workspace),
+        "repository": REPOSITORY,
+    }
     contexts: dict = {"github": github, "runner": {"temp": str(runner_temp)}, "steps": {}}
     contexts["inputs"] = {
         name: evaluate(inputs.get(name, str(spec.get("default", ""))), contexts) for name, spec in declared.items()
@@ -245,7 +253,10 @@ def test_action_on_a_fork_pull_request_is_read_only(
     make_project, checkout: Path, house: Path, runner_temp: Path, tmp_path: Path
 ) -> None:
     project: Project = make_project("hello")
-    fork_pr = {"number": 7, "pull_request": {"head": {"ref": "feature/x", "repo": {"fork": True}}}}
+    fork_pr = {
+        "number": 7,
+        "pull_request": {"head": {"ref": "feature/x", "repo": {"fork": True, "full_name": "someone/app"}}},
+    }
 
     def bake(**inputs: str) -> ActionRun:
         return run_action(
@@ -273,6 +284,26 @@ def test_action_on_a_fork_pull_request_is_read_only(
     assert run.outputs == {"report": str(report_path), "hit-ratio": json.dumps(report["hit_ratio"])}
     assert [(s["stage"], s["cache_to"], s["pushed"]) for s in report["stages"]] == [("compile-image", [], [])]
     assert summary_row("compile-image", 4, report["stages"][0]["steps_cached"]).search(run.summary), run.summary
+
+    # A pull request between branches of this repository, itself a fork of another: it may
+    # write (head.repo.fork is true here, and says nothing about where the pull request is from).
+    own_pr = {
+        "number": 8,
+        "pull_request": {"head": {"ref": "feature/y", "repo": {"fork": True, "full_name": REPOSITORY}}},
+    }
+    run = run_action(
+        action_path=checkout,
+        workspace=project.root,
+        runner_temp=runner_temp,
+        env=runner_env(tmp_path, house),
+        inputs={"target": "compile-image", "args": "--jobs 1"},
+        event_name="pull_request",
+        event=own_pr,
+        ref_name="8/merge",
+        head_ref="feature/y",
+    )
+    assert run.returncode == 0, run.log
+    assert "a pull request from a fork" not in run.log and "--read-only" not in run.log
 
     # An explicit read-only: false wins over the fork default.
     run = bake(**{"read-only": "false", "args": ""})
