@@ -47,7 +47,10 @@ engine-status:
 	scripts/engine.sh status
 
 # The main job on the bundled example, with the embedded default (local cache, no registry).
-demo: install engine-up
+# The engine is set up only when the example's base image is missing (as after `make test` it
+# is not): an engine that is already there is used as it is, and no registry is started.
+demo: install
+	@docker image inspect stagecache/busybox:latest >/dev/null 2>&1 || scripts/engine.sh up
 	$(BIN)/stagecache bake -C examples/hello
 
 # A wheel and an sdist in dist/ (python -m build: the wheel is built from the sdist).

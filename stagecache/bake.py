@@ -12,7 +12,7 @@ the error that stopped the bake, if any.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from stagecache import fastpath, localcache
@@ -165,9 +165,30 @@ def _in_plan_order(plan: BuildPlan, rows: list[StageResult]) -> tuple[StageResul
     return tuple(ordered + list(by_stage.values()))
 
 
+def with_gate(result: BakeResult, plan: BuildPlan) -> BakeResult:
+    """``result`` with the cache-hit gate's verdict (``gate``), when one is configured: what
+    the report records, and what :func:`check_gate` raises on."""
+    cfg = plan.config
+    if cfg.cache.fail_under is None and all(s.fail_under is None for _, s in cfg.stages):
+        return result
+    return replace(result, gate=tuple(_gate_problems(result, plan)))
+
+
 def check_gate(result: BakeResult, plan: BuildPlan) -> None:
     """The cache-hit gate: raise CacheGateFailed (exit 4) when the overall hit ratio is under
     ``[cache].fail_under`` / --fail-under, or a stage's under its ``[stages.X].fail_under``."""
+    problems = _gate_problems(result, plan)
+    if not problems:
+        return
+    missed = ", ".join(f"{s.stage} {s.cached}/{len(s.steps)}" for s in result.stages if s.cached < len(s.steps))
+    raise CacheGateFailed(
+        f"cache-hit gate failed: {'; '.join(problems)}. Stages that missed: {missed or 'none'}. "
+        "The build itself succeeded; look for cache import warnings above, a changed early input, "
+        "or a cache ref that was not exported by the last run."
+    )
+
+
+def _gate_problems(result: BakeResult, plan: BuildPlan) -> list[str]:
     cfg = plan.config
     problems = []
     overall = cfg.cache.fail_under
@@ -177,11 +198,4 @@ def check_gate(result: BakeResult, plan: BuildPlan) -> None:
         limit = cfg.stage_settings(s.stage).fail_under
         if limit is not None and s.steps and (s.hit_ratio or 0.0) * 100 < limit:
             problems.append(f"stage '{s.stage}' hit {(s.hit_ratio or 0.0) * 100:.0f}%, under its {limit:g}%")
-    if not problems:
-        return
-    missed = ", ".join(f"{s.stage} {s.cached}/{len(s.steps)}" for s in result.stages if s.cached < len(s.steps))
-    raise CacheGateFailed(
-        f"cache-hit gate failed: {'; '.join(problems)}. Stages that missed: {missed or 'none'}. "
-        "The build itself succeeded; look for cache import warnings above, a changed early input, "
-        "or a cache ref that was not exported by the last run."
-    )
+    return problems

@@ -148,6 +148,15 @@ _SHARED: dict[str, tuple[Any, Any]] = {
             help="stages (build and cache every stage, the default) or final (one build of the target, its own cache).",
         ),
     ),
+    "network": (
+        Optional[str],
+        typer.Option(
+            None,
+            "--network",
+            help='The network of RUN steps: "none" (hermetic), "host", or "" for the engine\'s default. '
+            "Overrides [project].network.",
+        ),
+    ),
     "execution": (
         Optional[str],
         typer.Option(
@@ -284,7 +293,7 @@ def bake(
     """Build every stage the target needs, importing each stage's cache, and export each stage's
     cache that changed (on a new runner the target is built once first: see docs/commands.md,
     "The fast path")."""
-    from stagecache.bake import BakeOptions, check_gate, run_bake
+    from stagecache.bake import BakeOptions, check_gate, run_bake, with_gate
     from stagecache.display import LiveDisplay, PlainDisplay
     from stagecache.errors import EnvironmentProblem
     from stagecache.plan import make_plan
@@ -298,6 +307,8 @@ def bake(
     display = (LiveDisplay if live else PlainDisplay)(sys.stderr, verbose=verbose)
     # Engine versions are asked for (alongside the builds) only when a report records them.
     result = run_bake(p, runner, display, BakeOptions(engine_facts=report is not None))
+    if result.error is None:
+        result = with_gate(result, p)  # recorded in the report before the gate decides the exit code
     # An engine that could not start a build (daemon down, no buildx) built nothing: no summary.
     # One that failed a stage later (no bridge network, the legacy builder's empty layer) did.
     if not isinstance(result.error, EnvironmentProblem) or any(s.steps for s in result.stages):
@@ -434,7 +445,7 @@ def fresh_runner(
 
 @app.command(short_help="Check that bake would work here.")
 @_boundary
-@_config_options("directory", "config", "cache_mode", "target")
+@_config_options("directory", "config", "cache_mode", "target", "network")
 def doctor(
     selection: dict[str, Any],
     as_json: bool = typer.Option(False, "--json", help="Print the checks as JSON (schema stagecache.doctor/v1)."),

@@ -194,6 +194,7 @@ class Overrides:
     target: str | None = None
     image: str | None = None
     branch: str | None = None
+    network: str | None = None
     read_only: bool | None = None
     fail_under: float | None = None
     jobs: int | None = None
@@ -697,6 +698,8 @@ def apply_overrides(config: Config, overrides: Overrides, env: Mapping[str, str]
         config = replace(config, image=c.repository(overrides.image, "--image"), image_set=True)
     if overrides.scope:
         config = replace(config, scope=c.choice(SCOPES)(overrides.scope, "--scope"))
+    if overrides.network is not None:
+        config = replace(config, network=c.flagsafe(overrides.network, "--network"))
     if overrides.execution:
         config = replace(config, execution=c.choice(EXECUTIONS)(overrides.execution, "--execution"))
     if overrides.jobs is not None:

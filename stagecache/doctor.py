@@ -132,7 +132,27 @@ def _plan_checks(plan: BuildPlan, runner: Runner, builder: BuilderInfo, env: Map
     except StagecacheError as exc:
         out.append(Check("secrets", FAIL, exc.message, "export the variable or create the file"))
     out.extend(_image_checks(plan, runner, builder))
+    network = _network_check(plan, runner, builder)
+    if network is not None:
+        out.append(network)
     return out
+
+
+def _network_check(plan: BuildPlan, runner: Runner, builder: BuilderInfo) -> Check | None:
+    """RUN steps on the engine's default network need the engine to have one: a dockerd run
+    with --bridge=none has none, and every RUN step then fails ("network bridge not found")."""
+    stages = [plan.graph.find(label) for b in plan.builds for label in b.reports]
+    runs = any(i.text.split(None, 1)[0].upper() == "RUN" for s in stages if s is not None for i in s.steps)
+    if plan.config.network or not runs or builder.driver != "docker":
+        return None
+    if runner.has_network("bridge"):
+        return Check("network", PASS, "RUN steps use the engine's default network (bridge)")
+    return Check(
+        "network",
+        FAIL,
+        "this engine has no default bridge network (dockerd runs with --bridge=none): every RUN step would fail",
+        "pass --network none (RUN steps that need no network) or --network host, or set [project].network",
+    )
 
 
 def _image_checks(plan: BuildPlan, runner: Runner, builder: BuilderInfo) -> list[Check]:

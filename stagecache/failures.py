@@ -69,9 +69,9 @@ def build_failure(
     if "network bridge not found" in text:
         return EnvironmentProblem(
             f"{where} failed (builder exit {rc}): this engine has no default bridge network (dockerd runs with "
-            "--bridge=none), so a RUN step cannot get the network it asks for by default. Set [project].network "
-            'to "none" (RUN steps that need no network) or "host" in stagecache.toml, or give dockerd a '
-            f"bridge network.\n{detail}"
+            "--bridge=none), so a RUN step cannot get the network it asks for by default. Pass --network none "
+            "(RUN steps that need no network) or --network host, or set [project].network in stagecache.toml, or "
+            f"give dockerd a bridge network.\n{detail}"
         )
     if isinstance(progress, BuildProgress) and step is None:
         pulls = progress.pull_failures()

@@ -131,6 +131,8 @@ class BakeResult(StageTotals):
     engine: dict[str, str] = field(default_factory=dict)
     frontend: dict[str, object] = field(default_factory=dict)
     """The Dockerfile frontend the plan followed (see Frontend.to_json)."""
+    gate: tuple[str, ...] | None = None
+    """The cache-hit gate's verdict when one is configured: why it failed (empty: it passed)."""
     error: StagecacheError | None = field(default=None, compare=False, repr=False)
     """The error that stopped the bake (not in the JSON report: its message is the CLI's)."""
 
@@ -311,6 +313,7 @@ def to_json(result: BakeResult) -> dict:
         "steps_cached": result.cached,
         "hit_ratio": result.hit_ratio,
         "cold": result.cold,
+        "gate": None if result.gate is None else {"passed": not result.gate, "problems": list(result.gate)},
         "warnings": list(result.warnings),
         "engine": dict(result.engine),
         "frontend": dict(result.frontend),

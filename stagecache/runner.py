@@ -278,6 +278,15 @@ class Runner:
             attempt += 1
 
     @_timed
+    def has_network(self, name: str) -> bool:
+        """Whether the engine has the network ``name`` (dockerd --bridge=none has no "bridge")."""
+        try:
+            self._cli(f"inspect the network {name}", "network", "inspect", "--format", "{{.Name}}", name)
+        except EnvironmentProblem:
+            return False
+        return True
+
+    @_timed
     def image_exists(self, ref: str) -> bool:
         """Whether the local engine has an image called ``ref``."""
         with self._api(f"look for the image {ref}"):

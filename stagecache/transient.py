@@ -23,6 +23,10 @@ _MARKERS = (
     re.compile(r"\b(500 Internal Server Error|502 Bad Gateway|503 Service Unavailable|504 Gateway Timeout)\b"),
     re.compile(r"\bunexpected status(?: code)?:? 5\d\d\b"),
     re.compile(r"connection reset by peer|TLS handshake timeout|unexpected EOF"),
+    # A result BuildKit had a moment ago is gone: the builder's cache was pruned during the build
+    # (`docker buildx prune` by another job on a shared engine). A missing file of the context
+    # names its path; this names nothing.
+    re.compile(r"failed to solve: not found\s*$"),
 )
 ATTEMPTS = 4
 """At most this many tries of one build or push (three retries)."""

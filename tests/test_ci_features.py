@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from stagecache import ci
 from stagecache import config as cfg
-from stagecache.bake import check_gate
+from stagecache.bake import check_gate, with_gate
 from stagecache.cli import app
 from stagecache.errors import CacheGateFailed, UsageError
 from stagecache.plan import make_plan
@@ -165,6 +165,17 @@ def test_gate_fails_under_the_global_threshold_naming_the_stages_that_missed(tmp
         "or a cache ref that was not exported by the last run."
     )
     check_gate(_result({"compile": (4, 4), "runtime": (2, 2)}), plan)  # all hits: passes
+    # The report records the verdict (exit 4 alone would not tell a tool reading the report).
+    assert to_json(with_gate(result, plan))["gate"] == {
+        "passed": False,
+        "problems": ["stage 'runtime' hit 50%, under its 100%"],
+    }
+    assert to_json(with_gate(_result({"compile": (4, 4), "runtime": (2, 2)}), plan))["gate"] == {
+        "passed": True,
+        "problems": [],
+    }
+    ungated = plan_for(tmp_path, BRANCHED, branch="main")
+    assert to_json(with_gate(result, ungated))["gate"] is None
 
 
 def test_gate_global_threshold(tmp_path: Path) -> None:

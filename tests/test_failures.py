@@ -60,9 +60,9 @@ def test_a_run_step_on_an_engine_without_a_bridge_network_says_how_to_set_the_ne
     assert isinstance(error, EnvironmentProblem) and error.exit_code == 3
     assert error.message.splitlines()[0] == (
         "stage 'a', step 2 (RUN echo hi > /x) failed (builder exit 1): this engine has no default bridge network "
-        "(dockerd runs with --bridge=none), so a RUN step cannot get the network it asks for by default. Set "
-        '[project].network to "none" (RUN steps that need no network) or "host" in stagecache.toml, or give '
-        "dockerd a bridge network."
+        "(dockerd runs with --bridge=none), so a RUN step cannot get the network it asks for by default. Pass "
+        "--network none (RUN steps that need no network) or --network host, or set [project].network in "
+        "stagecache.toml, or give dockerd a bridge network."
     )
     assert "network bridge not found" in error.message
 

@@ -23,6 +23,7 @@ from tests.fake_runner import RecordingDisplay, Script, ScriptedRunner, plan_for
         "http://127.0.0.1:47989/v2/t4f40a3dc/diamond/manifests/base: 400 Bad Request",
         "failed to push 127.0.0.1:5000/app:cache-a: unexpected status: 503 Service Unavailable",
         "read tcp 127.0.0.1:41234->127.0.0.1:5000: read: connection reset by peer",
+        "ERROR: failed to solve: not found",
     ],
 )
 def test_races_and_server_errors_are_transient(text: str) -> None:
@@ -35,6 +36,7 @@ def test_races_and_server_errors_are_transient(text: str) -> None:
         'ERROR: failed to solve: process "/bin/sh -c make" did not complete successfully: exit code: 2',
         "failed to push 127.0.0.1:5000/app:a: unauthorized: authentication required",
         "127.0.0.1:5000/nope/none:1: not found",
+        'ERROR: failed to solve: failed to compute cache key: "/missing.txt": not found',
         "denied: requested access to the resource is denied",
         "server listening on port 5000",
     ],

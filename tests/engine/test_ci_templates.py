@@ -358,8 +358,8 @@ def test_action_inputs_are_never_run_as_code(
         event={"ref": "refs/heads/main"},
         ref_name="main",
     )
-    assert run.returncode == 1, run.log
-    assert "stagecache: the args input cannot be split into words: No closing quotation.\n" in run.log
+    assert run.returncode == 2, run.log  # as every other input error: an annotation and exit 2
+    assert "::error::stagecache: the args input cannot be split into words: No closing quotation.\n" in run.log
     assert "stagecache bake" not in run.log
 
 

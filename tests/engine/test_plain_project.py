@@ -64,10 +64,15 @@ def test_a_run_step_on_an_engine_without_a_bridge_says_how_to_set_the_network(en
                               capture_output=True, text=True, env=env, timeout=300)  # fmt: skip
         assert done.returncode == 3, done.stderr
         assert "this engine has no default bridge network (dockerd runs with --bridge=none)" in done.stderr
+        # doctor sees it before any bake, and --network none is the fix without a config file.
+        doctor = subprocess.run([STAGECACHE, "doctor", "-C", str(root)], capture_output=True, text=True, env=env)
+        assert doctor.returncode == 3 and "FAIL  network" in doctor.stdout
+        fixed = subprocess.run([STAGECACHE, "doctor", "-C", str(root), "--network", "none"],
+                               capture_output=True, text=True, env=env)  # fmt: skip
+        assert fixed.returncode == 0, fixed.stdout
         # A stage ran, so the summary is shown, exit 3 or not.
         assert done.stdout.splitlines()[2].split()[:2] == ["app", "1"] and "failed" in done.stdout
-        (root / "stagecache.toml").write_text('[project]\nnetwork = "none"\n')
-        fixed = subprocess.run([STAGECACHE, "bake", "-C", str(root), "--progress", "plain"],
+        fixed = subprocess.run([STAGECACHE, "bake", "-C", str(root), "--progress", "plain", "--network", "none"],
                                capture_output=True, text=True, env=env, timeout=300)  # fmt: skip
         assert fixed.returncode == 0, fixed.stderr
     finally:
