@@ -19,7 +19,8 @@ BuildKit does not say which cache served a hit. A stage whose steps all hit is k
 in its own cache only when nothing else could have served them, so the fast path runs only
 where that holds (:func:`applies`): on an engine that has not built the project (a new CI
 runner: the engine's own cache is empty of it), and without a fallback branch's caches in
-the probe. Elsewhere every stage gets its own build, as with ``fast_path = false``.
+the probe; and only with the local cache (see ``FAST_MODES``). Elsewhere every stage gets
+its own build, as with ``fast_path = false``.
 
 Read-only bakes ([cache].read_only) export and push nothing: the probe is the whole bake.
 Stages other than the target are not loaded into the engine's image store unless they get
@@ -46,6 +47,14 @@ if TYPE_CHECKING:  # pragma: no cover
     from stagecache.runner import Runner
 
 
+FAST_MODES = ("local", "none")
+"""Cache modes with a fast path. Measured on BuildKit 0.13 (dockerd 26.1.5, a new data root,
+2026-11-29): with registry caches, a build that imports every stage's cache missed steps that
+per-stage builds, each importing its own cache first, hit (tests/engine/test_bake.py, the
+diamond, 1 run in 2 with registry caches on the fast path), so registry and inline modes keep
+per-stage builds."""
+
+
 def applies(plan: BuildPlan, runner: Runner) -> bool:
     """Whether the fast path can tell, from the probe, which caches are up to date (see the
     module docstring): there is a probe, no fallback branch's caches are imported, and the
@@ -55,7 +64,7 @@ def applies(plan: BuildPlan, runner: Runner) -> bool:
         return False
     if plan.config.cache.read_only:  # nothing is exported: the probe is the whole bake anywhere
         return True
-    if plan.fallback_branch is not None:
+    if plan.mode.name not in FAST_MODES or plan.fallback_branch is not None:
         return False
     return not runner.local_tags(plan.config.image)
 
@@ -151,9 +160,23 @@ def needing_own_build(plan: BuildPlan, rows: dict[str, StageResult]) -> list[Sta
         row = rows.get(b.stage)
         states = dict(row.cache_sources()) if row is not None else {}
         cache_absent = b.cache.cache_to != () and (own_cache is None or states.get(own_cache) != "imported")
-        if missed or cache_absent or b.push:
+        if missed or cache_absent:
             out.append(b)
+        elif b.push:
+            # Its cache is current: pushed, not exported again. (An export whose steps all hit
+            # from imported caches is work that can only lose records: on a long-used engine,
+            # measured 2026-11-29, such exports left out steps the next fresh runner missed.)
+            out.append(_push_only(b))
     return out
+
+
+def _push_only(b: StageBuild) -> StageBuild:
+    """``b`` without its cache export."""
+    argv = list(b.build.argv)
+    while "--cache-to" in argv:
+        i = argv.index("--cache-to")
+        del argv[i : i + 2]
+    return replace(b, cache=replace(b.cache, cache_to=()), build=replace(b.build, argv=tuple(argv)), local_swap=None)
 
 
 def export(run: Execution, builds: list[StageBuild], execute: Callable[[Execution], None]) -> None:

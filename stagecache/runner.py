@@ -147,20 +147,22 @@ class Runner:
     def _cli(self, purpose: str, *args: str, stdin: bytes | None = None) -> str:
         """Run ``docker ARGS`` and return its stdout: the one way stagecache runs a docker
         command that is not a build. A failure becomes a domain error that says what
-        stagecache was doing and what docker said, never the argv (it may hold secrets)."""
-        from python_on_whales.exceptions import DockerException
-        from python_on_whales.utils import run
-
+        stagecache was doing and what docker said, never the argv (it may hold secrets).
+        The standard library runs it: python-on-whales' import (pydantic among it) would cost
+        a bake that asks the engine one question before building more than the question."""
+        env = dict(self.env)
+        if args[:1] == ("buildx",):
+            env["DOCKER_CLI_EXPERIMENTAL"] = "enabled"
         try:
             # An empty stdin when there is nothing to send: no docker command here may read the terminal.
-            out = run(
-                [*_DEATH_PACT, *self.docker_cmd, *args], input=stdin or b"", capture_stdout=True, capture_stderr=True
+            done = subprocess.run(
+                [*_DEATH_PACT, *self.docker_cmd, *args], input=stdin or b"", capture_output=True, env=env, check=False
             )
-        except DockerException as exc:
-            raise _domain_error(purpose, exc.stderr) from None
         except OSError as exc:
             raise EnvironmentProblem(f"could not {purpose}: cannot run docker ({exc.strerror}).") from None
-        return str(out or "")
+        if done.returncode != 0:
+            raise _domain_error(purpose, done.stderr)
+        return done.stdout.decode("utf-8", "replace").strip()
 
     @contextlib.contextmanager
     def _api(self, purpose: str) -> Iterator[None]:

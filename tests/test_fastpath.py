@@ -11,16 +11,19 @@ from stagecache import fastpath, report
 from stagecache.bake import run_bake
 from stagecache.errors import BuildFailed
 from stagecache.plan import BuildPlan
+from stagecache.report import source_of
 from tests.fake_runner import RecordingDisplay, Script, ScriptedRunner, plan_for, recording
 
 STAGES = ["base", "a", "b", "c", "d", "e", "f", "final"]
 WARM = recording("many-stages.warm.rawjson")
 COLD = recording("many-stages.cold.rawjson")
 EDIT_E = recording("many-stages.edit-e.rawjson")
+LOCAL = '[project]\nimage = "registry.example/app"\npush = false\n[cache]\nmode = "local"\n'
 REGISTRY = '[project]\nimage = "registry.example/app"\npush = false\n[cache]\nmode = "registry"\n'
 
 
-def many_stages(tmp_path: Path, toml: str = REGISTRY) -> BuildPlan:
+def many_stages(tmp_path: Path, toml: str = LOCAL) -> BuildPlan:
+    (tmp_path / ".dockerignore").write_text(".stagecache\n")
     return plan_for(tmp_path, "many-stages.Dockerfile", toml)
 
 
@@ -40,11 +43,11 @@ def test_the_plan_has_a_probe_that_imports_every_stage_and_exports_nothing(tmp_p
     plan = many_stages(tmp_path)
     probe = plan.probe
     assert probe is not None and probe.target == "final" and probe.cache.cache_to == ()
-    imported = [str(s).split("ref=")[1] for s in probe.cache.cache_from]
-    assert sorted(imported) == sorted(f"registry.example/app:cache-{s}" for s in STAGES)
+    imported = [Path(source_of(str(s))).name for s in probe.cache.cache_from]
+    assert sorted(imported) == sorted(STAGES)  # every stage's local cache folder
     assert "--cache-to" not in probe.build.argv and "--push" not in probe.build.argv
     assert set(probe.folded) == set(STAGES) - {"final"}
-    for toml in (REGISTRY + "[build]\nfast_path = false\n", REGISTRY + '[build]\nscope = "final"\n'):
+    for toml in (LOCAL + "[build]\nfast_path = false\n", LOCAL + '[build]\nscope = "final"\n'):
         assert plan_for(tmp_path, "many-stages.Dockerfile", toml).probe is None
     classic = '[project]\nimage = "registry.example/app"\n[cache]\nmode = "classic"\n'
     assert plan_for(tmp_path, "many-stages.Dockerfile", classic).probe is None  # the legacy builder
@@ -71,10 +74,11 @@ def test_one_stage_missed_only_it_gets_its_own_build(tmp_path: Path) -> None:
     assert [c.key for c in runner.calls] == ["final", "e"]
     assert hits(result)["e"] == (1, 2)  # the probe's miss stays in the report (the own build hit all)
     e = next(s for s in result.stages if s.stage == "e")
-    assert e.cache_to == ("type=registry,ref=registry.example/app:cache-e,mode=max,ignore-error=true",)
+    cache = tmp_path.resolve() / ".stagecache" / "cache"
+    assert e.cache_to == (f"type=local,dest={cache}/.e.incoming,mode=max,ignore-error=true",)
     assert [s.stage for s in result.stages if s.cache_to] == ["e"]
     assert [h[0] for h in display.started] == ["final", "e"]
-    assert display.started[1][3] == "cache registry/max; its own build, to export what the first one built"
+    assert display.started[1][3] == "cache local; its own build, to export what the first one built"
     assert report.summary(result).splitlines()[2].split()[:4] == ["base", "2", "2", "100%"]
 
 
@@ -93,14 +97,15 @@ def test_a_stage_whose_own_cache_is_missing_is_exported_though_every_step_hit(tm
     # BuildKit said c's own cache could not be found (as in rawjson-runtime-import-missing.txt,
     # where progress reads the ref from the "failed to configure registry cache importer" line):
     # its steps hit from the other stages' caches, but the next run needs c's own.
-    lost = {**probed, "c": replace(probed["c"], missing_caches=("registry.example/app:cache-c",))}
+    c_cache = source_of(str(next(b for b in plan.builds if b.stage == "c").cache.cache_from[0]))
+    lost = {**probed, "c": replace(probed["c"], missing_caches=(c_cache,))}
     assert [b.stage for b in fastpath.needing_own_build(plan, lost)] == ["c"]
 
 
 def test_a_pushed_image_is_pushed_every_time(tmp_path: Path) -> None:
     # Its tag must point at this build's image: that the registry has a tag says nothing of what
     # it holds (a --no-push bake, a push that failed after the cache was written).
-    plan = many_stages(tmp_path, REGISTRY.replace("push = false", "push = true"))
+    plan = many_stages(tmp_path, LOCAL.replace("push = false", "push = true"))
     runner = ScriptedRunner(own_builds(WARM))
     result = run_bake(plan, runner)
     assert result.error is None and runner.calls[0].key == "final"
@@ -117,7 +122,7 @@ def test_the_fast_path_runs_only_where_hits_say_which_caches_are_current(tmp_pat
     assert not fastpath.applies(plan, warm)
     assert sorted(c.key for c in _bake(plan, warm).calls) == sorted(STAGES)
     # A branch that also imports the fallback branch's caches: same.
-    branched = REGISTRY.replace("[cache]", '[cache]\nref = "{image}:cache-{branch}-{stage}"')
+    branched = LOCAL.replace("[cache]", '[cache]\nref = "{image}:cache-{branch}-{stage}"')
     on_main = plan_for(tmp_path, "many-stages.Dockerfile", branched)
     assert on_main.fallback_branch is None and fastpath.applies(on_main, ScriptedRunner(own_builds(WARM)))
     from stagecache import config as cfg
@@ -128,6 +133,8 @@ def test_the_fast_path_runs_only_where_hits_say_which_caches_are_current(tmp_pat
     # A read-only bake exports nothing: the first build is the whole bake wherever it runs.
     read_only = many_stages(tmp_path, REGISTRY + "read_only = true\n")
     assert fastpath.applies(read_only, warm)
+    # Registry caches: per-stage builds (see fastpath.FAST_MODES for what was measured).
+    assert not fastpath.applies(many_stages(tmp_path, REGISTRY), ScriptedRunner(own_builds(WARM)))
 
 
 def _bake(plan: BuildPlan, runner: ScriptedRunner) -> ScriptedRunner:
@@ -142,7 +149,8 @@ def test_read_only_is_the_probe_alone(tmp_path: Path) -> None:
 
 
 def test_a_failed_probe_is_the_bake_s_failure_and_only_what_it_built_is_exported(tmp_path: Path) -> None:
-    plan = plan_for(tmp_path, "many-stages-fail.Dockerfile", REGISTRY)
+    (tmp_path / ".dockerignore").write_text(".stagecache\n")
+    plan = plan_for(tmp_path, "many-stages-fail.Dockerfile", LOCAL)
     assert plan.probe is not None and plan.probe.stage == "final"
     warm = {s: Script(recording("many-stages-fail.cold.rawjson")) for s in ("base", "a", "b")}
     runner = ScriptedRunner({"final": Script(recording("many-stages-fail.cold.rawjson"), exit_code=1), **warm})
