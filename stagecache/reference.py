@@ -83,16 +83,6 @@ def _split_domain(name: str) -> tuple[str | None, str]:
     return None, name
 
 
-def repository_and_tag(ref: str) -> tuple[str, str, str]:
-    """``registry, repository path, tag`` of a tagged reference as docker resolves it
-    (no registry: Docker Hub, ``docker.io``, with ``library/`` for a one-part name)."""
-    name, _, tag = ref.rpartition(":")
-    domain, path = _split_domain(name)
-    if domain is None:
-        domain, path = "docker.io", path if "/" in path else f"library/{path}"
-    return domain, path, tag
-
-
 def names_registry(image: str) -> bool:
     """Whether ``image`` starts with a registry host (``ghcr.io/...``, ``host:5000/...``,
     ``localhost/...``) rather than being a Docker Hub name."""

@@ -489,13 +489,6 @@ class RegistryClient:
         data["_digest"] = headers.get("Docker-Content-Digest", "")
         return data
 
-    def has(self, repository: str, reference: str) -> bool:
-        """Whether ``repository:reference`` exists (a HEAD request: no manifest is read)."""
-        status, _, _ = self._get(
-            f"/{repository}/manifests/{reference}", accept=_ACCEPT, method="HEAD", scope=f"repository:{repository}:pull"
-        )
-        return status == 200
-
     def delete_tag(self, repository: str, tag: str) -> bool:
         """Delete the manifest ``repository:tag`` points to. False when the registry refuses
         (deletes are disabled unless the registry is configured to allow them)."""
