@@ -17,10 +17,11 @@ build when nothing changed.
 
 BuildKit does not say which cache served a hit. A stage whose steps all hit is known to be
 in its own cache only when nothing else could have served them, so the fast path runs only
-where that holds (:func:`applies`): on an engine that has not built the project (a new CI
+where that holds (:func:`choose`): on an engine that has not built the project (a new CI
 runner: the engine's own cache is empty of it), and without a fallback branch's caches in
-the probe; and only with the local cache (see ``FAST_MODES``). Elsewhere every stage gets
-its own build, as with ``fast_path = false``.
+the probe; and not with ``inline`` (see ``FAST_MODES``). Elsewhere every stage gets its own
+build; on such an engine, with scope "final" or a single build, a build exports its cache only
+when it changed (``DEFERRED_MODES``, stagebuild.build_and_export).
 
 Read-only bakes ([cache].read_only) export and push nothing: the probe is the whole bake.
 Stages other than the target are not loaded into the engine's image store unless they get
@@ -36,37 +37,43 @@ from typing import TYPE_CHECKING
 from stagecache.errors import Cancelled, Interrupted
 from stagecache.execution import Execution
 from stagecache.plan import BuildPlan, StageBuild
-from stagecache.report import StageResult, source_of
-from stagecache.stagebuild import build_stage, detail
+from stagecache.report import StageResult, source_of, with_exports
+from stagecache.stagebuild import ExportingDisplay, build_stage, detail, export_needed
 
 if TYPE_CHECKING:  # pragma: no cover
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable
 
-    from stagecache.bake import Display
-    from stagecache.progress import Event
     from stagecache.runner import Runner
 
 
-FAST_MODES = ("local", "none")
-"""Cache modes with a fast path. Measured on BuildKit 0.13 (dockerd 26.1.5, a new data root,
-2026-11-29): with registry caches, a build that imports every stage's cache missed steps that
-per-stage builds, each importing its own cache first, hit (tests/engine/test_bake.py, the
-diamond, 1 run in 2 with registry caches on the fast path), so registry and inline modes keep
-per-stage builds."""
+FAST_MODES = ("local", "none", "registry")
+"""Cache modes with a fast path. Not ``inline``: its cache is written into the stage images,
+so a stage whose image is pushed cannot be pushed without exporting its cache again; not
+``classic`` (the legacy builder has no probe)."""
+
+DEFERRED_MODES = ("registry", "local")
+"""Cache modes whose per-stage builds export a stage's cache only when it changed
+(stagebuild.build_and_export): those with a cache exporter of their own (``inline`` writes
+its cache into the image, which is pushed anyway)."""
 
 
-def applies(plan: BuildPlan, runner: Runner) -> bool:
-    """Whether the fast path can tell, from the probe, which caches are up to date (see the
-    module docstring): there is a probe, no fallback branch's caches are imported, and the
-    engine holds no image of the project (one docker call; a bake loads its target's image,
-    so an engine that baked the project before has one)."""
-    if plan.probe is None:
-        return False
-    if plan.config.cache.read_only:  # nothing is exported: the probe is the whole bake anywhere
-        return True
-    if plan.mode.name not in FAST_MODES or plan.fallback_branch is not None:
-        return False
-    return not runner.local_tags(plan.config.image)
+def choose(plan: BuildPlan, runner: Runner) -> str:
+    """How the bake runs (see the module docstring): ``"probe"`` (the fast path), ``"deferred"``
+    (per-stage builds that export a stage's cache only when it changed) or ``"plain"``.
+
+    Hits prove a stage's own cache current only when nothing else could have served them: on
+    an engine that holds no image of the project (one docker call; a bake loads its target's
+    image, so an engine that baked the project before has one), without a fallback branch's
+    caches. A read-only bake exports nothing: the probe is the whole bake anywhere."""
+    if plan.config.cache.read_only:
+        return "probe" if plan.probe is not None else "plain"
+    if not plan.config.fast_path or plan.fallback_branch is not None:
+        return "plain"
+    probe = plan.probe is not None and plan.mode.name in FAST_MODES
+    deferred = plan.mode.name in DEFERRED_MODES and plan.config.execution == "per-stage"
+    if not (probe or deferred) or runner.local_tags(plan.config.image):
+        return "plain"
+    return "probe" if probe else "deferred"
 
 
 def probe(run: Execution) -> dict[str, StageResult]:
@@ -153,30 +160,11 @@ def needing_own_build(plan: BuildPlan, rows: dict[str, StageResult]) -> list[Sta
     for b in plan.builds:
         if any(rows[label].status != "built" for label in b.reports if label in rows):
             continue  # after a failed first build: only the stages it did build are exported
-        if not b.cache.cache_to and not b.push:
-            continue
-        missed = any(not s.cached for label in b.reports if label in rows for s in rows[label].steps)
-        own_cache = str(b.cache.cache_from[0]) if b.cache.cache_from else None
-        row = rows.get(b.stage)
-        states = dict(row.cache_sources()) if row is not None else {}
-        cache_absent = b.cache.cache_to != () and (own_cache is None or states.get(own_cache) != "imported")
-        if missed or cache_absent:
+        if export_needed(b, rows):
             out.append(b)
         elif b.push:
-            # Its cache is current: pushed, not exported again. (An export whose steps all hit
-            # from imported caches is work that can only lose records: on a long-used engine,
-            # measured 2026-11-29, such exports left out steps the next fresh runner missed.)
-            out.append(_push_only(b))
+            out.append(b.without_export())  # its cache is current: pushed, not exported again
     return out
-
-
-def _push_only(b: StageBuild) -> StageBuild:
-    """``b`` without its cache export."""
-    argv = list(b.build.argv)
-    while "--cache-to" in argv:
-        i = argv.index("--cache-to")
-        del argv[i : i + 2]
-    return replace(b, cache=replace(b.cache, cache_to=()), build=replace(b.build, argv=tuple(argv)), local_swap=None)
 
 
 def export(run: Execution, builds: list[StageBuild], execute: Callable[[Execution], None]) -> None:
@@ -184,65 +172,11 @@ def export(run: Execution, builds: list[StageBuild], execute: Callable[[Executio
     probe, and fold what they did into ``run.rows``. Their steps are not shown again (BuildKit
     has them from the probe): only that each stage exports and pushes."""
     sub = Execution(
-        replace(run.plan, builds=tuple(builds), probe=None), run.runner, _Exporting(run.display), run.started
+        replace(run.plan, builds=tuple(builds), probe=None), run.runner, ExportingDisplay(run.display), run.started
     )
     execute(sub)
-    run.rows[:] = merge({r.stage: r for r in run.rows}, sub.rows, {b.stage for b in builds})
+    run.rows[:] = with_exports({r.stage: r for r in run.rows}, sub.rows, {b.stage for b in builds})
     for note in sub.notes:
         run.notes.append(note)
     if sub.error is not None:
         run.fail(sub.error)
-
-
-class _Exporting:
-    """The display of the builds that follow the probe: their headers and messages, not their
-    steps (all cached) nor their step counts (the probe's are the report's)."""
-
-    def __init__(self, display: Display) -> None:
-        self._display = display
-
-    def stage_started(self, stage: str, index: int, count: int, detail: str) -> None:  # noqa: D102
-        self._display.stage_started(stage, index, count, f"{detail}; its own build, to export what the first one built")
-
-    def event(self, e: Event) -> None:  # noqa: D102
-        if e.kind == "error" or (e.kind == "message" and e.text.startswith(("ERROR", "WARNING"))):
-            self._display.event(e)
-
-    def stage_finished(self, stage: str, steps: int, cached: int, seconds: float, status: str) -> None:  # noqa: D102
-        if status != "built":
-            self._display.stage_finished(stage, steps, cached, seconds, status)
-
-    def message(self, text: str) -> None:  # noqa: D102
-        self._display.message(text)
-
-    def close(self) -> None:  # noqa: D102
-        pass
-
-
-def merge(probed: dict[str, StageResult], own: Iterable[StageResult], planned: set[str]) -> list[StageResult]:
-    """The report's rows: the probe's steps, with what each stage's own build exported and
-    pushed, its status if that build failed or stopped, and the time it took. A stage whose own
-    build was planned but never started (a failure stopped the rest) is "skipped": its cache
-    was not exported, nor its image pushed."""
-    by_stage = {r.stage: r for r in own}
-    out = []
-    for label, row in probed.items():
-        r = by_stage.get(label)
-        if r is None:
-            out.append(replace(row, status="skipped") if label in planned and row.status == "built" else row)
-            continue
-        out.append(
-            replace(
-                row,
-                status=r.status if r.status != "built" else row.status,
-                seconds=round(row.seconds + r.seconds, 3),
-                tags=r.tags,
-                pushed=r.pushed,
-                cache_to=r.cache_to,
-                export_errors=r.export_errors,
-                export_seconds=r.export_seconds,
-                retries=row.retries + r.retries,
-                finished_at=r.finished_at,
-            )
-        )
-    return out

@@ -157,6 +157,19 @@ class StageBuild:
         """Stage labels whose steps this build's progress is attributed to."""
         return (*self.folded, self.stage)
 
+    def without_export(self) -> StageBuild:
+        """This build without its cache export (and so without a local cache swap)."""
+        argv = list(self.build.argv)
+        while "--cache-to" in argv:
+            i = argv.index("--cache-to")
+            del argv[i : i + 2]
+        return replace(
+            self,
+            cache=replace(self.cache, cache_to=()),
+            build=replace(self.build, argv=tuple(argv)),
+            local_swap=None,
+        )
+
 
 @dataclass(frozen=True)
 class BuildPlan:

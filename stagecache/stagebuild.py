@@ -1,5 +1,11 @@
 """One stage's build: run it, read BuildKit's progress into the stage's rows, keep or drop
-its new local cache, push its image. The outcome is returned, never raised."""
+its new local cache, push its image. The outcome is returned, never raised.
+
+With deferred exports (:func:`build_and_export`, on a fresh runner) a stage's first build
+exports nothing; a second build, which runs no step again, exports its cache only when the
+first one missed a step or could not import the stage's own cache. A cache whose steps all
+hit is current: a bake with nothing changed exports nothing (the export of a registry cache
+with ``mode=max`` took 0.8 s per bake of examples/gcc, 2026-11-28)."""
 
 from __future__ import annotations
 
@@ -12,12 +18,13 @@ from stagecache import localcache, transient
 from stagecache.errors import Cancelled, Interrupted, RegistryError, StagecacheError
 from stagecache.failures import build_failure
 from stagecache.plan import BuildPlan, StageBuild
-from stagecache.progress import BuildProgress, Event, LegacyProgress, Step
-from stagecache.report import StageResult, step_results
+from stagecache.progress import BuildProgress, LegacyProgress, Step
+from stagecache.report import StageResult, step_results, with_exports
 from stagecache.runner import Runner
 
 if TYPE_CHECKING:  # pragma: no cover
     from stagecache.bake import Display
+    from stagecache.progress import Event
 
 
 @dataclass(frozen=True)
@@ -143,6 +150,33 @@ def build_stage(plan: BuildPlan, build: StageBuild, runner: Runner, display: Dis
     return StageOutcome((*folded, result))
 
 
+def export_needed(build: StageBuild, rows: dict[str, StageResult]) -> bool:
+    """Whether ``build`` must export its cache, given its stages' rows from a build that
+    imported the cache and exported none: it has a cache to export, and one of its steps
+    missed, or its own cache was missing or could not be imported (a first run, a lost cache)."""
+    if not build.cache.cache_to:
+        return False
+    if any(not s.cached for label in build.reports if label in rows for s in rows[label].steps):
+        return True
+    own = str(build.cache.cache_from[0]) if build.cache.cache_from else None
+    row = rows.get(build.stage)
+    return own is None or row is None or dict(row.cache_sources()).get(own) != "imported"
+
+
+def build_and_export(plan: BuildPlan, build: StageBuild, runner: Runner, display: Display, defer: bool) -> StageOutcome:
+    """Build one stage; with ``defer``, export its cache only when it changed (see the module
+    docstring): a first build without the export, then, if :func:`export_needed`, the stage's
+    build again with it (its steps all cached by then; its image is not pushed twice)."""
+    if not defer or not build.cache.cache_to:
+        return build_stage(plan, build, runner, display)
+    first = build_stage(plan, build.without_export(), runner, display)
+    rows = {r.stage: r for r in first.rows}
+    if first.error is not None or not export_needed(build, rows):
+        return first
+    again = build_stage(plan, replace(build, push_commands=()), runner, ExportingDisplay(display))
+    return StageOutcome(tuple(with_exports(rows, again.rows, {build.stage})), again.error)
+
+
 def push(build: StageBuild, runner: Runner, display: Display) -> tuple[float, int]:
     """Run the stage's ``docker push`` commands (see plan.push_with_docker); the seconds they
     took and how many were tried again. A failure names the stage and the ref, as a push inside
@@ -157,3 +191,29 @@ def push(build: StageBuild, runner: Runner, display: Display) -> tuple[float, in
                 f"stage '{build.stage}': the build ran but a registry operation failed: {exc.message}"
             ) from None
     return time.monotonic() - t0, retries
+
+
+class ExportingDisplay:
+    """The display of export builds (after the fast path's probe, or a stage's first build):
+    their headers and messages, not their steps (all cached) nor their step counts (the first
+    build's are the report's)."""
+
+    def __init__(self, display: Display) -> None:
+        self._display = display
+
+    def stage_started(self, stage: str, index: int, count: int, detail: str) -> None:  # noqa: D102
+        self._display.stage_started(stage, index, count, f"{detail}; its own build, to export what the first one built")
+
+    def event(self, e: Event) -> None:  # noqa: D102
+        if e.kind == "error" or (e.kind == "message" and e.text.startswith(("ERROR", "WARNING"))):
+            self._display.event(e)
+
+    def stage_finished(self, stage: str, steps: int, cached: int, seconds: float, status: str) -> None:  # noqa: D102
+        if status != "built":
+            self._display.stage_finished(stage, steps, cached, seconds, status)
+
+    def message(self, text: str) -> None:  # noqa: D102
+        self._display.message(text)
+
+    def close(self) -> None:  # noqa: D102
+        pass

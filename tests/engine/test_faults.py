@@ -242,10 +242,11 @@ def test_docker_missing_or_daemon_down_is_exit_3_naming_the_fix(make_project, tm
     lines = down.stderr.splitlines()
     assert lines[0].startswith("note: the local cache is in ")
     # The first docker command (the fast path's question: does the engine hold the project's
-    # images?) finds the daemon down, before any build starts.
+    # images? Without a stagecache.toml the image is stagecache/FOLDER) finds the daemon down,
+    # before any build starts.
     assert lines[-1].startswith(
-        f"Error: could not list the images of {p.image}: the Docker daemon is not reachable (Cannot connect to the "
-        "Docker daemon at "
+        f"Error: could not list the images of stagecache/{p.root.name}: the Docker daemon is not reachable "
+        "(Cannot connect to the Docker daemon at "
     )
     assert lines[-1].endswith(
         "Start Docker (for example `sudo systemctl start docker`), or point DOCKER_HOST (or `docker context use`) "
