@@ -108,7 +108,6 @@ start_dockerd() {
   cat >"$STATE_DIR/daemon.json" <<'EOF'
 {
   "features": { "containerd-snapshotter": true },
-  "builder": { "history": { "maxEntries": 1, "maxAge": "1s" } },
   "bridge": "none",
   "iptables": false,
   "ip6tables": false

@@ -386,9 +386,7 @@ def _cannot_write(path: Path, exc: OSError) -> UsageError:
     return UsageError(f"cannot write {path}: {exc.strerror or exc}. Choose a path in a folder you can write to.")
 
 
-def with_exports(
-    probed: dict[str, StageResult], own: Iterable[StageResult], planned: set[str]
-) -> list[StageResult]:
+def with_exports(probed: dict[str, StageResult], own: Iterable[StageResult], planned: set[str]) -> list[StageResult]:
     """The report's rows after a build that exported nothing (the fast path's probe, or a
     stage's first build): its steps, with what each stage's own export build exported and
     pushed, its status if that build failed or stopped, and the time it took. A stage whose
