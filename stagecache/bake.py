@@ -99,9 +99,7 @@ def run_bake(
                     if reason:
                         display.message(f"note: no cached image {ref} ({reason}); it will be built.")
                 execute = bake_session if plan.config.execution == "bake" else schedule
-                route = fastpath.choose(plan, runner)
-                if route != "probe":
-                    run.defer_exports = route == "deferred"
+                if not fastpath.applies(plan, runner):
                     execute(run)
                 else:
                     if plan.config.execution == "bake" and plan.config.network:

@@ -30,8 +30,6 @@ class Execution:
     notes: list[str] = field(default_factory=list)
     """What the builder said of the whole run rather than of one stage (the report's warnings)."""
     error: StagecacheError | None = None
-    defer_exports: bool = False
-    """Per-stage builds export a stage's cache only when it changed (stagebuild.build_and_export)."""
 
     def finish(self, rows: Iterable[StageResult], offset: float) -> None:
         """Record finished rows, with when their build started and ended (seconds from the

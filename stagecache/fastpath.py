@@ -17,11 +17,10 @@ build when nothing changed.
 
 BuildKit does not say which cache served a hit. A stage whose steps all hit is known to be
 in its own cache only when nothing else could have served them, so the fast path runs only
-where that holds (:func:`choose`): on an engine that has not built the project (a new CI
+where that holds (:func:`applies`): on an engine that has not built the project (a new CI
 runner: the engine's own cache is empty of it), and without a fallback branch's caches in
-the probe; and not with ``inline`` (see ``FAST_MODES``). Elsewhere every stage gets its own
-build; on such an engine, with scope "final" or a single build, a build exports its cache only
-when it changed (``DEFERRED_MODES``, stagebuild.build_and_export).
+the probe; and not with ``inline`` (see ``FAST_MODES``), a named builder or several
+platforms. Elsewhere every stage gets its own build, as with ``fast_path = false``.
 
 Read-only bakes ([cache].read_only) export and push nothing: the probe is the whole bake.
 Stages other than the target are not loaded into the engine's image store unless they get
@@ -51,29 +50,24 @@ FAST_MODES = ("local", "none", "registry")
 so a stage whose image is pushed cannot be pushed without exporting its cache again; not
 ``classic`` (the legacy builder has no probe)."""
 
-DEFERRED_MODES = ("registry", "local")
-"""Cache modes whose per-stage builds export a stage's cache only when it changed
-(stagebuild.build_and_export): those with a cache exporter of their own (``inline`` writes
-its cache into the image, which is pushed anyway)."""
 
-
-def choose(plan: BuildPlan, runner: Runner) -> str:
-    """How the bake runs (see the module docstring): ``"probe"`` (the fast path), ``"deferred"``
-    (per-stage builds that export a stage's cache only when it changed) or ``"plain"``.
-
-    Hits prove a stage's own cache current only when nothing else could have served them: on
-    an engine that holds no image of the project (one docker call; a bake loads its target's
-    image, so an engine that baked the project before has one), without a fallback branch's
-    caches. A read-only bake exports nothing: the probe is the whole bake anywhere."""
+def applies(plan: BuildPlan, runner: Runner) -> bool:
+    """Whether the bake takes the fast path (see the module docstring). A read-only bake exports
+    nothing: the probe is the whole bake anywhere. Elsewhere, hits prove a stage's own cache
+    current only when nothing else could have served them: on an engine that holds no image of
+    the project (one docker call; a bake loads its target's image, so an engine that baked the
+    project before has one), without a fallback branch's caches. A named builder, or a build
+    for several platforms, loads no image into the engine, so the engine cannot say whether its
+    builder built the project before: those keep per-stage builds."""
+    if plan.probe is None:
+        return False
     if plan.config.cache.read_only:
-        return "probe" if plan.probe is not None else "plain"
-    if not plan.config.fast_path or plan.fallback_branch is not None:
-        return "plain"
-    probe = plan.probe is not None and plan.mode.name in FAST_MODES
-    deferred = plan.mode.name in DEFERRED_MODES and plan.config.execution == "per-stage"
-    if not (probe or deferred) or runner.local_tags(plan.config.image):
-        return "plain"
-    return "probe" if probe else "deferred"
+        return True
+    if plan.mode.name not in FAST_MODES or plan.fallback_branch is not None:
+        return False
+    if plan.config.builder or len(plan.config.platforms) > 1:
+        return False
+    return not runner.local_tags(plan.config.image)
 
 
 def probe(run: Execution) -> dict[str, StageResult]:

@@ -17,7 +17,7 @@ from stagecache.execution import Execution
 from stagecache.plan import StageBuild
 from stagecache.report import StageResult
 from stagecache.runner import WAKE_UP
-from stagecache.stagebuild import StageOutcome, build_and_export, detail
+from stagecache.stagebuild import StageOutcome, build_stage, detail
 
 
 def schedule(run: Execution) -> None:
@@ -48,8 +48,7 @@ def schedule(run: Execution) -> None:
                     pending.remove(build)
                     display.stage_started(build.stage, next(counter), len(plan.builds), detail(plan, build))
                     offset = time.monotonic() - run.started
-                    future = pool.submit(build_and_export, plan, build, runner, display, run.defer_exports)
-                    running[future] = (build, offset)
+                    running[pool.submit(build_stage, plan, build, runner, display)] = (build, offset)
             if not running:
                 break
             # With a timeout: a signal that another thread took runs its handler (Runner.cancel)

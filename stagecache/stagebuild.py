@@ -1,11 +1,5 @@
 """One stage's build: run it, read BuildKit's progress into the stage's rows, keep or drop
-its new local cache, push its image. The outcome is returned, never raised.
-
-With deferred exports (:func:`build_and_export`, on a fresh runner) a stage's first build
-exports nothing; a second build, which runs no step again, exports its cache only when the
-first one missed a step or could not import the stage's own cache. A cache whose steps all
-hit is current: a bake with nothing changed exports nothing (the export of a registry cache
-with ``mode=max`` took 0.8 s per bake of examples/gcc, 2026-11-28)."""
+its new local cache, push its image. The outcome is returned, never raised."""
 
 from __future__ import annotations
 
@@ -19,7 +13,7 @@ from stagecache.errors import Cancelled, Interrupted, RegistryError, StagecacheE
 from stagecache.failures import build_failure
 from stagecache.plan import BuildPlan, StageBuild
 from stagecache.progress import BuildProgress, LegacyProgress, Step
-from stagecache.report import StageResult, step_results, with_exports
+from stagecache.report import StageResult, step_results
 from stagecache.runner import Runner
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -84,7 +78,11 @@ def build_stage(plan: BuildPlan, build: StageBuild, runner: Runner, display: Dis
         progress.close()
         # A build that lost a race with another build of the project (a --load of the same tag,
         # a cache export to the same ref) runs again: its steps are cached by then.
-        why = transient.reason("\n".join(progress.error_lines())) if rc != 0 and not progress.failed_step() else None
+        # A step's error is the build's own failure, unless the build failed after solving (a lost
+        # load race: BuildKit then also marks a step it shared with a concurrent build as failed).
+        said = "\n".join(progress.error_lines())
+        step_failed = progress.failed_step() is not None and not transient.LOAD_RACE.search(said)
+        why = transient.reason(said) if rc != 0 and not step_failed else None
         if why is None or retries + 1 >= transient.ATTEMPTS:
             break
         retries += 1
@@ -161,20 +159,6 @@ def export_needed(build: StageBuild, rows: dict[str, StageResult]) -> bool:
     own = str(build.cache.cache_from[0]) if build.cache.cache_from else None
     row = rows.get(build.stage)
     return own is None or row is None or dict(row.cache_sources()).get(own) != "imported"
-
-
-def build_and_export(plan: BuildPlan, build: StageBuild, runner: Runner, display: Display, defer: bool) -> StageOutcome:
-    """Build one stage; with ``defer``, export its cache only when it changed (see the module
-    docstring): a first build without the export, then, if :func:`export_needed`, the stage's
-    build again with it (its steps all cached by then; its image is not pushed twice)."""
-    if not defer or not build.cache.cache_to:
-        return build_stage(plan, build, runner, display)
-    first = build_stage(plan, build.without_export(), runner, display)
-    rows = {r.stage: r for r in first.rows}
-    if first.error is not None or not export_needed(build, rows):
-        return first
-    again = build_stage(plan, replace(build, push_commands=()), runner, ExportingDisplay(display))
-    return StageOutcome(tuple(with_exports(rows, again.rows, {build.stage})), again.error)
 
 
 def push(build: StageBuild, runner: Runner, display: Display) -> tuple[float, int]:

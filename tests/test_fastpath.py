@@ -119,32 +119,33 @@ def test_the_fast_path_runs_only_where_hits_say_which_caches_are_current(tmp_pat
     # An engine that built the project before: its own cache may serve steps that the stages'
     # caches do not hold, so every stage gets its own build, as without the fast path.
     warm = ScriptedRunner(own_builds(WARM), local_images=("registry.example/app:final",))
-    assert fastpath.choose(plan, warm) == "plain"
+    assert not fastpath.applies(plan, warm)
     assert sorted(c.key for c in _bake(plan, warm).calls) == sorted(STAGES)
     # A branch that also imports the fallback branch's caches: same.
     branched = LOCAL.replace("[cache]", '[cache]\nref = "{image}:cache-{branch}-{stage}"')
     on_main = plan_for(tmp_path, "many-stages.Dockerfile", branched)
-    assert on_main.fallback_branch is None and fastpath.choose(on_main, ScriptedRunner(own_builds(WARM))) == "probe"
+    assert on_main.fallback_branch is None and fastpath.applies(on_main, ScriptedRunner(own_builds(WARM)))
     from stagecache import config as cfg
     from stagecache.plan import make_plan
 
     on_x = make_plan(cfg.load(tmp_path / "stagecache.toml", overrides=cfg.Overrides(branch="x"), env={}))
-    assert on_x.fallback_branch == "main" and fastpath.choose(on_x, ScriptedRunner(own_builds(WARM))) == "plain"
+    assert on_x.fallback_branch == "main" and not fastpath.applies(on_x, ScriptedRunner(own_builds(WARM)))
     # A read-only bake exports nothing: the first build is the whole bake wherever it runs.
     read_only = many_stages(tmp_path, REGISTRY + "read_only = true\n")
-    assert fastpath.choose(read_only, warm) == "probe"
+    assert fastpath.applies(read_only, warm)
     # Registry caches have the fast path; inline (its cache is in the pushed images) does not.
-    registry = many_stages(tmp_path, REGISTRY)
-    assert fastpath.choose(registry, ScriptedRunner(own_builds(WARM))) == "probe"
-    inline = many_stages(tmp_path, REGISTRY.replace('"registry"', '"inline"'))
-    assert fastpath.choose(inline, ScriptedRunner(own_builds(WARM))) == "plain"
-    # Without a probe (scope "final"), a registry build on a fresh engine defers its export;
-    # on a warm engine, or with fast_path = false, or in a bake session, it does not.
-    final = many_stages(tmp_path, REGISTRY + '[build]\nscope = "final"\n')
-    assert fastpath.choose(final, ScriptedRunner(own_builds(WARM))) == "deferred"
-    assert fastpath.choose(final, warm) == "plain"
-    no_fast_path = many_stages(tmp_path, REGISTRY + "[build]\nfast_path = false\n")
-    assert fastpath.choose(no_fast_path, ScriptedRunner(own_builds(WARM))) == "plain"
+    fresh = ScriptedRunner(own_builds(WARM))
+    assert fastpath.applies(many_stages(tmp_path, REGISTRY), fresh)
+    assert not fastpath.applies(many_stages(tmp_path, REGISTRY.replace('"registry"', '"inline"')), fresh)
+    # A named builder or several platforms load no image into the engine, which then cannot
+    # say whether the builder built the project before: per-stage builds (not when read-only).
+    named = many_stages(tmp_path, REGISTRY.replace("push = false", 'push = false\nbuilder = "ci"'))
+    assert not fastpath.applies(named, fresh)
+    platforms = 'push = false\nplatforms = ["linux/amd64", "linux/arm64"]'
+    assert not fastpath.applies(many_stages(tmp_path, REGISTRY.replace("push = false", platforms)), fresh)
+    assert fastpath.applies(
+        many_stages(tmp_path, REGISTRY.replace("push = false", platforms) + "read_only = true\n"), fresh
+    )
 
 
 def _bake(plan: BuildPlan, runner: ScriptedRunner) -> ScriptedRunner:
@@ -181,41 +182,3 @@ def _execution(plan: BuildPlan, runner: ScriptedRunner):
     from stagecache.execution import Execution
 
     return Execution(plan, runner, RecordingDisplay(), time.monotonic())
-
-
-def _exports(runner: ScriptedRunner) -> list[str]:
-    return [c.key for c in runner.calls if "--cache-to" in c.argv]
-
-
-FINAL = REGISTRY + '[build]\nscope = "final"\n'
-
-
-def test_a_build_whose_steps_all_hit_exports_nothing(tmp_path: Path) -> None:
-    """Without a probe (scope "final": one build of the target, with registry caches) on a fresh
-    engine: a build whose steps all hit from the imported cache runs once, without --cache-to."""
-    runner = ScriptedRunner({"final": Script(WARM)})
-    result = run_bake(many_stages(tmp_path, FINAL), runner)
-    assert result.error is None
-    assert [c.key for c in runner.calls] == ["final"] and _exports(runner) == []
-    assert all(s.cache_to == () and s.status == "built" for s in result.stages)
-    assert all(cached == total > 0 for cached, total in hits(result).values())
-
-
-def test_a_build_that_missed_is_run_again_to_export(tmp_path: Path) -> None:
-    runner = ScriptedRunner({"final": Script(EDIT_E)})
-    display = RecordingDisplay()
-    result = run_bake(many_stages(tmp_path, FINAL), runner, display)
-    assert result.error is None
-    assert [c.key for c in runner.calls] == ["final", "final"] and _exports(runner) == ["final"]
-    assert "--cache-to" not in runner.calls[0].argv
-    final = next(s for s in result.stages if s.stage == "final")
-    assert hits(result)["e"] == (1, 2)  # the first build's miss is the report's
-    assert final.cache_to == ("type=registry,ref=registry.example/app:cache-final,mode=max,ignore-error=true",)
-    assert [h[0] for h in display.started] == ["final"]  # one header: the export shows no steps
-
-
-def test_on_a_warm_engine_the_build_exports_as_it_goes(tmp_path: Path) -> None:
-    runner = ScriptedRunner({"final": Script(WARM)}, local_images=("registry.example/app:final",))
-    result = run_bake(many_stages(tmp_path, FINAL), runner)
-    assert result.error is None
-    assert [c.key for c in runner.calls] == ["final"] and _exports(runner) == ["final"]

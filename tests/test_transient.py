@@ -114,3 +114,21 @@ def test_a_push_refused_with_a_server_error_is_pushed_again(tmp_path, monkeypatc
     result = run_bake(plan, runner)
     assert result.error is None and result.stages[0].pushed == ("registry.example/app:a",)
     assert result.stages[0].retries == 1 and paused == [1]
+
+
+def test_a_lost_load_race_is_tried_again_though_a_shared_step_reports_an_error(tmp_path, monkeypatch) -> None:
+    """Four builds of one target at once (recorded): the one that lost the --load race also saw a
+    step it shared with another build cancelled. The build failed after solving, so it is a race,
+    not the step's failure."""
+    paused = _no_pause(monkeypatch)
+    plan = plan_for(tmp_path, "load-race-shared.Dockerfile", '[build]\nscope = "final"\n')
+    lost = recording("load-race-shared.lost.rawjson")
+    won = Script(recording("load-race-shared.won.rawjson"))
+
+    def then_win(runner: ScriptedRunner) -> None:
+        runner.builds["runtime"] = won
+
+    runner = ScriptedRunner({"runtime": Script(lost, exit_code=1, after=then_win)})
+    result = run_bake(plan, runner)
+    assert result.error is None and [c.key for c in runner.calls] == ["runtime", "runtime"]
+    assert paused == [1] and result.stages[-1].retries == 1

@@ -178,17 +178,22 @@ def all_cached(result: BakeResult) -> bool:
 
 
 def _own_cache_keys(dockerfile: Path, owner: str) -> None:
-    """End the Dockerfile's first one-line RUN with a shell comment naming the project, so that
-    the steps from there on have cache keys of this project only (the step's number, line and
-    the start of its text are unchanged). Measured on BuildKit 0.13.1 (dockerd 26.1.5,
-    2026-11-29): on an engine that had built the same steps for other projects, pruning the
-    build cache did not make it a new runner: after a fresh-runner simulation, steps whose
-    own imported cache held them missed (the diamond in test_bake.py, in every cache mode,
-    once the suite had run on that engine), and passed on a new data root."""
+    """End the Dockerfile's first shell-form RUN (its last line, when it continues over several)
+    with a shell comment naming the project, so that the steps from there on have cache keys of
+    this project only (the step's number, line and the start of its text are unchanged; a file
+    with no such RUN, as examples/diamond-copy, copies files only, whose results are the same
+    for every project). Measured on BuildKit 0.13.1 (dockerd 26.1.5, 2026-11-29): on an engine
+    that had built the same steps for other projects, pruning the build cache did not make it a
+    new runner: after a fresh-runner simulation, steps whose own imported cache held them
+    missed (the diamond in test_bake.py, in every cache mode, once the suite had run on that
+    engine), and passed on a new data root or with this comment."""
     lines = dockerfile.read_text(encoding="utf-8").split("\n")
     for i, line in enumerate(lines):
-        if line.startswith("RUN ") and not line.rstrip().endswith("\\"):
-            lines[i] = f"{line.rstrip()}  # {owner}"
+        if line.startswith("RUN ") and not line.startswith(("RUN [", "RUN <<")) and "<<" not in line:
+            end = i
+            while lines[end].rstrip().endswith("\\") and end + 1 < len(lines):
+                end += 1
+            lines[end] = f"{lines[end].rstrip()}  # {owner}"
             dockerfile.write_text("\n".join(lines), encoding="utf-8")
             return
 

@@ -1,0 +1,123 @@
+"""Benchmark: a fully cached bake of a deep Dockerfile on a fresh runner, against one plain
+build of its target importing one cache, side by side in one run. Target: within 2x.
+
+The Dockerfile is scale.py's generated chain (N stages of 10 instructions; every fifth stage
+starts again FROM the base image and copies the previous one in). Per N, on the engine of the
+engine script and its registry:
+
+- stagecache: `bake` with registry caches (`mode=min`, stage images not pushed), once to
+  fill the caches; then, per repeat, a fresh runner (BuildKit's cache pruned, the project's
+  images removed) and the timed `bake` (the fast path: one build of the target importing
+  every stage's cache, and nothing to export);
+- plain: `docker buildx build --target sN-1 --load` exporting one `mode=max` registry cache,
+  once to fill it; then, per repeat, a fresh runner and the timed build, importing it.
+
+The two alternate (A B, B A, ...); the plain build's steps must all hit (else the run stops),
+as the bake's must (`--fail-under 100`). Stage images are not pushed: with `push = true`
+each stage would also get a build that pushes its image. Each run's Dockerfile carries a token of its own in its first
+RUN, so that no earlier run's results on the engine can serve a step (see
+tests/engine/conftest.py, _own_cache_keys).
+
+    .venv/bin/python benchmarks/deep.py [REPEAT] [N ...]     # default: 3 repeats, N = 10 30 50
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from _common import ROOT, STAGECACHE, compile_bytecode, run, versions, write_result
+from scale import dockerfile
+
+from stagecache.runner import Runner
+
+TARGET = 2.0
+
+
+def project(stages: int, registry: str, token: str) -> tuple[Path, str]:
+    """The project folder and its image repository."""
+    root = Path(tempfile.mkdtemp(prefix=f"stagecache-deep-{stages}-"))
+    text = dockerfile(stages).replace("RUN echo s0-0 > f0", f"RUN echo s0-0 > f0  # {token}", 1)
+    (root / "Dockerfile").write_text(text)
+    (root / ".dockerignore").write_text(".stagecache/\nstagecache.toml\n")
+    image = f"{registry}/deep-{token}/s{stages}"
+    (root / "stagecache.toml").write_text(
+        f'[project]\nimage = "{image}"\nnetwork = "none"\npush = false\n'
+        '[cache]\nmode = "registry"\nregistry_mode = "min"\n'
+    )
+    return root, image
+
+
+def plain_build(root: Path, target: str, cache: str, fill: bool) -> int:
+    """One plain build of ``target``; how many of its steps missed (from BuildKit's progress)."""
+    from stagecache.progress import BuildProgress
+
+    argv = ["docker", "buildx", "build", "--progress=rawjson", "--network", "none", "--target", target]
+    argv += ["--tag", f"{cache}-image", "--load"]
+    argv += [f"--cache-to=type=registry,ref={cache},mode=max"] if fill else [f"--cache-from=type=registry,ref={cache}"]
+    done = subprocess.run([*argv, str(root)], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(argv)} failed ({done.returncode}):\n{done.stderr[-2000:]}")
+    progress = BuildProgress()
+    progress.feed(done.stderr)
+    progress.close()
+    return sum(1 for s in progress.steps.values() if not s.cached)
+
+
+def main() -> None:
+    args = sys.argv[1:]
+    repeat = int(args[0]) if args else 3
+    sizes = [int(a) for a in args[1:]] or [10, 30, 50]
+    compile_bytecode()
+    registry = (ROOT / ".engine" / "registry.addr").read_text().strip()
+    runner = Runner()
+    rows = []
+    for n in sizes:
+        token = uuid.uuid4().hex[:8]
+        root, image = project(n, registry, token)
+        target, cache = f"s{n - 1}", f"{registry}/deep-{token}/plain:cache"
+        plain_repo = f"{registry}/deep-{token}/plain"
+        run(STAGECACHE, "bake", "-C", str(root))
+        runner.simulate_fresh_runner([image, plain_repo])  # plain's cache from a build of its own
+        plain_build(root, target, cache, fill=True)
+        times: dict[str, list[float]] = {"stagecache": [], "plain": []}
+        for i in range(repeat):
+            order = ["stagecache", "plain"] if i % 2 == 0 else ["plain", "stagecache"]  # A B B A ...
+            for name in order:
+                runner.simulate_fresh_runner([image, plain_repo])
+                t0 = time.perf_counter()
+                if name == "stagecache":
+                    run(STAGECACHE, "bake", "-C", str(root), "--fail-under", "100")
+                else:
+                    missed = plain_build(root, target, cache, fill=False)
+                times[name].append(time.perf_counter() - t0)
+                if name == "plain" and missed:
+                    raise SystemExit(f"the plain build of {n} stages missed {missed} steps: no comparison")
+        medians = {k: round(statistics.median(v), 3) for k, v in times.items()}
+        rows.append(
+            {
+                "stages": n,
+                "seconds": {k: [round(t, 3) for t in v] for k, v in times.items()},
+                "median": medians,
+                "ratio": round(medians["stagecache"] / medians["plain"], 3),
+            }
+        )
+        print(json.dumps(rows[-1]), flush=True)
+        runner.remove_repositories([image, plain_repo])
+        shutil.rmtree(root, ignore_errors=True)
+    result = {"benchmark": "deep", "repeat": repeat, "target_ratio": TARGET, "versions": versions(), "rows": rows}
+    path = write_result("deep", result)
+    worst = max(r["ratio"] for r in rows)
+    verdict = "OK" if worst <= TARGET else "MISSED"
+    print(f"worst stagecache / plain = {worst:.3f} (target <= {TARGET}): {verdict}; {path}")
+
+
+if __name__ == "__main__":
+    main()
