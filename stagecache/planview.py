@@ -7,6 +7,7 @@ id and source (an environment variable name or a file path), never by value.
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 
 from stagecache import bakefile
 from stagecache.plan import REDACTED, BuildPlan, Command
@@ -109,18 +110,26 @@ def _bake_session(plan: BuildPlan) -> tuple[Command, dict]:
     return bakefile.command(plan, BAKE_FILE), bakefile.definition(plan)
 
 
+def _probe_lines(plan: BuildPlan, secret: Collection[str]) -> list[str]:
+    """The fast path's first build, numbered 1, and what follows it (no lines without one)."""
+    if plan.probe is None:
+        return []
+    return [
+        f"  1. # {plan.probe.stage}, importing every stage's cache, exporting nothing ([build].fast_path)",
+        f"     {plan.probe.build.display(secret)}",
+        "  then only for the stages that missed a step or lost their own cache (to export it), or whose image"
+        " is pushed (to push it):",
+    ]
+
+
 def _bake_session_lines(plan: BuildPlan) -> list[str]:
     """execution = "bake": the one ``docker buildx bake`` bake runs, the file it runs, then
     what follows the session (pushes, local cache swaps)."""
     command, definition = _bake_session(plan)
     out = ["commands (one bake session):"]
-    n = 0
-    if plan.probe is not None:
-        n += 1
-        out.append(f"  {n}. # {plan.probe.stage}, importing every stage's cache, exporting nothing ([build].fast_path)")
-        out.append(f"     {plan.probe.build.display(plan.secret_args)}")
-        out.append("  then, of the stages that missed a step, lost their own cache, or have an unpushed image:")
-    n += 1
+    probe = _probe_lines(plan, plan.secret_args)
+    out += probe
+    n = 2 if probe else 1
     out.append(f"  {n}. {command.display(plan.secret_args)}")
     for b in plan.builds:
         for cmd in b.push_commands:
@@ -184,12 +193,9 @@ def render(plan: BuildPlan) -> str:
             out.extend(f"warning: {w}" for w in plan.warnings)
         return "\n".join(out)
     out += ["", "commands:"]
-    n = 0
-    if plan.probe is not None:
-        n += 1
-        out.append(f"  {n}. # {plan.probe.stage}, importing every stage's cache, exporting nothing ([build].fast_path)")
-        out.append(f"     {plan.probe.build.display(secret)}")
-        out.append("  then only for the stages that missed a step, lost their own cache, or have an unpushed image:")
+    probe = _probe_lines(plan, secret)
+    out += probe
+    n = 1 if probe else 0
     for cmd in plan.pulls:
         n += 1
         out.append(f"  {n}. {cmd.display()}    # a missing image is fine on the first run")

@@ -1,5 +1,5 @@
 """The fast path, with the scripted runner and streams recorded on the engine: one build of the
-target first; only the stages that missed, lost their own cache or have an unpushed image get
+target first; only the stages that missed, lost their own cache or have a pushed image get
 a build of their own; the report keeps the first build's hits."""
 
 from __future__ import annotations
