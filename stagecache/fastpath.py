@@ -19,7 +19,7 @@ BuildKit does not say which cache served a hit. A stage whose steps all hit is k
 in its own cache only when nothing else could have served them, so the fast path runs only
 where that holds (:func:`applies`): on an engine that has not built the project (a new CI
 runner: the engine's own cache is empty of it), and without a fallback branch's caches in
-the probe; and not with ``inline`` (see ``FAST_MODES``), a named builder or several
+the probe; and not with ``inline`` (see ``plan.FAST_MODES``), a named builder or several
 platforms. Elsewhere every stage gets its own build, as with ``fast_path = false``.
 
 Read-only bakes ([cache].read_only) export and push nothing: the probe is the whole bake.
@@ -45,12 +45,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from stagecache.runner import Runner
 
 
-FAST_MODES = ("local", "none", "registry")
-"""Cache modes with a fast path. Not ``inline``: its cache is written into the stage images,
-so a stage whose image is pushed cannot be pushed without exporting its cache again; not
-``classic`` (the legacy builder has no probe)."""
-
-
 def applies(plan: BuildPlan, runner: Runner) -> bool:
     """Whether the bake takes the fast path (see the module docstring). A read-only bake exports
     nothing: the probe is the whole bake anywhere. Elsewhere, hits prove a stage's own cache
@@ -59,13 +53,11 @@ def applies(plan: BuildPlan, runner: Runner) -> bool:
     project before has one), without a fallback branch's caches. A named builder, or a build
     for several platforms, loads no image into the engine, so the engine cannot say whether its
     builder built the project before: those keep per-stage builds."""
-    if plan.probe is None:
+    if plan.probe is None:  # the plan has none where the mode, builder or platforms rule it out
         return False
     if plan.config.cache.read_only:
         return True
-    if plan.mode.name not in FAST_MODES or plan.fallback_branch is not None:
-        return False
-    if plan.config.builder or len(plan.config.platforms) > 1:
+    if plan.fallback_branch is not None:
         return False
     return not runner.local_tags(plan.config.image)
 
@@ -166,7 +158,10 @@ def export(run: Execution, builds: list[StageBuild], execute: Callable[[Executio
     probe, and fold what they did into ``run.rows``. Their steps are not shown again (BuildKit
     has them from the probe): only that each stage exports and pushes."""
     sub = Execution(
-        replace(run.plan, builds=tuple(builds), probe=None), run.runner, ExportingDisplay(run.display), run.started
+        replace(run.plan, builds=tuple(builds), probe=None),
+        run.runner,
+        ExportingDisplay(run.display, {b.stage for b in builds if not b.cache.cache_to}),
+        run.started,
     )
     execute(sub)
     run.rows[:] = with_exports({r.stage: r for r in run.rows}, sub.rows, {b.stage for b in builds})

@@ -133,6 +133,12 @@ class Command:
         return f"{prefix} {line}" if prefix else line
 
 
+FAST_MODES = ("local", "none", "registry")
+"""Cache modes with a fast path (stagecache.fastpath). Not ``inline``: its cache is written into
+the stage images, so a stage whose image is pushed cannot be pushed without exporting its cache
+again; not ``classic`` (the legacy builder has no first build)."""
+
+
 @dataclass(frozen=True)
 class StageBuild:
     """The build of one stage."""
@@ -392,7 +398,10 @@ def make_plan(
         if pushing:
             _refuse_default_image(config, f"this bake pushes stage '{pushing[0]}'")
     first = None
-    if config.fast_path and scope == "stages" and not mode.legacy_builder and not no_cache and len(builds) > 1:
+    # The fast path's conditions that the plan alone decides (the engine's are fastpath.applies'):
+    # a read-only bake anywhere; else a mode with a fast path, the default builder, one platform.
+    fast = config.cache.read_only or (mode.name in FAST_MODES and not config.builder and len(config.platforms) <= 1)
+    if config.fast_path and fast and scope == "stages" and not mode.legacy_builder and not no_cache and len(builds) > 1:
         # One build of the target that imports every stage's cache and exports nothing: when every
         # step hits, it is the whole bake (see stagecache.fastpath).
         first = _stage_build(

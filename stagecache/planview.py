@@ -114,11 +114,16 @@ def _probe_lines(plan: BuildPlan, secret: Collection[str]) -> list[str]:
     """The fast path's first build, numbered 1, and what follows it (no lines without one)."""
     if plan.probe is None:
         return []
+    then = (
+        "  (read-only: this build is the whole bake)"
+        if plan.config.cache.read_only
+        else "  then, on an engine that holds no image of the project, only for the stages that missed a step or"
+        " lost their own cache (to export it), or whose image is pushed (to push it); elsewhere all of these:"
+    )
     return [
         f"  1. # {plan.probe.stage}, importing every stage's cache, exporting nothing ([build].fast_path)",
         f"     {plan.probe.build.display(secret)}",
-        "  then only for the stages that missed a step or lost their own cache (to export it), or whose image"
-        " is pushed (to push it):",
+        then,
     ]
 
 
@@ -199,7 +204,7 @@ def render(plan: BuildPlan) -> str:
     for cmd in plan.pulls:
         n += 1
         out.append(f"  {n}. {cmd.display()}    # a missing image is fine on the first run")
-    for b in plan.builds:
+    for b in () if plan.config.cache.read_only and plan.probe is not None else plan.builds:
         n += 1
         label = b.stage + (f" (with {', '.join(b.folded)})" if b.folded else "")
         out.append(f"  {n}. # {label}")

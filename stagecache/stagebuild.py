@@ -17,6 +17,8 @@ from stagecache.report import StageResult, step_results
 from stagecache.runner import Runner
 
 if TYPE_CHECKING:  # pragma: no cover
+    from collections.abc import Collection
+
     from stagecache.bake import Display
     from stagecache.progress import Event
 
@@ -178,15 +180,17 @@ def push(build: StageBuild, runner: Runner, display: Display) -> tuple[float, in
 
 
 class ExportingDisplay:
-    """The display of export builds (after the fast path's probe, or a stage's first build):
-    their headers and messages, not their steps (all cached) nor their step counts (the first
-    build's are the report's)."""
+    """The display of the stages' own builds after the fast path's first build: their headers
+    (saying whether each exports its cache or only pushes its image) and messages, not their
+    steps (all cached) nor their step counts (the first build's are the report's)."""
 
-    def __init__(self, display: Display) -> None:
+    def __init__(self, display: Display, push_only: Collection[str] = ()) -> None:
         self._display = display
+        self._push_only = push_only
 
     def stage_started(self, stage: str, index: int, count: int, detail: str) -> None:  # noqa: D102
-        self._display.stage_started(stage, index, count, f"{detail}; its own build, to export what the first one built")
+        why = "to push its image" if stage in self._push_only else "to export what the first one built"
+        self._display.stage_started(stage, index, count, f"{detail}; its own build, {why}")
 
     def event(self, e: Event) -> None:  # noqa: D102
         if e.kind == "error" or (e.kind == "message" and e.text.startswith(("ERROR", "WARNING"))):

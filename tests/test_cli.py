@@ -112,7 +112,15 @@ def test_plan_text_and_json(tmp_path: Path) -> None:
     first = text.output.split("commands:\n", 1)[1].splitlines()
     assert first[0] == "  1. # runtime, importing every stage's cache, exporting nothing ([build].fast_path)"
     assert "--target runtime" in first[1] and "--cache-to" not in first[1]
-    assert first[2].startswith("  then only for the stages that missed a step") and first[3] == "  2. # build"
+    assert first[2] == (
+        "  then, on an engine that holds no image of the project, only for the stages that missed a step or lost "
+        "their own cache (to export it), or whose image is pushed (to push it); elsewhere all of these:"
+    )
+    assert first[3] == "  2. # build"
+    # Read-only: the first build is the whole bake, and plan lists nothing after it.
+    read_only = runner.invoke(app, ["plan", "-C", str(tmp_path), "--read-only"])
+    after = read_only.output.split("commands:\n", 1)[1].splitlines()
+    assert after[2] == "  (read-only: this build is the whole bake)" and not after[3].startswith("  2.")
     assert "  * runtime  line 3    needs build; image alpine" in text.output
     assert "GITHUB_TOKEN=*** docker buildx build" in text.output and "--build-arg GITHUB_TOKEN " in text.output
     assert "ghp_value" not in text.output

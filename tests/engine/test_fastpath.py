@@ -1,4 +1,4 @@
-"""The fast path on the engine (local and registry caches: see fastpath.FAST_MODES): a fresh
+"""The fast path on the engine (local and registry caches: see plan.FAST_MODES): a fresh
 runner with nothing changed bakes in one build of the target (plus a push-only build per pushed
 stage image) and writes no cache (the cache folder is left
 byte for byte as it was); a change rebuilds and exports only the stages it touched; an engine
