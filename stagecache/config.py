@@ -74,6 +74,9 @@ class CacheSettings:
     ref: str = DEFAULT_REF_TEMPLATE
     tag: str = DEFAULT_TAG_TEMPLATE
     local_dir: Path = Path(DEFAULT_LOCAL_DIR)
+    mode_origin: str = ""
+    """Where ``mode`` came from when not from the config: ``--cache-mode`` or the environment
+    variable (for messages)."""
     local_dir_origin: str = "config"
     """Why ``local_dir`` is where it is: "config" ([cache].local_dir), "project" (the default
     .stagecache/cache, which the build context does not send: outside it, or excluded by its
@@ -680,12 +683,13 @@ def _bench(c: _Checker, bench: dict[str, Any]) -> BenchSettings:
 def apply_overrides(config: Config, overrides: Overrides, env: Mapping[str, str]) -> Config:
     """Apply flag and environment overrides: flag > env > file > default."""
     c = _Checker("command line")
-    mode = config.cache.mode
+    mode, origin = config.cache.mode, config.cache.mode_origin
     if env.get(ENV_CACHE_MODE):
         mode = _Checker(f"environment variable {ENV_CACHE_MODE}").choice(CACHE_MODES)(env[ENV_CACHE_MODE], "")
+        origin = ENV_CACHE_MODE
     if overrides.cache_mode:
-        mode = c.choice(CACHE_MODES)(overrides.cache_mode, "--cache-mode")
-    cache = replace(config.cache, mode=mode)
+        mode, origin = c.choice(CACHE_MODES)(overrides.cache_mode, "--cache-mode"), "--cache-mode"
+    cache = replace(config.cache, mode=mode, mode_origin=origin)
     if overrides.registry_mode:
         cache = replace(cache, registry_mode=c.choice(REGISTRY_MODES)(overrides.registry_mode, "--registry-mode"))
     config = replace(config, cache=cache)

@@ -393,7 +393,8 @@ def make_plan(
 
     if not config.image_set:
         if mode.needs_registry:
-            _refuse_default_image(config, f"cache mode '{mode.name}' keeps its cache in a registry")
+            origin = f" (from {config.cache.mode_origin})" if config.cache.mode_origin else ""
+            _refuse_default_image(config, f"cache mode '{mode.name}'{origin} keeps its cache in a registry")
         pushing = [b.stage for b in builds if b.push]
         if pushing:
             _refuse_default_image(config, f"this bake pushes stage '{pushing[0]}'")

@@ -38,9 +38,13 @@ def test_a_plain_project_plans_its_local_cache_outside_the_context(tmp_path: Pat
 @pytest.mark.parametrize(
     ("args", "toml", "why"),
     [
-        (["-m", "registry"], "", "cache mode 'registry' keeps its cache in a registry"),
+        (["-m", "registry"], "", "cache mode 'registry' (from --cache-mode) keeps its cache in a registry"),
         ([], '[cache]\nmode = "inline"\n', "cache mode 'inline' keeps its cache in a registry"),
-        (["-m", "classic", "--read-only"], "", "cache mode 'classic' keeps its cache in a registry"),
+        (
+            ["-m", "classic", "--read-only"],
+            "",
+            "cache mode 'classic' (from --cache-mode) keeps its cache in a registry",
+        ),
         (["--push"], "", "this bake pushes stage 'build'"),
         ([], "[stages.runtime]\npush = true\n", "this bake pushes stage 'runtime'"),
     ],
@@ -100,3 +104,13 @@ def test_export_bake_warns_that_the_default_cache_folder_is_this_machine_s(tmp_p
     assert result.exit_code == 0, result.output
     assert result.output.startswith(f"warning: the local cache folder is {tmp_path / 'x' / 'stagecache'}/shop-")
     assert "set [cache].local_dir" in result.output and out.is_file()
+
+
+def test_the_refusal_names_the_environment_variable_that_chose_the_mode(tmp_path: Path) -> None:
+    root = plain(tmp_path)
+    result = runner.invoke(app, ["plan", "-C", str(root)], env={"STAGECACHE_CACHE_MODE": "registry"})
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith(
+        "Error: the embedded default configuration: cache mode 'registry' (from STAGECACHE_CACHE_MODE) keeps its "
+        "cache in a registry, but [project].image is not set"
+    )
