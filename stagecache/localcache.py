@@ -131,7 +131,7 @@ def first_use(config: Config) -> str:
     if config.cache.local_dir_origin == "user":
         return (
             f"the local cache is in {d} (created now). The project's .stagecache/cache would be "
-            "sent to the builder with the build context, which its .dockerignore does not exclude; "
+            "sent to the builder with the build context (no .dockerignore line excludes it); "
             "set [cache].local_dir to choose another folder (e.g. one your CI caches)."
         )
     return f"the local cache is in {d} (created now)."

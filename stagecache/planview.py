@@ -40,7 +40,7 @@ def _stage_rows(plan: BuildPlan) -> list[dict]:
 _LOCAL_DIR_ORIGINS = {
     "config": " ([cache].local_dir)",
     "project": " (default)",
-    "user": " (default outside the project: its .dockerignore does not exclude .stagecache/cache)",
+    "user": " (default outside the project: no .dockerignore line keeps .stagecache/cache out of the build context)",
 }
 
 

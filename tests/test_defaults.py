@@ -30,7 +30,9 @@ def test_a_plain_project_plans_its_local_cache_outside_the_context(tmp_path: Pat
     assert result.exit_code == 0, result.output
     line = next(ln for ln in result.output.splitlines() if ln.startswith("local dir:"))
     assert line.startswith(f"local dir:  {tmp_path / 'xdg' / 'stagecache'}/shop-")
-    assert line.endswith("(default outside the project: its .dockerignore does not exclude .stagecache/cache)")
+    assert line.endswith(
+        "(default outside the project: no .dockerignore line keeps .stagecache/cache out of the build context)"
+    )
     assert str(root) + "/.stagecache" not in result.output
     assert sorted(p.name for p in root.iterdir()) == ["Dockerfile"]  # plan writes nothing
 
