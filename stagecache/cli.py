@@ -230,8 +230,10 @@ def plan(
     """Show the stage graph and the exact docker commands bake would run. Runs nothing."""
     from stagecache import planview
     from stagecache.plan import make_plan
+    from stagecache.preflight import check_local_dir
 
     p = make_plan(_load(selection))
+    check_local_dir(p)  # a folder bake would refuse is refused here too (it only reads)
     if as_json:
         typer.echo(json.dumps(planview.to_json(p), indent=2))
     else:

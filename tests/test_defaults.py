@@ -116,3 +116,14 @@ def test_the_refusal_names_the_environment_variable_that_chose_the_mode(tmp_path
         "Error: the embedded default configuration: cache mode 'registry' (from STAGECACHE_CACHE_MODE) keeps its "
         "cache in a registry, but [project].image is not set"
     )
+
+
+@pytest.mark.parametrize(
+    ("local_dir", "said"), [("/", "key 'cache.local_dir' is /;"), ("cachedir", "Add the line 'cachedir/'")]
+)
+def test_plan_refuses_a_local_cache_folder_that_bake_would_refuse(tmp_path: Path, local_dir: str, said: str) -> None:
+    root = plain(tmp_path, f'[cache]\nlocal_dir = "{local_dir}"\n')
+    for command in ("plan", "bake"):
+        result = runner.invoke(app, [command, "-C", str(root)])
+        assert result.exit_code == 2 and said in result.output, (command, result.output)
+    assert not (root / "cachedir").exists()
