@@ -36,12 +36,14 @@ from typing import TYPE_CHECKING
 from stagecache.errors import Cancelled, Interrupted
 from stagecache.execution import Execution
 from stagecache.plan import BuildPlan, StageBuild
-from stagecache.report import StageResult, source_of, with_exports
-from stagecache.stagebuild import ExportingDisplay, build_stage, detail, export_needed
+from stagecache.report import StageResult, source_of
+from stagecache.stagebuild import build_stage, detail
 
 if TYPE_CHECKING:  # pragma: no cover
-    from collections.abc import Callable
+    from collections.abc import Callable, Collection, Iterable
 
+    from stagecache.bake import Display
+    from stagecache.progress import Event
     from stagecache.runner import Runner
 
 
@@ -146,11 +148,24 @@ def needing_own_build(plan: BuildPlan, rows: dict[str, StageResult]) -> list[Sta
     for b in plan.builds:
         if any(rows[label].status != "built" for label in b.reports if label in rows):
             continue  # after a failed first build: only the stages it did build are exported
-        if export_needed(b, rows):
+        if _export_needed(b, rows):
             out.append(b)
         elif b.push:
             out.append(b.without_export())  # its cache is current: pushed, not exported again
     return out
+
+
+def _export_needed(build: StageBuild, rows: dict[str, StageResult]) -> bool:
+    """Whether ``build`` must export its cache, given its stages' rows from the probe: it has a
+    cache to export, and one of its steps missed, or its own cache was missing or could not be
+    imported (a first run, a lost cache)."""
+    if not build.cache.cache_to:
+        return False
+    if any(not s.cached for label in build.reports if label in rows for s in rows[label].steps):
+        return True
+    own = str(build.cache.cache_from[0]) if build.cache.cache_from else None
+    row = rows.get(build.stage)
+    return own is None or row is None or dict(row.cache_sources()).get(own) != "imported"
 
 
 def export(run: Execution, builds: list[StageBuild], execute: Callable[[Execution], None]) -> None:
@@ -160,12 +175,69 @@ def export(run: Execution, builds: list[StageBuild], execute: Callable[[Executio
     sub = Execution(
         replace(run.plan, builds=tuple(builds), probe=None),
         run.runner,
-        ExportingDisplay(run.display, {b.stage for b in builds if not b.cache.cache_to}),
+        _Exporting(run.display, {b.stage for b in builds if not b.cache.cache_to}),
         run.started,
     )
     execute(sub)
-    run.rows[:] = with_exports({r.stage: r for r in run.rows}, sub.rows, {b.stage for b in builds})
+    run.rows[:] = merge({r.stage: r for r in run.rows}, sub.rows, {b.stage for b in builds})
     for note in sub.notes:
         run.notes.append(note)
     if sub.error is not None:
         run.fail(sub.error)
+
+
+class _Exporting:
+    """The display of the builds that follow the probe: their headers (saying whether each
+    exports its cache or only pushes its image) and messages, not their steps (all cached) nor
+    their step counts (the probe's are the report's)."""
+
+    def __init__(self, display: Display, push_only: Collection[str] = ()) -> None:
+        self._display = display
+        self._push_only = push_only
+
+    def stage_started(self, stage: str, index: int, count: int, detail: str) -> None:  # noqa: D102
+        why = "to push its image" if stage in self._push_only else "to export what the first one built"
+        self._display.stage_started(stage, index, count, f"{detail}; its own build, {why}")
+
+    def event(self, e: Event) -> None:  # noqa: D102
+        if e.kind == "error" or (e.kind == "message" and e.text.startswith(("ERROR", "WARNING"))):
+            self._display.event(e)
+
+    def stage_finished(self, stage: str, steps: int, cached: int, seconds: float, status: str) -> None:  # noqa: D102
+        if status != "built":
+            self._display.stage_finished(stage, steps, cached, seconds, status)
+
+    def message(self, text: str) -> None:  # noqa: D102
+        self._display.message(text)
+
+    def close(self) -> None:  # noqa: D102
+        pass
+
+
+def merge(probed: dict[str, StageResult], own: Iterable[StageResult], planned: set[str]) -> list[StageResult]:
+    """The report's rows: the probe's steps, with what each stage's own build exported and
+    pushed, its status if that build failed or stopped, and the time it took. A stage whose own
+    build was planned but never started (a failure stopped the rest) is "skipped": its cache
+    was not exported, nor its image pushed."""
+    by_stage = {r.stage: r for r in own}
+    out = []
+    for label, row in probed.items():
+        r = by_stage.get(label)
+        if r is None:
+            out.append(replace(row, status="skipped") if label in planned and row.status == "built" else row)
+            continue
+        out.append(
+            replace(
+                row,
+                status=r.status if r.status != "built" else row.status,
+                seconds=round(row.seconds + r.seconds, 3),
+                tags=r.tags,
+                pushed=r.pushed,
+                cache_to=r.cache_to,
+                export_errors=r.export_errors,
+                export_seconds=r.export_seconds,
+                retries=row.retries + r.retries,
+                finished_at=r.finished_at,
+            )
+        )
+    return out

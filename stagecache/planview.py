@@ -204,7 +204,9 @@ def render(plan: BuildPlan) -> str:
     for cmd in plan.pulls:
         n += 1
         out.append(f"  {n}. {cmd.display()}    # a missing image is fine on the first run")
-    for b in () if plan.config.cache.read_only and plan.probe is not None else plan.builds:
+    # A read-only bake with a first build is that build alone.
+    builds = () if plan.config.cache.read_only and plan.probe is not None else plan.builds
+    for b in builds:
         n += 1
         label = b.stage + (f" (with {', '.join(b.folded)})" if b.folded else "")
         out.append(f"  {n}. # {label}")

@@ -10,7 +10,7 @@ import re
 import secrets
 import stat
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
@@ -384,33 +384,3 @@ def _keep_mode(path: Path, tmp: Path) -> None:
 
 def _cannot_write(path: Path, exc: OSError) -> UsageError:
     return UsageError(f"cannot write {path}: {exc.strerror or exc}. Choose a path in a folder you can write to.")
-
-
-def with_exports(probed: dict[str, StageResult], own: Iterable[StageResult], planned: set[str]) -> list[StageResult]:
-    """The report's rows after a build that exported nothing (the fast path's probe, or a
-    stage's first build): its steps, with what each stage's own export build exported and
-    pushed, its status if that build failed or stopped, and the time it took. A stage whose
-    export build was planned but never started (a failure stopped the rest) is "skipped": its
-    cache was not exported, nor its image pushed."""
-    by_stage = {r.stage: r for r in own}
-    out = []
-    for label, row in probed.items():
-        r = by_stage.get(label)
-        if r is None:
-            out.append(replace(row, status="skipped") if label in planned and row.status == "built" else row)
-            continue
-        out.append(
-            replace(
-                row,
-                status=r.status if r.status != "built" else row.status,
-                seconds=round(row.seconds + r.seconds, 3),
-                tags=r.tags or row.tags,
-                pushed=r.pushed or row.pushed,
-                cache_to=r.cache_to,
-                export_errors=r.export_errors,
-                export_seconds=r.export_seconds,
-                retries=row.retries + r.retries,
-                finished_at=r.finished_at,
-            )
-        )
-    return out

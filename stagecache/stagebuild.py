@@ -17,8 +17,6 @@ from stagecache.report import StageResult, step_results
 from stagecache.runner import Runner
 
 if TYPE_CHECKING:  # pragma: no cover
-    from collections.abc import Collection
-
     from stagecache.bake import Display
     from stagecache.progress import Event
 
@@ -150,19 +148,6 @@ def build_stage(plan: BuildPlan, build: StageBuild, runner: Runner, display: Dis
     return StageOutcome((*folded, result))
 
 
-def export_needed(build: StageBuild, rows: dict[str, StageResult]) -> bool:
-    """Whether ``build`` must export its cache, given its stages' rows from a build that
-    imported the cache and exported none: it has a cache to export, and one of its steps
-    missed, or its own cache was missing or could not be imported (a first run, a lost cache)."""
-    if not build.cache.cache_to:
-        return False
-    if any(not s.cached for label in build.reports if label in rows for s in rows[label].steps):
-        return True
-    own = str(build.cache.cache_from[0]) if build.cache.cache_from else None
-    row = rows.get(build.stage)
-    return own is None or row is None or dict(row.cache_sources()).get(own) != "imported"
-
-
 def push(build: StageBuild, runner: Runner, display: Display) -> tuple[float, int]:
     """Run the stage's ``docker push`` commands (see plan.push_with_docker); the seconds they
     took and how many were tried again. A failure names the stage and the ref, as a push inside
@@ -177,31 +162,3 @@ def push(build: StageBuild, runner: Runner, display: Display) -> tuple[float, in
                 f"stage '{build.stage}': the build ran but a registry operation failed: {exc.message}"
             ) from None
     return time.monotonic() - t0, retries
-
-
-class ExportingDisplay:
-    """The display of the stages' own builds after the fast path's first build: their headers
-    (saying whether each exports its cache or only pushes its image) and messages, not their
-    steps (all cached) nor their step counts (the first build's are the report's)."""
-
-    def __init__(self, display: Display, push_only: Collection[str] = ()) -> None:
-        self._display = display
-        self._push_only = push_only
-
-    def stage_started(self, stage: str, index: int, count: int, detail: str) -> None:  # noqa: D102
-        why = "to push its image" if stage in self._push_only else "to export what the first one built"
-        self._display.stage_started(stage, index, count, f"{detail}; its own build, {why}")
-
-    def event(self, e: Event) -> None:  # noqa: D102
-        if e.kind == "error" or (e.kind == "message" and e.text.startswith(("ERROR", "WARNING"))):
-            self._display.event(e)
-
-    def stage_finished(self, stage: str, steps: int, cached: int, seconds: float, status: str) -> None:  # noqa: D102
-        if status != "built":
-            self._display.stage_finished(stage, steps, cached, seconds, status)
-
-    def message(self, text: str) -> None:  # noqa: D102
-        self._display.message(text)
-
-    def close(self) -> None:  # noqa: D102
-        pass
