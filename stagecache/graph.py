@@ -286,14 +286,12 @@ def platform_args(target_platform: str, build_platform: str | None = None) -> di
     return out
 
 
-def read_text(path: Path) -> str:
-    """The Dockerfile's text, or a DockerfileError naming the fix."""
+def read_text(path: Path, fix: str = "Set [project].dockerfile to its path (relative to stagecache.toml).") -> str:
+    """The Dockerfile's text, or a DockerfileError naming the fix (``fix``: for a missing file)."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise DockerfileError(
-            f"{path}: Dockerfile not found. Set [project].dockerfile to its path (relative to stagecache.toml)."
-        ) from None
+        raise DockerfileError(f"{path}: Dockerfile not found. {fix}") from None
     except IsADirectoryError:
         raise DockerfileError(
             f"{path}: is a directory, not a Dockerfile. Set [project].dockerfile to the file itself."

@@ -253,12 +253,22 @@ def load_graphs(config: Config, probe: Callable[[], bool] | None = None) -> tupl
     ``probe`` (bake, doctor, bench) answers whether the engine's built-in Dockerfile frontend is
     1.11 or later, for files whose meaning depends on it (graph.parse_for_engine); without it
     (plan) the current stable frontend is assumed and no engine is asked."""
-    text = graphmod.read_text(config.dockerfile)
+    text = graphmod.read_text(config.dockerfile, _dockerfile_fix(config))
     args = dict(config.build_args)
     platforms = config.platforms or (None,)
     if probe is None:
         return tuple(graphmod.parse(config.dockerfile, args, p, text=text) for p in platforms)
     return tuple(graphmod.parse_for_engine(config.dockerfile, args, p, probe, text=text) for p in platforms)
+
+
+def _dockerfile_fix(config: Config) -> str:
+    """What to do about a Dockerfile that is not there, given where the config came from."""
+    if config.path is None:
+        return (
+            f"No stagecache.toml was found in {config.root}, so the Dockerfile is looked for there: run "
+            "stagecache in the project folder (or pass -C DIR), or set [project].dockerfile in a stagecache.toml."
+        )
+    return f"Set [project].dockerfile in {config.path} to its path, relative to {config.path.parent}."
 
 
 def make_plan(

@@ -211,7 +211,8 @@ def summary(result: BakeResult) -> str:
             where = f"(built within {s.built_in})"
         if s.status != "built":
             where = s.status
-        rows.append([s.stage, str(len(s.steps)), str(s.cached), _pct(s.hit_ratio), f"{s.seconds:.1f}", where])
+        seconds = "-" if s.status == "skipped" else f"{s.seconds:.1f}"  # a stage that never started took no time
+        rows.append([s.stage, str(len(s.steps)), str(s.cached), _pct(s.hit_ratio), seconds, where])
     rows.append(["total", str(result.steps), str(result.cached), _pct(result.hit_ratio), f"{result.seconds:.1f}", ""])
     table = render_table(rows, ["stage", "steps", "cached", "hit", "seconds", "image"], right=(1, 2, 3, 4))
     lines = [table]
@@ -221,7 +222,28 @@ def summary(result: BakeResult) -> str:
     lines.extend(_grouped("cache export failed", exports, "the next run will not have {}"))
     if result.cold and result.status == "success":
         lines.append("cold build: no step came from cache (first run, or no cache was found to import).")
+    lines.extend(_engine_hits(result))
     return "\n".join(lines)
+
+
+def _engine_hits(result: BakeResult) -> list[str]:
+    """A note when stages hit steps although none of the caches they import was there: those
+    hits came from the engine's own build cache, which a fresh CI runner does not have, so
+    the hit ratio says nothing of what CI will see."""
+    stages = [
+        s
+        for s in result.stages
+        if s.cached and s.cache_from and all(state != "imported" for _, state in s.cache_sources())
+    ]
+    if not stages:
+        return []
+    names = ", ".join(s.stage for s in stages)
+    hits = sum(s.cached for s in stages)
+    return [
+        f"note: {names}: {hits} cached step{'s' if hits != 1 else ''} with none of "
+        f"{'its' if len(stages) == 1 else 'their'} caches found or imported: those came from this engine's own "
+        "build cache, which a fresh CI runner starts without."
+    ]
 
 
 _VARYING = (

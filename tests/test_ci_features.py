@@ -284,3 +284,37 @@ def test_settings_for_a_stage_the_dockerfile_does_not_have_are_refused(tmp_path:
         "(did you mean runtime?). Stages: compile, runtime. Rename or remove the table."
     )
     assert info.value.exit_code == 2
+
+
+def test_hits_with_every_cache_missing_are_said_to_come_from_the_engine() -> None:
+    def stage(name: str, missing: bool, cached: bool) -> StageResult:
+        ref = f"type=registry,ref=127.0.0.1:9/app:cache-{name}"
+        return StageResult(
+            name,
+            "built",
+            1.0,
+            (StepResult(name, 2, "RUN true", 3, cached, 0.0),),
+            cache_from=(ref,),
+            missing_caches=(f"127.0.0.1:9/app:cache-{name}: not found",) if missing else (),
+        )
+
+    engine_only = BakeResult(
+        "success", "app", "registry", "max", (stage("base", True, True), stage("app", True, True)), 1.0
+    )
+    assert summary(engine_only).splitlines()[-1] == (
+        "note: base, app: 2 cached steps with none of their caches found or imported: those came from this "
+        "engine's own build cache, which a fresh CI runner starts without."
+    )
+    # An imported cache, or a stage that missed, gets no note.
+    imported = BakeResult(
+        "success", "app", "registry", "max", (stage("base", False, True), stage("app", True, False)), 1.0
+    )
+    assert "note:" not in summary(imported)
+
+
+def test_a_skipped_stage_shows_no_time_in_the_summary() -> None:
+    failed = StageResult("base", "failed", 2.5, (StepResult("base", 2, "RUN false", 3, False, 2.5, error="exit 1"),))
+    skipped = StageResult("app", "skipped", 0.0)
+    rows = summary(BakeResult("failed", "app", "local", "max", (failed, skipped), 2.6)).splitlines()
+    assert rows[2].split() == ["base", "1", "0", "0%", "2.5", "failed"]
+    assert rows[3].split() == ["app", "0", "0", "-", "-", "skipped"]

@@ -71,8 +71,22 @@ def test_missing_dockerfile_exit_2(tmp_path: Path) -> None:
     result = runner.invoke(app, ["plan", "-C", str(tmp_path)])
     assert result.exit_code == 2
     assert result.output == (
-        f"Error: {tmp_path / 'Dockerfile'}: Dockerfile not found. Set [project].dockerfile to its path "
-        "(relative to stagecache.toml).\n"
+        f"Error: {tmp_path / 'Dockerfile'}: Dockerfile not found. No stagecache.toml was found in {tmp_path}, "
+        "so the Dockerfile is looked for there: run stagecache in the project folder (or pass -C DIR), or set "
+        "[project].dockerfile in a stagecache.toml.\n"
+    )
+
+
+def test_a_missing_dockerfile_is_looked_for_beside_the_config_given(tmp_path: Path) -> None:
+    (tmp_path / "proj").mkdir()
+    (tmp_path / "proj" / "Dockerfile").write_text("FROM scratch\n")
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf" / "ci.toml").write_text('[project]\nimage = "x/y"\n')
+    result = runner.invoke(app, ["plan", "-C", str(tmp_path / "proj"), "-c", str(tmp_path / "conf" / "ci.toml")])
+    assert result.exit_code == 2
+    assert result.output == (
+        f"Error: {tmp_path / 'conf' / 'Dockerfile'}: Dockerfile not found. Set [project].dockerfile in "
+        f"{tmp_path / 'conf' / 'ci.toml'} to its path, relative to {tmp_path / 'conf'}.\n"
     )
 
 

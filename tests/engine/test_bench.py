@@ -29,6 +29,33 @@ def bench_project(make_project) -> Project:
     return p
 
 
+def run_bench(p: Project, work: Path, out: Path, *extra: str) -> tuple[subprocess.CompletedProcess, dict]:
+    done = subprocess.run(
+        [STAGECACHE, "bench", "-C", str(p.root), "--allow-prune", "--scenario", "cold,cold-edit-source"]
+        + ["--progress", "plain", "--layers", "--json", str(out / "bench.json"), *extra],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TMPDIR": str(work)},
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done, json.loads((out / "bench.json").read_text())
+
+
+def steps(data: dict, strategy: str, scenario: str) -> dict[str, dict[int, bool]]:
+    """Cache hit or miss of each step of each stage, in one strategy's run of a scenario."""
+    (run,) = [r for r in data["runs"] if r["strategy"] == strategy and r["scenario"] == scenario]
+    assert run["status"] == "success", run
+    out: dict[str, dict[int, bool]] = {}
+    for row in data["layers"][scenario]:
+        cell = row["strategies"].get(strategy)
+        if cell is not None:
+            out.setdefault(row["stage"], {})[row["step"]] = cell["cached"]
+    return out
+
+
+TOOLCHAIN_KEPT = {"compile-image": {2: True, 3: True, 4: False, 5: False}, "runtime-image": {2: True, 3: False}}
+
+
 def test_bench_matrix_on_a_fresh_runner(make_project, tmp_path: Path) -> None:
     p = bench_project(make_project)
     before = tree_digest(p.root)
@@ -36,48 +63,14 @@ def test_bench_matrix_on_a_fresh_runner(make_project, tmp_path: Path) -> None:
     out = tmp_path / "out"
     work = tmp_path / "tmp"
     work.mkdir()
-    done = subprocess.run(
-        [
-            STAGECACHE,
-            "bench",
-            "-C",
-            str(p.root),
-            "--allow-prune",
-            "--scenario",
-            "cold,cold-edit-source",
-            "--progress",
-            "plain",
-            "--layers",
-            "--json",
-            str(out / "bench.json"),
-            "--markdown",
-            str(out / "bench.md"),
-            "--chart",
-            str(out / "bench.png"),
-        ],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "TMPDIR": str(work)},
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    data = json.loads((out / "bench.json").read_text())
+    done, data = run_bench(p, work, out, "--markdown", str(out / "bench.md"), "--chart", str(out / "bench.png"))
     assert data["schema"] == "stagecache.bench/v1" and data["status"] == "complete"
     assert [s["name"] for s in data["strategies"]] == list(STRATEGIES)
-
-    def steps(strategy: str, scenario: str) -> dict[str, dict[int, bool]]:
-        (run,) = [r for r in data["runs"] if r["strategy"] == strategy and r["scenario"] == scenario]
-        assert run["status"] == "success", run
-        out: dict[str, dict[int, bool]] = {}
-        for row in data["layers"][scenario]:
-            cell = row["strategies"].get(strategy)
-            if cell is not None:
-                out.setdefault(row["stage"], {})[row["step"]] = cell["cached"]
-        return out
 
     all_miss = {"compile-image": dict.fromkeys((2, 3, 4, 5), False), "runtime-image": {2: False, 3: False}}
     # cold: BuildKit's final-only caches survive a no-change fresh runner; classic-final does not.
     for name in STRATEGIES:
-        got = steps(name, "cold")
+        got = steps(data, name, "cold")
         if name == "none":
             assert got == all_miss
         elif name == "classic-final":
@@ -85,13 +78,18 @@ def test_bench_matrix_on_a_fresh_runner(make_project, tmp_path: Path) -> None:
         else:
             assert all(all(s.values()) for s in got.values()) and len(got) == 2, (name, got)
     # cold-edit-source: the toolchain step before COPY hello.c survives only with per-stage (or max) caches.
+    # BuildKit 0.13 on this engine sometimes fails to match one step from a registry cache that holds it
+    # (docs/benchmarks.md, "Registry caches on this engine"): a registry strategy that lost a step gets
+    # one more bench of its own, which must keep every step.
+    lost = [n for n in KEEP_TOOLCHAIN if steps(data, n, "cold-edit-source") != TOOLCHAIN_KEPT]
+    assert all(n.startswith("registry-") for n in lost), lost
+    again = run_bench(p, work, tmp_path / "again", "--strategy", ",".join(lost))[1] if lost else data
     for name in STRATEGIES:
-        got = steps(name, "cold-edit-source")
+        got = steps(again if name in lost else data, name, "cold-edit-source")
         if name == "none":
             assert got == all_miss
         elif name in KEEP_TOOLCHAIN:
-            assert got["compile-image"] == {2: True, 3: True, 4: False, 5: False}, name
-            assert got["runtime-image"] == {2: True, 3: False}, name
+            assert got == TOOLCHAIN_KEPT, name
         else:
             assert name in LOSE_TOOLCHAIN
             assert got["compile-image"] == dict.fromkeys((2, 3, 4, 5), False), name
