@@ -149,9 +149,19 @@ def write_result(name: str, data: dict) -> Path:
     return out
 
 
-def finish(name: str, repeat: int, times: dict[str, list[float]], baseline: str, variant: str, target: float) -> None:
-    """Write benchmarks/results/NAME.json and print the summary and the target's verdict."""
+def finish(
+    name: str,
+    repeat: int,
+    times: dict[str, list[float]],
+    baseline: str,
+    variant: str,
+    target: float,
+    extra: dict | None = None,
+) -> None:
+    """Write benchmarks/results/NAME.json (with ``extra`` results) and print the summary and
+    the target's verdict."""
     result = {"benchmark": name, "repeat": repeat, "versions": versions(), "seconds": summary(times, baseline)}
+    result.update(extra or {})
     path = write_result(name, result)
     print(json.dumps(result, indent=2))
     ratio = result["seconds"][variant][f"ratio_to_{baseline}"]

@@ -11,11 +11,13 @@ the error that stopped the bake, if any.
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from stagecache import fastpath, localcache
+from stagecache import fastpath, localcache, why
 from stagecache.errors import CacheGateFailed, Interrupted, StagecacheError
 from stagecache.execution import Execution
 from stagecache.plan import BuildPlan
@@ -89,7 +91,7 @@ def run_bake(
     runner.reset()
     try:
         with runner.interruptible():
-            with localcache.lock(plan, display.message):
+            with localcache.lock(plan, display.message), _explained(run):
                 if created:
                     display.message(f"note: {localcache.first_use(plan.config)}")
                 for ref in (c.argv[-1] for c in plan.pulls):
@@ -136,6 +138,18 @@ def run_bake(
         frontend=plan.graph.frontend.to_json(),
         error=error,
     )
+
+
+@contextlib.contextmanager
+def _explained(run: Execution) -> Iterator[None]:
+    """Read the stored input manifests before the builds; after them (however they ended),
+    name each stage's first miss and store the manifests of the caches written (stagecache.why)."""
+    record = why.Record.start(run.plan)
+    try:
+        yield
+    finally:
+        run.rows[:] = record.finish(run.rows)
+        run.notes.extend(record.notes)
 
 
 def bake(

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING
 from stagecache.errors import Cancelled, Interrupted
 from stagecache.execution import Execution
 from stagecache.plan import BuildPlan, StageBuild
-from stagecache.report import StageResult, source_of
+from stagecache.report import StageResult, mentions, source_of
 from stagecache.stagebuild import build_stage, detail
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -84,7 +84,8 @@ def probe(run: Execution) -> dict[str, StageResult]:
         return tuple(
             e
             for e in said
-            if any(src in e for src in sources[stage]) or (stage == build.stage and not any(src in e for src in every))
+            if any(mentions(e, src) for src in sources[stage])
+            or (stage == build.stage and not any(mentions(e, src) for src in every))
         )
 
     rows = {}

@@ -67,6 +67,14 @@ class Instruction:
     """An ONBUILD trigger of the base stage, run at the start of this stage."""
     workdir: str | None = field(default=None, compare=False, repr=False)
     """The working directory after this instruction, where known."""
+    env: tuple[tuple[str, str], ...] = field(default=(), compare=False, repr=False)
+    """The variables (ARG and ENV) in effect when the step runs, where known."""
+    arg_names: tuple[str, ...] = field(default=(), compare=False, repr=False)
+    """The names among them that an ARG of the stage set."""
+    context_sources: tuple[str, ...] = field(default=(), compare=False, repr=False)
+    """The sources of a COPY or ADD from the build context, expanded."""
+    uses: tuple[str, ...] = field(default=(), compare=False, repr=False)
+    """The ``--from`` of a COPY and the ``from=`` of RUN mounts, as written."""
 
     @property
     def keyword(self) -> str:
@@ -785,12 +793,14 @@ class _Resolver:
         else:
             workdir, env = done[base_stage].final_workdir, dict(done[base_stage].env)
         out: list[Instruction] = []
+        arg_names: set[str] = set()
         for c, onbuild in commands:
             where = self._where(c)
             self._crash_check(_words(c), env, where, c.keyword, skip_unset=c.keyword == "RUN")
             step = None
             if c.keyword == "ARG":
                 for name, default in _arg_pairs(where, c.args):
+                    arg_names.add(name)
                     value = self.args.get(name)
                     if value is None and default is not None:
                         value = _quiet_expand(default, env, self.source.escape)
@@ -816,7 +826,22 @@ class _Resolver:
             elif step is not None:
                 step = None  # with a total of 0, BuildKit writes no [stage i/n] prefix at all
             text = f"ONBUILD {c.text}" if onbuild and self.fe.modern else c.text
-            out.append(Instruction(c.line, text, step=step, onbuild=onbuild, workdir=workdir))
+            sources: tuple[str, ...] = ()
+            if c.keyword in ("COPY", "ADD") and not c.flag("from") and not c.heredoc:
+                sources = tuple(_quiet_expand(w, env, self.source.escape) or w for w in c.args[:-1])
+            out.append(
+                Instruction(
+                    c.line,
+                    text,
+                    step=step,
+                    onbuild=onbuild,
+                    workdir=workdir,
+                    env=tuple(sorted(env.items())) if step is not None else (),
+                    arg_names=tuple(sorted(arg_names & env.keys())) if step is not None else (),
+                    context_sources=sources,
+                    uses=tuple(ref for ref, _ in _sources(c)),
+                )
+            )
         return tuple(out), total, (workdir, env)
 
     def _warn_names(self, heads: Sequence[_Head]) -> None:

@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from stagecache import inputstore
 from stagecache.errors import EnvironmentProblem, UsageError
 from stagecache.registry import MANIFEST_TYPES
 
@@ -44,8 +45,9 @@ _TAG_TEXT = (
     "# stagecache deletes and replaces folders in it: keep nothing else here.\n"
 )
 LOCK = ".lock"
-_LAYOUT = frozenset({"index.json", "oci-layout", "blobs", "ingest"})
-"""What a BuildKit local cache export (an OCI layout) holds."""
+_LAYOUT = frozenset({"index.json", "oci-layout", "blobs", "ingest", inputstore.FILE, inputstore.FILE + ".tmp"})
+"""What a BuildKit local cache export (an OCI layout) holds, and stagecache's record of the
+inputs the cache was built from (stagecache.inputstore)."""
 
 
 _DIGEST_HEX = {"sha256": 64, "sha384": 96, "sha512": 128}

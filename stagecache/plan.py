@@ -265,10 +265,10 @@ def _dockerfile_fix(config: Config) -> str:
     """What to do about a Dockerfile that is not there, given where the config came from."""
     if config.path is None:
         return (
-            f"No stagecache.toml was found in {config.root}, so the Dockerfile is looked for there: run "
-            "stagecache in the project folder (or pass -C DIR), or set [project].dockerfile in a stagecache.toml."
+            f"No stagecache.toml was found in {config.root}, so the Dockerfile is looked for there: run stagecache "
+            "in the project folder (or point -C at it), or set [project].dockerfile in a stagecache.toml."
         )
-    return f"Set [project].dockerfile in {config.path} to its path, relative to {config.path.parent}."
+    return f"Check [project].dockerfile in {config.path} (a path relative to {config.path.parent}, or an absolute one)."
 
 
 def make_plan(

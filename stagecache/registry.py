@@ -14,6 +14,7 @@ httpx is imported inside the methods that talk HTTP, so that importing this modu
 from __future__ import annotations
 
 import base64
+import hashlib
 import ipaddress
 import json
 import os
@@ -37,6 +38,8 @@ _ACCEPT = ", ".join(
     ]
 )
 
+
+_OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 
 MANIFEST_TYPES = frozenset(_ACCEPT.split(", "))
 """The media types of an image manifest or index (what a cache ref points to)."""
@@ -379,20 +382,27 @@ class RegistryClient:
         return self.base + path
 
     def _get(
-        self, path: str, accept: str | None = None, method: str = "GET", scope: str = ""
+        self,
+        path: str,
+        accept: str | None = None,
+        method: str = "GET",
+        scope: str = "",
+        body: tuple[str, bytes] | None = None,
     ) -> tuple[int, Any, bytes]:
-        """One request, answering a 401 challenge once. Returns (status, headers, body); the
-        headers are case-insensitive."""
+        """One request (``body``: its content type and bytes), answering a 401 challenge once.
+        Returns (status, headers, body); the headers are case-insensitive."""
         url = self._url(path)
         own = _origin(url) == self._origin
-        resp = self._request(url, accept, method, self._tokens.get(scope) if own else None)
+        resp = self._request(url, accept, method, self._tokens.get(scope) if own else None, body)
         if resp.status_code == 401 and self.credentials is not None and own and _origin(str(resp.url)) == self._origin:
             auth = self._authorize(resp.headers.get("WWW-Authenticate", ""), scope)
             if auth:
-                resp = self._request(url, accept, method, auth)
+                resp = self._request(url, accept, method, auth, body)
         return resp.status_code, resp.headers, resp.content
 
-    def _request(self, url: str, accept: str | None, method: str, auth: str | None) -> Any:
+    def _request(
+        self, url: str, accept: str | None, method: str, auth: str | None, body: tuple[str, bytes] | None = None
+    ) -> Any:
         import httpx
 
         headers = {}
@@ -400,8 +410,10 @@ class RegistryClient:
             headers["Accept"] = accept
         if auth:
             headers["Authorization"] = auth
+        if body is not None:
+            headers["Content-Type"] = body[0]
         try:
-            return self._http().request(method, url, headers=headers)
+            return self._http().request(method, url, headers=headers, content=body[1] if body else None)
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             # "from None": httpx's exception holds the request, Authorization header included.
             raise RegistryAccessError(f"{self.host}: {method} {url}: {str(exc) or type(exc).__name__}") from None
@@ -488,6 +500,61 @@ class RegistryClient:
         data = json.loads(body)
         data["_digest"] = headers.get("Docker-Content-Digest", "")
         return data
+
+    def artifact(self, repository: str, tag: str, media_type: str) -> bytes | None:
+        """The one layer of type ``media_type`` of the artifact at ``repository:tag`` (see
+        :meth:`put_artifact`), checked against its digest; None when there is none."""
+        m = self.manifest(repository, tag)
+        layer = next((x for x in (m or {}).get("layers") or [] if x.get("mediaType") == media_type), None)
+        if layer is None:
+            return None
+        status, _, data = self._get(f"/{repository}/blobs/{layer['digest']}", scope=f"repository:{repository}:pull")
+        if status != 200 or "sha256:" + hashlib.sha256(data).hexdigest() != layer["digest"]:
+            return None
+        return data
+
+    def put_artifact(self, repository: str, tag: str, media_type: str, data: bytes) -> None:
+        """Push ``data`` as a small OCI artifact at ``repository:tag``: an image manifest with
+        the empty config and one layer of type ``media_type``. RegistryError when refused."""
+        scope = f"repository:{repository}:pull,push"
+        layer = self._put_blob(repository, data, scope)
+        config = self._put_blob(repository, b"{}", scope)
+        manifest = {
+            "schemaVersion": 2,
+            "mediaType": _OCI_MANIFEST,
+            "artifactType": media_type,
+            "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": config, "size": 2},
+            "layers": [{"mediaType": media_type, "digest": layer, "size": len(data)}],
+        }
+        status, _, said = self._get(
+            f"/{repository}/manifests/{tag}",
+            method="PUT",
+            scope=scope,
+            body=(_OCI_MANIFEST, json.dumps(manifest).encode()),
+        )
+        if status != 201:
+            raise RegistryError(
+                f"{self.host}/{repository}:{tag}: the registry refused the manifest: HTTP {status} {said[:200]!r}"
+            )
+
+    def _put_blob(self, repository: str, data: bytes, scope: str) -> str:
+        """Upload ``data`` as one blob (a monolithic upload); its digest."""
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        status, _, _ = self._get(f"/{repository}/blobs/{digest}", method="HEAD", scope=scope)
+        if status == 200:
+            return digest
+        uploads = self._url(f"/{repository}/blobs/uploads/")
+        status, headers, said = self._get(uploads, method="POST", scope=scope)
+        location = headers.get("Location", "") if status == 202 else ""
+        if location:
+            target = urllib.parse.urljoin(uploads, location)
+            target += ("&" if "?" in target else "?") + urllib.parse.urlencode({"digest": digest})
+            status, _, said = self._get(target, method="PUT", scope=scope, body=("application/octet-stream", data))
+            if status == 201:
+                return digest
+        raise RegistryError(
+            f"{self.host}/{repository}: the registry refused a blob upload: HTTP {status} {said[:200]!r}"
+        )
 
     def delete_tag(self, repository: str, tag: str) -> bool:
         """Delete the manifest ``repository:tag`` points to. False when the registry refuses

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from stagecache.errors import StagecacheError, UsageError
+from stagecache.explain import Miss
 from stagecache.graph import Stage
 from stagecache.progress import Step
 
@@ -62,6 +63,11 @@ class StageResult:
     retries: int = 0
     """How many times the build or a push was tried again after a transient error (a race
     with another build of the project: see stagecache.transient)."""
+    base: str = ""
+    """The image the stage starts from as BuildKit resolved it (``image@sha256:...``), from its
+    ``FROM`` step; empty for a stage built FROM another stage, or when BuildKit did not say."""
+    first_miss: Miss | None = None
+    """The first step that missed, and why (stagecache.explain)."""
 
     def cache_sources(self) -> tuple[tuple[str, str], ...]:
         """Each imported cache with what BuildKit said of it: "imported", "missing" or "failed".
@@ -72,9 +78,9 @@ class StageResult:
         out = []
         for spec in self.cache_from:
             source = source_of(spec)
-            if any(source in m for m in self.missing_caches):
+            if any(mentions(m, source) for m in self.missing_caches):
                 out.append((spec, "missing"))
-            elif any(source in e for e in self.import_errors):
+            elif any(mentions(e, source) for e in self.import_errors):
                 out.append((spec, "failed"))
             else:
                 out.append((spec, "imported"))
@@ -142,6 +148,12 @@ class BakeResult(StageTotals):
         return self.steps > 0 and self.cached == 0
 
 
+def mentions(text: str, name: str) -> bool:
+    """Whether a builder message names the cache ``name`` (a ref or a folder) itself, not one
+    whose name only starts with it (``.../cache/app`` in a message about ``.../cache/app-debug``)."""
+    return re.search(re.escape(name) + r"(?![\w./-])", text) is not None
+
+
 def source_of(spec: str) -> str:
     """The ref or directory of a ``type=...,ref=X`` / ``src=X`` cache option (or a bare image)."""
     for part in spec.split(","):
@@ -149,6 +161,35 @@ def source_of(spec: str) -> str:
         if key in ("ref", "src"):
             return value
     return spec
+
+
+def base_of(label: str, image: str, steps: Iterable[Step], default: str = "") -> str:
+    """The image stage ``label`` starts from (``image``, as the Dockerfile names it) as BuildKit
+    resolved it: ``docker.io/library/gcc:13@sha256:...``, from a ``FROM`` step of the build's
+    progress. Stages that start from the same image share one vertex, named after one of them
+    (which one varies), so a stage without a FROM step of its own takes the one that pulled
+    its image. ``default``: the label of steps that name no stage (a one-stage build)."""
+    pulls = [
+        (s.stage or default, s.instruction.split(None, 1)[1].strip())
+        for s in steps
+        if s.is_pull and " " in s.instruction.strip()
+    ]
+    for stage, ref in pulls:
+        if stage == label:
+            return ref
+    want = _normal(image)
+    return next((ref for _, ref in pulls if image and _normal(ref.partition("@")[0]) == want), "")
+
+
+def _normal(ref: str) -> str:
+    """An image name as BuildKit spells it in progress: registry, repository and tag in full."""
+    name = ref.partition("@")[0]
+    first, _, rest = name.partition("/")
+    if not rest:
+        name = f"docker.io/library/{name}"
+    elif "." not in first and ":" not in first and first != "localhost":
+        name = f"docker.io/{name}"
+    return name if ":" in name.rsplit("/", 1)[-1] else f"{name}:latest"
 
 
 def step_results(
@@ -211,7 +252,7 @@ def summary(result: BakeResult) -> str:
             where = f"(built within {s.built_in})"
         if s.status != "built":
             where = s.status
-        seconds = "-" if s.status == "skipped" else f"{s.seconds:.1f}"  # a stage that never started took no time
+        seconds = "-" if s.status == "skipped" and not s.steps else f"{s.seconds:.1f}"  # never started: no time
         rows.append([s.stage, str(len(s.steps)), str(s.cached), _pct(s.hit_ratio), seconds, where])
     rows.append(["total", str(result.steps), str(result.cached), _pct(result.hit_ratio), f"{result.seconds:.1f}", ""])
     table = render_table(rows, ["stage", "steps", "cached", "hit", "seconds", "image"], right=(1, 2, 3, 4))
@@ -223,7 +264,17 @@ def summary(result: BakeResult) -> str:
     if result.cold and result.status == "success":
         lines.append("cold build: no step came from cache (first run, or no cache was found to import).")
     lines.extend(_engine_hits(result))
+    lines.extend(_why(result))
     return "\n".join(lines)
+
+
+def _why(result: BakeResult) -> list[str]:
+    """``why:`` and a line per stage that missed: its first missed step and the cause."""
+    missed = [s for s in result.stages if s.first_miss is not None]
+    if not missed:
+        return []
+    width = max(len(s.stage) for s in missed)
+    return ["why:", *(f"  {s.stage:<{width}}  {s.first_miss.describe()}" for s in missed if s.first_miss)]
 
 
 def _engine_hits(result: BakeResult) -> list[str]:
@@ -239,10 +290,11 @@ def _engine_hits(result: BakeResult) -> list[str]:
         return []
     names = ", ".join(s.stage for s in stages)
     hits = sum(s.cached for s in stages)
+    steps, came = ("1 cached step", "it came") if hits == 1 else (f"{hits} cached steps", "they came")
     return [
-        f"note: {names}: {hits} cached step{'s' if hits != 1 else ''} with none of "
-        f"{'its' if len(stages) == 1 else 'their'} caches found or imported: those came from this engine's own "
-        "build cache, which a fresh CI runner starts without."
+        f"note: {names}: {steps} with none of {'its' if len(stages) == 1 else 'their'} caches found or imported: "
+        f"{came} from this engine's own build cache (earlier builds on this machine, or a step another stage of "
+        "this bake ran first), which a fresh CI runner starts without."
     ]
 
 
@@ -300,6 +352,9 @@ def to_markdown(result: BakeResult) -> str:
     notes += [f"- **{s.stage}: cache export failed**: {e}" for s in result.stages for e in s.export_errors]
     if notes:
         out += ["", *notes]
+    why = [f"- **{s.stage}** {s.first_miss.describe()}" for s in result.stages if s.first_miss is not None]
+    if why:
+        out += ["", "Why stages missed (the first missed step of each):", "", *why]
     out += [
         "",
         "_BuildKit reports which caches it could import, not which one served each step._",
@@ -321,6 +376,7 @@ def to_json(result: BakeResult) -> dict:
                 "hit_ratio": s.hit_ratio,
                 "cache_sources": [{"cache": spec, "state": state} for spec, state in s.cache_sources()],
                 "steps": [asdict(st) for st in s.steps],
+                "first_miss": None if s.first_miss is None else s.first_miss.to_json(),
             }
         )
         stages.append(d)

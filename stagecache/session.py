@@ -24,9 +24,9 @@ from stagecache.execution import Execution
 from stagecache.failures import build_failure
 from stagecache.plan import BuildPlan
 from stagecache.progress import BuildProgress, CacheFacts, Step
-from stagecache.report import StageResult, step_results
+from stagecache.report import StageResult, mentions, step_results
 from stagecache.runner import Runner
-from stagecache.stagebuild import detail, push
+from stagecache.stagebuild import detail, push, stage_base
 
 
 def bake_session(run: Execution) -> None:
@@ -104,6 +104,7 @@ def bake_session(run: Execution) -> None:
                 missing_caches=tuple(facts[b.stage].missing_caches) if is_build else (),
                 export_errors=tuple(facts[b.stage].export_errors) if is_build else (),
                 export_seconds=round(progress.export_seconds_of(bakefile.target_name(b.stage)), 3) if is_build else 0.0,
+                base=stage_base(plan, label, progress.steps.values(), single),
             )
         )
     if rc != 0:
@@ -164,12 +165,10 @@ def _session_facts(plan: BuildPlan, progress: BuildProgress, run: Execution) -> 
 
 def _names_cache(text: str, specs: Iterable[object]) -> bool:
     """Whether a builder message names one of these caches (its ref or directory)."""
-    import re
-
     for spec in specs:
         for part in str(spec).split(","):
             key, _, value = part.partition("=")
-            if key in ("ref", "src", "dest") and value and re.search(re.escape(value) + r"(?![\w./-])", text):
+            if key in ("ref", "src", "dest") and value and mentions(text, value):
                 return True
     return False
 

@@ -13,10 +13,12 @@ from stagecache.errors import Cancelled, Interrupted, RegistryError, StagecacheE
 from stagecache.failures import build_failure
 from stagecache.plan import BuildPlan, StageBuild
 from stagecache.progress import BuildProgress, LegacyProgress, Step
-from stagecache.report import StageResult, step_results
+from stagecache.report import StageResult, base_of, step_results
 from stagecache.runner import Runner
 
 if TYPE_CHECKING:  # pragma: no cover
+    from collections.abc import Iterable
+
     from stagecache.bake import Display
     from stagecache.progress import Event
 
@@ -28,6 +30,15 @@ class StageOutcome:
 
     rows: tuple[StageResult, ...]
     error: StagecacheError | None = None
+
+
+def stage_base(plan: BuildPlan, label: str, steps: Iterable[Step], default: str) -> str:
+    """The image stage ``label`` starts from, as BuildKit resolved it (report.base_of); empty
+    for a stage built FROM another stage."""
+    stage = plan.stage_of(label)
+    if stage is None or stage.base_stage is not None:
+        return ""
+    return base_of(label, stage.base, steps, default)
 
 
 def detail(plan: BuildPlan, build: StageBuild) -> str:
@@ -104,8 +115,11 @@ def build_stage(plan: BuildPlan, build: StageBuild, runner: Runner, display: Dis
     status = "built" if rc == 0 else "failed"
     if stopped is not None:
         status = "cancelled" if isinstance(stopped, Cancelled) else "interrupted"
+    bases = {label: stage_base(plan, label, progress.steps.values(), build.stage) for label in build.reports}
     folded = tuple(
-        StageResult(label, status, sum(st.seconds for st in steps[label]), steps[label], built_in=build.stage)
+        StageResult(
+            label, status, sum(st.seconds for st in steps[label]), steps[label], built_in=build.stage, base=bases[label]
+        )
         for label in build.folded
     )
     result = StageResult(
@@ -122,6 +136,7 @@ def build_stage(plan: BuildPlan, build: StageBuild, runner: Runner, display: Dis
         export_errors=tuple(progress.export_errors),
         export_seconds=round(progress.export_seconds, 3),
         retries=retries,
+        base=bases[build.stage],
     )
     if stopped is not None:
         return StageOutcome((*folded, replace(result, pushed=())), stopped)

@@ -302,8 +302,9 @@ def test_hits_with_every_cache_missing_are_said_to_come_from_the_engine() -> Non
         "success", "app", "registry", "max", (stage("base", True, True), stage("app", True, True)), 1.0
     )
     assert summary(engine_only).splitlines()[-1] == (
-        "note: base, app: 2 cached steps with none of their caches found or imported: those came from this "
-        "engine's own build cache, which a fresh CI runner starts without."
+        "note: base, app: 2 cached steps with none of their caches found or imported: they came from this "
+        "engine's own build cache (earlier builds on this machine, or a step another stage of this bake ran "
+        "first), which a fresh CI runner starts without."
     )
     # An imported cache, or a stage that missed, gets no note.
     imported = BakeResult(
@@ -318,3 +319,41 @@ def test_a_skipped_stage_shows_no_time_in_the_summary() -> None:
     rows = summary(BakeResult("failed", "app", "local", "max", (failed, skipped), 2.6)).splitlines()
     assert rows[2].split() == ["base", "1", "0", "0%", "2.5", "failed"]
     assert rows[3].split() == ["app", "0", "0", "-", "-", "skipped"]
+
+
+def test_a_cache_is_not_said_missing_for_a_message_about_a_longer_name() -> None:
+    row = StageResult(
+        "app",
+        "built",
+        1.0,
+        (StepResult("app", 2, "RUN true", 3, True, 0.0),),
+        cache_from=("type=local,src=/c/app", "type=local,src=/c/app-debug"),
+        missing_caches=("/c/app-debug: not found",),
+    )
+    assert row.cache_sources() == (("type=local,src=/c/app", "imported"), ("type=local,src=/c/app-debug", "missing"))
+    assert "note:" not in summary(BakeResult("success", "app", "local", "max", (row,), 1.0))
+
+
+def test_one_hit_from_the_engine_is_said_in_the_singular() -> None:
+    row = StageResult(
+        "app",
+        "built",
+        1.0,
+        (StepResult("app", 2, "RUN true", 3, True, 0.0), StepResult("app", 3, "RUN false", 4, False, 0.1)),
+        cache_from=("type=local,src=/c/app",),
+        missing_caches=("/c/app: not found",),
+    )
+    last = summary(BakeResult("success", "app", "local", "max", (row,), 1.0)).splitlines()[-1]
+    assert last.startswith("note: app: 1 cached step with none of its caches found or imported: it came from ")
+
+
+def test_a_skipped_stage_with_steps_from_the_first_build_shows_their_time() -> None:
+    row = StageResult("app", "skipped", 0.5, (StepResult("app", 2, "RUN true", 3, False, 0.5),))
+    assert summary(BakeResult("failed", "app", "local", "max", (row,), 1.0)).splitlines()[2].split() == [
+        "app",
+        "1",
+        "0",
+        "0%",
+        "0.5",
+        "skipped",
+    ]

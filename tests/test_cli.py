@@ -72,7 +72,7 @@ def test_missing_dockerfile_exit_2(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert result.output == (
         f"Error: {tmp_path / 'Dockerfile'}: Dockerfile not found. No stagecache.toml was found in {tmp_path}, "
-        "so the Dockerfile is looked for there: run stagecache in the project folder (or pass -C DIR), or set "
+        "so the Dockerfile is looked for there: run stagecache in the project folder (or point -C at it), or set "
         "[project].dockerfile in a stagecache.toml.\n"
     )
 
@@ -85,8 +85,8 @@ def test_a_missing_dockerfile_is_looked_for_beside_the_config_given(tmp_path: Pa
     result = runner.invoke(app, ["plan", "-C", str(tmp_path / "proj"), "-c", str(tmp_path / "conf" / "ci.toml")])
     assert result.exit_code == 2
     assert result.output == (
-        f"Error: {tmp_path / 'conf' / 'Dockerfile'}: Dockerfile not found. Set [project].dockerfile in "
-        f"{tmp_path / 'conf' / 'ci.toml'} to its path, relative to {tmp_path / 'conf'}.\n"
+        f"Error: {tmp_path / 'conf' / 'Dockerfile'}: Dockerfile not found. Check [project].dockerfile in "
+        f"{tmp_path / 'conf' / 'ci.toml'} (a path relative to {tmp_path / 'conf'}, or an absolute one).\n"
     )
 
 

@@ -15,7 +15,7 @@ import pytest
 
 from stagecache import graph
 from stagecache.progress import BuildProgress, parse_step_name
-from stagecache.report import step_results
+from stagecache.report import base_of, step_results
 from tests.conftest import DATA
 
 RAW = DATA / "rawjson"
@@ -222,3 +222,18 @@ def test_a_bake_session_gives_each_stage_its_own_cache_facts(tmp_path: Path) -> 
         "elsewhere.example/x:cache: denied"
     ]
     assert all(not f.import_errors for f in facts.values())
+
+
+def test_stages_from_one_image_share_its_pull_and_each_gets_the_digest() -> None:
+    # Recorded: base and final both start FROM stagecache/busybox:latest; BuildKit made one vertex
+    # of the two pulls and named it after final only.
+    p = feed({"file": "many-stages.cold.rawjson"})
+    pulls = [s.instruction for s in p.steps.values() if s.is_pull]
+    resolved = (
+        "docker.io/stagecache/busybox:latest@sha256:a931c1baeb7b5b3ed85617db5ec5248045fd945a1ce44f12f8f7203bfdabefa7"
+    )
+    assert pulls == [f"FROM {resolved}"]
+    assert base_of("final", "stagecache/busybox:latest", p.steps.values()) == resolved
+    assert base_of("base", "stagecache/busybox:latest", p.steps.values()) == resolved
+    assert base_of("base", "docker.io/stagecache/busybox", p.steps.values()) == resolved
+    assert base_of("base", "stagecache/busybox:1.36", p.steps.values()) == ""  # another image: not this pull

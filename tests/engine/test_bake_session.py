@@ -39,7 +39,9 @@ def test_one_bake_session_caches_every_stage_for_a_fresh_runner(make_project, mo
     assert cold.cached == 0 and cold.steps == 11, hits(cold)
     if mode == "registry":
         stages = list(hits(cold))
-        assert sorted(p.registry.tags(p.repo)) == sorted([*stages, *(f"cache-{s}" for s in stages)])
+        assert sorted(p.registry.tags(p.repo)) == sorted(
+            [*stages, *(f"cache-{s}" for s in stages), *(f"cache-{s}.inputs" for s in stages)]
+        )
     per_stage = {s.stage: s for s in cold.stages}
     assert per_stage["runtime"].pushed == ((f"{p.image}:runtime",) if mode == "registry" else ())
     p.fresh_runner()

@@ -19,7 +19,14 @@ def test_registry_mode_pushes_stage_images_and_cache_refs(make_project) -> None:
     p: Project = make_project("hello")
     p.configure("registry", "max")
     result = p.bake()
-    assert p.registry.tags(p.repo) == ["cache-compile-image", "cache-runtime-image", "compile-image", "runtime-image"]
+    assert p.registry.tags(p.repo) == [
+        "cache-compile-image",
+        "cache-compile-image.inputs",  # the record of the inputs beside each cache (stagecache.inputstore)
+        "cache-runtime-image",
+        "cache-runtime-image.inputs",
+        "compile-image",
+        "runtime-image",
+    ]
     for tag in ("cache-compile-image", "compile-image"):
         assert p.registry.manifest(p.repo, tag) is not None
     assert [s.pushed for s in result.stages] == [(f"{p.image}:compile-image",), (f"{p.image}:runtime-image",)]
@@ -34,7 +41,12 @@ def test_no_push_pushes_no_image(make_project) -> None:
     p.configure("registry")
     p.bake(push=False)
     # Cache refs are exported (that is the cache), stage images are not pushed.
-    assert p.registry.tags(p.repo) == ["cache-compile-image", "cache-runtime-image"]
+    assert p.registry.tags(p.repo) == [
+        "cache-compile-image",
+        "cache-compile-image.inputs",
+        "cache-runtime-image",
+        "cache-runtime-image.inputs",
+    ]
 
 
 def test_local_cache_is_unchanged_after_a_failed_build(make_project) -> None:

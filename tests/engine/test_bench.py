@@ -3,7 +3,9 @@
 This is the evidence behind the README's advice: on a fresh runner with no change,
 every cache but `none` and `classic-final` hits every step; after an everyday source
 edit, only the per-stage caches (and registry mode=max) keep the toolchain step that
-comes before `COPY hello.c`.
+comes before `COPY hello.c`. A registry strategy may take up to three benches to show it:
+the engine's builder sometimes runs such a step again though the imported cache holds it
+(docs/benchmarks.md); a retry is reported as a warning.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import json
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 from stagecache.strategies import STRATEGIES
@@ -56,6 +59,17 @@ def steps(data: dict, strategy: str, scenario: str) -> dict[str, dict[int, bool]
 TOOLCHAIN_KEPT = {"compile-image": {2: True, 3: True, 4: False, 5: False}, "runtime-image": {2: True, 3: False}}
 
 
+def only_lost_untouched_steps(got: dict[str, dict[int, bool]]) -> bool:
+    """Whether ``got`` differs from TOOLCHAIN_KEPT only by misses of compile-image's steps 2 and 3
+    (the ones before COPY hello.c), and runtime-image's COPY motd.txt after them."""
+    expected = TOOLCHAIN_KEPT
+    if got.keys() != expected.keys() or any(got[s].keys() != expected[s].keys() for s in expected):
+        return False
+    hits_beyond = [(s, n) for s in got for n, hit in got[s].items() if hit and not expected[s][n]]
+    lost = {(s, n) for s in got for n, hit in got[s].items() if expected[s][n] and not hit}
+    return not hits_beyond and lost <= {("compile-image", 2), ("compile-image", 3), ("runtime-image", 2)}
+
+
 def test_bench_matrix_on_a_fresh_runner(make_project, tmp_path: Path) -> None:
     p = bench_project(make_project)
     before = tree_digest(p.root)
@@ -78,14 +92,24 @@ def test_bench_matrix_on_a_fresh_runner(make_project, tmp_path: Path) -> None:
         else:
             assert all(all(s.values()) for s in got.values()) and len(got) == 2, (name, got)
     # cold-edit-source: the toolchain step before COPY hello.c survives only with per-stage (or max) caches.
-    # BuildKit 0.13 on this engine sometimes fails to match one step from a registry cache that holds it
-    # (docs/benchmarks.md, "Registry caches on this engine"): a registry strategy that lost a step gets
-    # one more bench of its own, which must keep every step.
-    lost = [n for n in KEEP_TOOLCHAIN if steps(data, n, "cold-edit-source") != TOOLCHAIN_KEPT]
-    assert all(n.startswith("registry-") for n in lost), lost
-    again = run_bench(p, work, tmp_path / "again", "--strategy", ",".join(lost))[1] if lost else data
+    # The engine's builder sometimes runs again a step that an imported registry cache holds (docs/
+    # benchmarks.md, "Registry caches on this engine"): a registry strategy that lost only steps the
+    # edit could not touch (WORKDIR, the toolchain RUN) is benched again on its own, up to twice, and
+    # each time it happens the test says so. Any other difference (a hit where the edit must miss,
+    # another strategy) fails at once.
+    final = {name: data for name in STRATEGIES}
+    for attempt in (1, 2):
+        lost = [n for n in sorted(KEEP_TOOLCHAIN) if steps(final[n], n, "cold-edit-source") != TOOLCHAIN_KEPT]
+        if not lost:
+            break
+        for name in lost:
+            got = steps(final[name], name, "cold-edit-source")
+            assert name.startswith("registry-") and only_lost_untouched_steps(got), (name, got)
+        warnings.warn(f"bench attempt {attempt}: registry caches lost untouched steps: {lost}", stacklevel=1)
+        again = run_bench(p, work, tmp_path / f"again{attempt}", "--strategy", ",".join(lost))[1]
+        final.update(dict.fromkeys(lost, again))
     for name in STRATEGIES:
-        got = steps(again if name in lost else data, name, "cold-edit-source")
+        got = steps(final[name], name, "cold-edit-source")
         if name == "none":
             assert got == all_miss
         elif name in KEEP_TOOLCHAIN:

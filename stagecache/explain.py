@@ -1,0 +1,168 @@
+"""Why a stage missed: its first missed step, and the input that changed.
+
+Given what BuildKit said of a stage (its row: which steps hit, which caches it imported), the
+input manifest stored with the cache it imported (what the steps were built from then) and
+the current one, :func:`first_miss` names the cause of the first missed step. Later misses
+of the stage follow from it (a step after a miss runs too), so only the first is reported.
+
+The causes, in the order they are tried:
+
+- ``no-cache``: the stage's own cache was not there or could not be imported;
+- ``base-image``: the image the stage starts from resolved to another digest;
+- ``instruction``: the step's text changed (or the stage has a new step there);
+- ``build-arg`` / ``env``: a variable the step sees changed (a secret one is named, not shown);
+- ``files``: files the step copies from the build context changed;
+- ``upstream``: the stage the stage is built FROM, or a stage the step copies from or mounts,
+  was rebuilt in this bake;
+- ``not-in-cache``: every input is as recorded, but the imported cache did not hold the step;
+- ``unrecorded``: a cache was imported, but no manifest of its inputs was stored with it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from collections.abc import Collection
+
+    from stagecache.inputs import StageInputs, StepInputs
+    from stagecache.report import StepResult
+
+SHOWN_PATHS = 5
+_SHORT = 60
+
+
+@dataclass(frozen=True)
+class Miss:
+    """The first missed step of a stage, and why it missed."""
+
+    step: int
+    line: int | None
+    instruction: str
+    cause: str
+    detail: str
+
+    def to_json(self) -> dict[str, Any]:
+        """As in the report's ``first_miss``."""
+        return {"step": self.step, "line": self.line, "cause": self.cause, "detail": self.detail}
+
+    def describe(self) -> str:
+        """``step 3 (line 21, COPY src/ ./): files changed: src/main.c``."""
+        where = f"line {self.line}, " if self.line is not None else ""
+        return f"step {self.step} ({where}{short(self.instruction)}): {self.detail}"
+
+
+def short(text: str, width: int = _SHORT) -> str:
+    """One line of an instruction, cut to ``width`` characters."""
+    line = " ".join(text.split())
+    return line if len(line) <= width else line[: width - 3] + "..."
+
+
+def first_miss(
+    steps: tuple[StepResult, ...],
+    now: StageInputs | None,
+    before: StageInputs | None,
+    cache: str,
+    rebuilt: Collection[str] = (),
+    registry_mode: str = "",
+) -> Miss | None:
+    """The first missed step of a stage and its cause, or None when every step hit.
+
+    ``steps``: the stage's steps as BuildKit reported them (one platform's); ``now`` and
+    ``before``: its current inputs and those stored with its cache; ``cache``: what became of
+    its own cache in this bake ("imported", "missing: WHY", "failed: WHY", or "off");
+    ``rebuilt``: the stages that missed a step in this bake; ``registry_mode``: "min" or
+    "max" for a registry cache."""
+    missed = next((s for s in sorted(steps, key=lambda s: s.number) if not s.cached), None)
+    if missed is None:
+        return None
+
+    def miss(cause: str, detail: str) -> Miss:
+        return Miss(missed.number, missed.line, missed.instruction, cause, detail)
+
+    state, _, why = cache.partition(": ")
+    if state == "off":
+        return miss("no-cache", "caching is off (cache mode none)")
+    if state == "missing":
+        return miss("no-cache", f"no cache of this stage was found{': ' + why if why else ''} (its first build?)")
+    if state == "failed":
+        return miss("no-cache", f"its cache could not be imported: {why}")
+    first = min((s.number for s in now.steps), default=missed.number) if now is not None else missed.number
+    base_stage = now.base.removeprefix("stage ") if now is not None and now.base.startswith("stage ") else ""
+    if missed.number == first and base_stage in rebuilt:
+        return miss("upstream", f"its base stage '{base_stage}' was rebuilt")
+    if before is None or now is None:
+        return miss(
+            "unrecorded", "its cache was imported, but no record of the inputs it was built from was stored with it"
+        )
+    was, cur = before.step(missed.number), now.step(missed.number)
+    if cur is None:
+        return miss("unrecorded", "the step is not in stagecache's reading of the Dockerfile")
+    if missed.number == first and before.base and now.base and before.base != now.base:
+        return miss("base-image", base_change(before.base, now.base))
+    if was is None:
+        return miss("instruction", f"a new step (the stage had {len(before.steps)} steps)")
+    if was.instruction != cur.instruction:
+        return miss("instruction", f"the instruction changed: was '{short(was.instruction)}'")
+    changed = _variables(was, cur)
+    if changed:
+        names = [n for n, _ in changed]
+        args = {*now.args, *before.args, *now.secret, *before.secret}  # a secret one is a build arg too
+        kind = "build-arg" if any(n in args for n in names) else "env"
+        shown = [
+            f"{n} (secret)" if n in now.secret or n in before.secret else f"{n}: {_value(old)} -> {_value(new)}"
+            for n, (old, new) in changed
+        ]
+        what = "build arg" if kind == "build-arg" else "variable"
+        return miss(kind, f"{what}{'s' if len(changed) > 1 else ''} changed: {', '.join(shown)}")
+    files = _files(was, cur)
+    if files:
+        return miss("files", files)
+    upstream = [u for u in cur.uses if u in rebuilt]
+    if upstream:
+        return miss("upstream", f"upstream stage '{upstream[0]}' was rebuilt")
+    held = "the imported cache did not hold this step, although its inputs are as recorded"
+    if registry_mode == "min":
+        held += " (mode=min exports only the layers of the stage's image)"
+    return miss("not-in-cache", held)
+
+
+def base_change(old: str, new: str) -> str:
+    """``base image gcc:13 changed: sha256:aaaa... -> sha256:bbbb...``."""
+    old_name, _, old_digest = old.partition("@")
+    new_name, _, new_digest = new.partition("@")
+    if old_name != new_name:
+        return f"the base image changed: was {old}, now {new}"
+    return f"base image {new_name} changed: {old_digest[:19]} -> {new_digest[:19]}"
+
+
+def _variables(was: StepInputs, cur: StepInputs) -> list[tuple[str, tuple[str | None, str | None]]]:
+    old, new = dict(was.variables), dict(cur.variables)
+    return [(n, (old.get(n), new.get(n))) for n in sorted(old.keys() | new.keys()) if old.get(n) != new.get(n)]
+
+
+def _value(value: str | None) -> str:
+    return "(unset)" if value is None else repr(short(value, 40))
+
+
+def _files(was: StepInputs, cur: StepInputs) -> str:
+    """``files changed: a, b; added: c (and 4 more)``, or "" when the files are the same."""
+    old, new = dict(was.files), dict(cur.files)
+    groups = (
+        ("files changed", sorted(p for p in old.keys() & new.keys() if old[p] != new[p])),
+        ("added", sorted(new.keys() - old.keys())),
+        ("removed", sorted(old.keys() - new.keys())),
+    )
+    total = sum(len(paths) for _, paths in groups)
+    if not total:
+        return ""
+    parts, room = [], SHOWN_PATHS
+    for label, paths in groups:
+        if paths and room > 0:
+            parts.append(f"{label}: {', '.join(paths[:room])}")
+            room -= len(paths[:room])
+    if not parts[0].startswith("files changed"):
+        parts[0] = "files " + parts[0]
+    more = total - SHOWN_PATHS
+    return "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")

@@ -1,0 +1,256 @@
+"""Input manifests (stagecache.inputs), where they are kept (stagecache.inputstore) and the
+cause of a stage's first miss (stagecache.explain)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from stagecache import graph, inputstore
+from stagecache.cache import CacheSpec
+from stagecache.explain import first_miss
+from stagecache.inputs import Context, StageInputs, StepInputs, collect, keyed_hash
+from stagecache.report import StepResult
+from tests.conftest import write
+
+DOCKERFILE = """\
+ARG BASE=busybox
+FROM ${BASE} AS deps
+ARG LEVEL=2
+ENV MODE=fast
+WORKDIR /src
+COPY requirements.txt ./
+RUN install --level $LEVEL
+FROM deps AS build
+ARG TOKEN
+COPY src/ ./src/
+COPY *.cfg conf/
+RUN make
+FROM busybox AS final
+COPY --from=build /src/app /app
+"""
+
+
+def inputs_of(root: Path, args: dict[str, str] | None = None, secret: tuple[str, ...] = ()) -> dict[str, StageInputs]:
+    g = graph.parse(root / "Dockerfile", args or {})
+    context = Context(root, root / "Dockerfile")
+    return {s.label: collect(s, g, context, secret) for s in g.stages}
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    write(tmp_path / "Dockerfile", DOCKERFILE)
+    write(tmp_path / "requirements.txt", "flask\n")
+    write(tmp_path / "src" / "main.c", "int main;\n")
+    write(tmp_path / "src" / "util.c", "int util;\n")
+    write(tmp_path / "src" / "notes.tmp", "scratch\n")
+    write(tmp_path / "a.cfg", "a\n")
+    write(tmp_path / "b.cfg", "b\n")
+    write(tmp_path / ".dockerignore", "**/*.tmp\n")
+    return tmp_path
+
+
+def test_each_step_records_its_instruction_variables_files_and_upstream(project: Path) -> None:
+    got = inputs_of(project, {"TOKEN": "s3cret"}, secret=("TOKEN",))
+    deps, build, final = got["deps"], got["build"], got["final"]
+    assert [(s.number, s.line, s.instruction) for s in deps.steps] == [
+        (2, 5, "WORKDIR /src"),
+        (3, 6, "COPY requirements.txt ./"),
+        (4, 7, "RUN install --level $LEVEL"),
+    ]
+    # RUN sees every ARG and ENV in effect; COPY only what it names (nothing here).
+    assert deps.step(4).variables == (("LEVEL", "2"), ("MODE", "fast"))
+    assert deps.step(3).variables == ()
+    assert deps.args == ("LEVEL",)
+    # Files after .dockerignore, with content digest and mode; wildcards within one element.
+    mode = f"{os.stat(project / 'src' / 'main.c').st_mode & 0o7777:o}"
+    assert [p for p, _ in build.step(1).files] == ["src/main.c", "src/util.c"]
+    assert build.step(1).files[0][1].endswith(" " + mode) and build.step(1).files[0][1].startswith("sha256:")
+    assert [p for p, _ in build.step(2).files] == ["a.cfg", "b.cfg"]
+    # A secret build arg is a keyed hash, never its value.
+    (token,) = [v for n, v in build.step(3).variables if n == "TOKEN"]
+    assert token == keyed_hash("TOKEN", "s3cret") and "s3cret" not in json.dumps(build.to_json())
+    assert build.secret == ("TOKEN",) and build.base == "stage deps"
+    assert final.step(2).uses == ("build",) and final.step(2).files == ()
+
+
+def test_a_manifest_survives_its_json_and_refuses_another_schema(project: Path) -> None:
+    stage = inputs_of(project)["build"].with_base("docker.io/library/busybox@sha256:" + "a" * 64)
+    assert StageInputs.from_json(json.loads(json.dumps(stage.to_json()))) == stage
+    with pytest.raises(ValueError, match="not a stagecache.inputs/v1 document"):
+        StageInputs.from_json({"schema": "other"})
+    with pytest.raises(ValueError, match="malformed"):
+        StageInputs.from_json({"schema": "stagecache.inputs/v1", "steps": [{}]})
+
+
+def test_selecting_sources_as_copy_does(tmp_path: Path) -> None:
+    for name in ("app/a.py", "app/sub/b.py", "apple.txt", "docs/x.md", "node_modules/m/i.js", "x.py"):
+        write(tmp_path / name, name)
+    write(tmp_path / ".dockerignore", "node_modules\n")
+    ctx = Context(tmp_path)
+    assert ctx.select("app") == ["app/a.py", "app/sub/b.py"]  # a folder: everything below it, not apple.txt
+    assert ctx.select("./app/") == ["app/a.py", "app/sub/b.py"]
+    assert ctx.select("/x.py") == ["x.py"]
+    assert ctx.select("*.py") == ["x.py"]  # '*' stays within one path element
+    assert ctx.select("app/*.py") == ["app/a.py"]
+    assert ctx.select("ap*") == ["app/a.py", "app/sub/b.py", "apple.txt"]
+    assert ctx.select("node_modules") == []  # not in the context
+    assert ".dockerignore" in ctx.select(".")
+    assert not any(f.startswith("node_modules") for f in ctx.select("."))
+
+
+def steps(*cached: bool) -> tuple[StepResult, ...]:
+    return tuple(StepResult("build", n, f"RUN step{n}", 10 + n, hit, 0.0) for n, hit in enumerate(cached, start=2))
+
+
+def stage(*step_inputs: StepInputs, base: str = "docker.io/library/gcc:13@sha256:" + "1" * 64) -> StageInputs:
+    return StageInputs("build", step_inputs, args=("VERSION",), secret=("TOKEN",), base=base)
+
+
+def step(n: int, instruction: str | None = None, variables=(), files=(), uses=()) -> StepInputs:
+    return StepInputs(n, 10 + n, instruction or f"RUN step{n}", tuple(variables), tuple(files), tuple(uses))
+
+
+BEFORE = stage(step(2), step(3, files=[("src/a.c", "sha256:1 644")]), step(4, uses=["deps"]))
+
+
+@pytest.mark.parametrize(
+    ("now", "cache", "rebuilt", "cause", "detail"),
+    [
+        (
+            BEFORE,
+            "missing: reg/app:cache-build",
+            (),
+            "no-cache",
+            "no cache of this stage was found: reg/app:cache-build (its first build?)",
+        ),
+        (BEFORE, "failed: unauthorized", (), "no-cache", "its cache could not be imported: unauthorized"),
+        (BEFORE, "off", (), "no-cache", "caching is off (cache mode none)"),
+        (
+            stage(step(2, "RUN step2 --fast"), *BEFORE.steps[1:]),
+            "imported",
+            (),
+            "instruction",
+            "the instruction changed: was 'RUN step2'",
+        ),
+        (
+            stage(step(2, variables=[("VERSION", "2")]), *BEFORE.steps[1:]),
+            "imported",
+            (),
+            "build-arg",
+            "build arg changed: VERSION: (unset) -> '2'",
+        ),
+        (
+            stage(step(2, variables=[("TOKEN", "hmac:ab")]), *BEFORE.steps[1:]),
+            "imported",
+            (),
+            "build-arg",
+            "build arg changed: TOKEN (secret)",
+        ),
+        (
+            stage(step(2, variables=[("PATH", "/x")]), *BEFORE.steps[1:]),
+            "imported",
+            (),
+            "env",
+            "variable changed: PATH: (unset) -> '/x'",
+        ),
+        (
+            stage(*BEFORE.steps, base="docker.io/library/gcc:13@sha256:" + "2" * 64),
+            "imported",
+            (),
+            "base-image",
+            "base image docker.io/library/gcc:13 changed: sha256:111111111111 -> sha256:222222222222",
+        ),
+        (
+            BEFORE,
+            "imported",
+            (),
+            "not-in-cache",
+            "the imported cache did not hold this step, although its inputs are as recorded",
+        ),
+    ],
+)
+def test_the_cause_of_the_first_miss(now, cache, rebuilt, cause, detail) -> None:
+    got = first_miss(steps(False, False, False), now, BEFORE, cache, rebuilt)
+    assert got is not None and (got.step, got.line, got.cause, got.detail) == (2, 12, cause, detail)
+
+
+def test_files_and_upstream_causes_at_a_later_step() -> None:
+    edited = stage(
+        step(2),
+        step(3, files=[("src/a.c", "sha256:2 644"), *((f"src/n{i}.c", "sha256:3 644") for i in range(6))]),
+        step(4, uses=["deps"]),
+    )
+    got = first_miss(steps(True, False, False), edited, BEFORE, "imported")
+    assert got is not None and got.cause == "files"
+    assert got.detail == "files changed: src/a.c; added: src/n0.c, src/n1.c, src/n2.c, src/n3.c (and 2 more)"
+    assert got.describe() == "step 3 (line 13, RUN step3): " + got.detail
+    removed = stage(step(2), step(3), step(4, uses=["deps"]))
+    assert first_miss(steps(True, False, False), removed, BEFORE, "imported").detail == "files removed: src/a.c"
+    got = first_miss(steps(True, True, False), BEFORE, BEFORE, "imported", rebuilt={"deps"})
+    assert (got.step, got.cause, got.detail) == (4, "upstream", "upstream stage 'deps' was rebuilt")
+
+
+def test_no_miss_unrecorded_min_and_a_new_step() -> None:
+    assert first_miss(steps(True, True, True), BEFORE, BEFORE, "imported") is None
+    assert first_miss(steps(False, False, False), BEFORE, None, "imported").cause == "unrecorded"
+    got = first_miss(steps(True, True, True, False), stage(*BEFORE.steps, step(5)), BEFORE, "imported")
+    assert (got.step, got.cause, got.detail) == (5, "instruction", "a new step (the stage had 3 steps)")
+    got = first_miss(steps(False, False, False), BEFORE, BEFORE, "imported", registry_mode="min")
+    assert got.detail.endswith("(mode=min exports only the layers of the stage's image)")
+
+
+def test_the_manifest_sits_beside_the_cache(tmp_path: Path) -> None:
+    assert inputstore.place_of(CacheSpec("registry", (("ref", "reg:5000/app:cache-build"),))) == inputstore.Place(
+        "registry", "reg:5000/app:cache-build.inputs"
+    )
+    assert inputstore.place_of(CacheSpec("registry", (("ref", "reg:5000/app"),))) is None  # no tag
+    long = "t" * 128
+    assert (
+        inputstore.place_of(CacheSpec("registry", (("ref", f"reg/app:{long}"),))).where == f"reg/app:{long[7:]}.inputs"
+    )
+    assert inputstore.place_of(CacheSpec("inline")) is None
+    local = inputstore.place_of(CacheSpec("local", (("src", str(tmp_path / "build")),)))
+    assert local == inputstore.Place("local", str(tmp_path / "build"))
+    assert inputstore.read(local) is None
+    (tmp_path / "build").mkdir()
+    inputs = stage(step(2))
+    inputstore.write(local, inputs)
+    assert inputstore.read(local) == inputs
+    assert sorted(p.name for p in (tmp_path / "build").iterdir()) == ["stagecache-inputs.json"]
+    (tmp_path / "build" / "stagecache-inputs.json").write_text("{not json")
+    assert inputstore.read(local) is None
+
+
+def test_the_summary_report_and_job_summary_say_why() -> None:
+    from stagecache.explain import Miss
+    from stagecache.report import BakeResult, StageResult, summary, to_json, to_markdown
+
+    deps = StageResult("deps", "built", 1.0, steps(True, True, False), first_miss=None)
+    miss = Miss(3, 5, "COPY deps.txt ./", "files", "files changed: deps.txt")
+    build = StageResult("build", "built", 1.0, steps(True, False), first_miss=miss)
+    final = StageResult(
+        "final",
+        "built",
+        1.0,
+        steps(False),
+        first_miss=Miss(2, 11, "COPY --from=build /app /app", "upstream", "upstream stage 'build' was rebuilt"),
+    )
+    result = BakeResult("success", "final", "local", "max", (deps, build, final), 3.0)
+    lines = summary(result).splitlines()
+    assert lines[lines.index("why:") :] == [
+        "why:",
+        "  build  step 3 (line 5, COPY deps.txt ./): files changed: deps.txt",
+        "  final  step 2 (line 11, COPY --from=build /app /app): upstream stage 'build' was rebuilt",
+    ]
+    stages = to_json(result)["stages"]
+    assert [s["first_miss"] for s in stages] == [
+        None,
+        {"step": 3, "line": 5, "cause": "files", "detail": "files changed: deps.txt"},
+        {"step": 2, "line": 11, "cause": "upstream", "detail": "upstream stage 'build' was rebuilt"},
+    ]
+    assert "- **build** step 3 (line 5, COPY deps.txt ./): files changed: deps.txt" in to_markdown(result)
+    assert "why:" not in summary(BakeResult("success", "final", "local", "max", (deps,), 1.0))
