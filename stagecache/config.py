@@ -377,6 +377,8 @@ _BUILD_KEYS = ("args", "secret_args", "secrets", "jobs", "on_failure", "executio
 SCOPES = ("stages", "final")
 ON_FAILURE = ("finish", "cancel")
 EXECUTIONS = ("per-stage", "bake")
+NETWORKS = ("", "default", "none", "host")
+"""What ``buildx build --network`` accepts ("" = not passed: the builder's default)."""
 
 
 def default_jobs() -> int:
@@ -606,7 +608,7 @@ def _from_dict(data: dict[str, Any], base: Path, path: Path | None, source: str,
         tags=c.string_list(c.reference)(project.get("tags", []), "project.tags"),
         tags_on=c.choice(EXTRA_TAGS_ON)(project.get("tags_on", "fallback-branch"), "project.tags_on"),
         builder=c.flagsafe(project.get("builder", ""), "project.builder"),
-        network=c.flagsafe(project.get("network", ""), "project.network"),
+        network=c.choice(NETWORKS)(project.get("network", ""), "project.network"),
         platforms=c.string_list(c.platform)(project.get("platforms", []), "project.platforms"),
         push=push,
         cache=cache_settings,
@@ -703,7 +705,7 @@ def apply_overrides(config: Config, overrides: Overrides, env: Mapping[str, str]
     if overrides.scope:
         config = replace(config, scope=c.choice(SCOPES)(overrides.scope, "--scope"))
     if overrides.network is not None:
-        config = replace(config, network=c.flagsafe(overrides.network, "--network"))
+        config = replace(config, network=c.choice(NETWORKS)(overrides.network, "--network"))
     if overrides.execution:
         config = replace(config, execution=c.choice(EXECUTIONS)(overrides.execution, "--execution"))
     if overrides.jobs is not None:

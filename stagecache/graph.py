@@ -432,11 +432,7 @@ class _Resolver:
             return shell_expand(word, env, self.source.escape, legacy=not self.fe.modern)
         except ShellError as exc:
             m = re.match(r"([A-Za-z_][A-Za-z0-9_]*): ", str(exc))
-            fix = (
-                f"Set {m.group(1)} in [build.args] (or --build-arg), or give the ARG a default."
-                if m
-                else "Fix the expression."
-            )
+            fix = f"Set {m.group(1)} in [build.args], or give the ARG a default." if m else "Fix the expression."
             error = DockerfileError(f"{where}: cannot expand {what} '{word}': {exc}. {fix}")
             # Frontends before 1.11 read some forms differently (${X:%p}): let bake ask the engine.
             error.frontend_sensitive = self.fe.source == "assumed"
@@ -613,7 +609,7 @@ class _Resolver:
             )
         if used:
             names = ", ".join(used)
-            return f"Set {names} in [build.args] (or --build-arg), or give the ARG a default."
+            return f"Set {names} in [build.args], or give the ARG a default."
         return "Fix the FROM line."
 
     def _stage(

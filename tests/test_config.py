@@ -304,3 +304,9 @@ def test_a_secret_file_under_home_is_the_user_s(tmp_path: Path, monkeypatch) -> 
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     c = load_text(tmp_path, '[build.secrets]\nnpmrc = { file = "~/.npmrc" }\n')
     assert c.secrets == (cfg.Secret("npmrc", file=tmp_path / "home" / ".npmrc"),)
+
+
+def test_a_network_buildx_does_not_take_is_refused(tmp_path: Path) -> None:
+    assert error_of(tmp_path, '[project]\nnetwork = "bridge"\n') == (
+        'FILE: key \'project.network\': expected one of "", "default", "none", "host", got \'bridge\'.'
+    )

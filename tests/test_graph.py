@@ -74,7 +74,7 @@ def test_required_arg_error() -> None:
         parse("ARG BASE\nFROM ${BASE:?required}\n")
     assert str(info.value) == (
         "Dockerfile:2: cannot expand FROM '${BASE:?required}': BASE: required. "
-        "Set BASE in [build.args] (or --build-arg), or give the ARG a default."
+        "Set BASE in [build.args], or give the ARG a default."
     )
 
 
@@ -373,7 +373,7 @@ def test_an_unnamed_stage_cannot_be_a_target() -> None:
         (
             "ARG GOLANG_VERSION\nFROM golang:${GOLANG_VERSION}-alpine\n",
             "Dockerfile:2: FROM 'golang:-alpine' is not a stage and not a valid image reference (invalid reference "
-            "format). Set GOLANG_VERSION in [build.args] (or --build-arg), or give the ARG a default.",
+            "format). Set GOLANG_VERSION in [build.args], or give the ARG a default.",
         ),
         (
             "FROM alpine AS a\nARG V=3\nFROM alpine:${V}\n",
@@ -384,7 +384,7 @@ def test_an_unnamed_stage_cannot_be_a_target() -> None:
         (
             "ARG BASE\nFROM ${BASE}\n",
             "Dockerfile:2: base name (${BASE}) should not be blank: it expands to nothing. "
-            "Set BASE in [build.args] (or --build-arg), or give the ARG a default.",
+            "Set BASE in [build.args], or give the ARG a default.",
         ),
         (
             "FROM alpine AS build\nRUN a\nFROM Build\n",
