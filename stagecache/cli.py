@@ -240,6 +240,19 @@ def plan(
         typer.echo(planview.render(p))
 
 
+@app.command(short_help="Say which stages the next bake will rebuild, and why.")
+@_boundary
+@_config_options(*PLAN_OPTIONS)
+def explain(selection: dict[str, Any]) -> None:
+    """Compare each stage's current inputs with the record stored beside its cache (local or
+    registry mode), and name the first step that will miss and why. Builds nothing; reads the
+    records (a registry request per stage). The base images' digests are not checked."""
+    from stagecache import why
+    from stagecache.plan import make_plan
+
+    typer.echo(why.render_forecast(why.forecast(make_plan(_load(selection)))))
+
+
 def _live_progress(progress: str) -> bool:
     """Whether --progress asks for the live status line (``auto``: when stderr is a terminal)."""
     from stagecache.errors import UsageError

@@ -101,31 +101,64 @@ def first_miss(
         return miss("unrecorded", "the step is not in stagecache's reading of the Dockerfile")
     if missed.number == first and before.base and now.base and before.base != now.base:
         return miss("base-image", base_change(before.base, now.base))
+    found = _change(was, cur, now, before, rebuilt, "was rebuilt")
+    if found is not None:
+        return miss(*found)
+    held = "the imported cache did not hold this step, although its inputs are as recorded"
+    if registry_mode == "min":
+        held += " (mode=min exports only the layers of the stage's image)"
+    return miss("not-in-cache", held)
+
+
+def predict(now: StageInputs, before: StageInputs, rebuilt: Collection[str] = ()) -> Miss | None:
+    """The first step of a stage that will miss at the next build, by its inputs alone (no
+    build: the base image's digest is not known), or None when every step's inputs are as
+    stored with its cache. ``rebuilt``: the stages that will be rebuilt before it."""
+    for cur in sorted(now.steps, key=lambda s: s.number):
+        first = cur is now.steps[0]
+        base_stage = now.base.removeprefix("stage ") if now.base.startswith("stage ") else ""
+        if first and base_stage in rebuilt:
+            return Miss(
+                cur.number, cur.line, cur.instruction, "upstream", f"its base stage '{base_stage}' will be rebuilt"
+            )
+        found = _change(before.step(cur.number), cur, now, before, rebuilt, "will be rebuilt")
+        if found is not None:
+            return Miss(cur.number, cur.line, cur.instruction, *found)
+    return None
+
+
+def _change(
+    was: StepInputs | None,
+    cur: StepInputs,
+    now: StageInputs,
+    before: StageInputs,
+    rebuilt: Collection[str],
+    rebuilt_said: str,
+) -> tuple[str, str] | None:
+    """The first difference between a step's stored inputs (``was``) and its current ones, as
+    (cause, detail): a new step, its instruction, its variables, its files, an upstream stage
+    it copies from that is rebuilt; None when there is none."""
     if was is None:
-        return miss("instruction", f"a new step (the stage had {len(before.steps)} steps)")
+        return "instruction", f"a new step (the stage had {len(before.steps)} steps)"
     if was.instruction != cur.instruction:
-        return miss("instruction", f"the instruction changed: was '{short(was.instruction)}'")
+        return "instruction", f"the instruction changed: was '{short(was.instruction)}'"
     changed = _variables(was, cur)
     if changed:
-        names = [n for n, _ in changed]
         args = {*now.args, *before.args, *now.secret, *before.secret}  # a secret one is a build arg too
-        kind = "build-arg" if any(n in args for n in names) else "env"
+        kind = "build-arg" if any(n in args for n, _ in changed) else "env"
         shown = [
             f"{n} (secret)" if n in now.secret or n in before.secret else f"{n}: {_value(old)} -> {_value(new)}"
             for n, (old, new) in changed
         ]
         what = "build arg" if kind == "build-arg" else "variable"
-        return miss(kind, f"{what}{'s' if len(changed) > 1 else ''} changed: {', '.join(shown)}")
+        return kind, f"{what}{'s' if len(changed) > 1 else ''} changed: {', '.join(shown)}"
     files = _files(was, cur)
     if files:
-        return miss("files", files)
+        return "files", files
     upstream = [u for u in cur.uses if u in rebuilt]
     if upstream:
-        return miss("upstream", f"upstream stage '{upstream[0]}' was rebuilt")
-    held = "the imported cache did not hold this step, although its inputs are as recorded"
-    if registry_mode == "min":
-        held += " (mode=min exports only the layers of the stage's image)"
-    return miss("not-in-cache", held)
+        return "upstream", f"upstream stage '{upstream[0]}' {rebuilt_said}"
+    return None
 
 
 def base_change(old: str, new: str) -> str:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from stagecache import explain, inputstore
-from stagecache.errors import StagecacheError
+from stagecache.errors import StagecacheError, UsageError
 from stagecache.inputs import Context, StageInputs, collect
 from stagecache.report import mentions, source_of
 
@@ -159,3 +159,49 @@ def _cache_state(plan: BuildPlan, row: StageResult, rows: dict[str, StageResult]
 
 def _build_of(plan: BuildPlan, label: str) -> StageBuild | None:
     return next((b for b in plan.builds if label in b.reports), None)
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """What the next bake of one stage will do, by its inputs alone."""
+
+    stage: str
+    miss: explain.Miss | None
+    said: str
+    """"up to date", or why nothing can be said (no record, no cache)."""
+
+
+def forecast(plan: BuildPlan) -> list[Forecast]:
+    """Each stage's first step that will miss, and why, from the stored records and the current
+    inputs (``stagecache explain``), in plan order; a stage that will miss counts as rebuilt
+    for those after it."""
+    if plan.mode.name not in EXPLAINED_MODES:
+        raise UsageError(
+            f"explain reads the record stored beside each stage's cache, which only the local and registry "
+            f"cache modes keep; the cache mode is {plan.mode.name!r}. Pass --cache-mode local or registry."
+        )
+    record = Record.start(plan)
+    rebuilt: set[str] = set()
+    out = []
+    for build in plan.builds:
+        label = build.stage
+        now, before = record.current.get(label), record.stored.get(label)
+        if now is None or before is None:
+            out.append(Forecast(label, None, "no record of its inputs: no cache yet, or one written without it"))
+            rebuilt.add(label)
+            continue
+        miss = explain.predict(now, before, rebuilt)
+        if miss is not None:
+            rebuilt.add(label)
+        out.append(Forecast(label, miss, "" if miss else "up to date: every step's inputs are as recorded"))
+    for client in record._clients.values():
+        client.close()
+    return out
+
+
+def render_forecast(forecasts: list[Forecast]) -> str:
+    """One line per stage, then what was not checked."""
+    width = max((len(f.stage) for f in forecasts), default=0)
+    lines = [f"{f.stage:<{width}}  {f.miss.describe() if f.miss else f.said}" for f in forecasts]
+    lines.append("(base images are not resolved without a build: a new digest of one shows only when baking)")
+    return "\n".join(lines)

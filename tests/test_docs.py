@@ -59,7 +59,7 @@ def option_names(command: Any) -> list[str]:
 
 
 def test_every_command_has_help_and_a_section_in_the_command_reference() -> None:
-    assert sorted(click_commands()) == ["bake", "bench", "doctor", "export-bake", "fresh-runner", "plan"]
+    assert sorted(click_commands()) == ["bake", "bench", "doctor", "explain", "export-bake", "fresh-runner", "plan"]
     for name, command in click_commands().items():
         assert (command.help or "").strip(), name
         assert re.search(rf"^## `stagecache {re.escape(name)}`$", COMMANDS, re.M), name
@@ -176,6 +176,7 @@ def test_the_command_list_is_one_whole_line_per_command() -> None:
     listed = out.split("Commands:\n", 1)[1].splitlines()
     assert [ln.split()[0] for ln in listed if ln.strip()] == [
         "plan",
+        "explain",
         "bake",
         "export-bake",
         "fresh-runner",

@@ -254,3 +254,39 @@ def test_the_summary_report_and_job_summary_say_why() -> None:
     ]
     assert "- **build** step 3 (line 5, COPY deps.txt ./): files changed: deps.txt" in to_markdown(result)
     assert "why:" not in summary(BakeResult("success", "final", "local", "max", (deps,), 1.0))
+
+
+def test_explain_forecasts_the_next_bake_from_the_stored_records(project: Path) -> None:
+    from typer.testing import CliRunner
+
+    from stagecache import config as cfg
+    from stagecache.cli import app
+    from stagecache.plan import make_plan
+    from stagecache.why import Record
+
+    (project / "stagecache.toml").write_text('[project]\nnetwork = "none"\n[cache]\nlocal_dir = "cache"\n')
+    cli = CliRunner()
+    first = cli.invoke(app, ["explain", "-C", str(project)])
+    assert first.exit_code == 0, first.output
+    assert first.output.splitlines()[0] == "deps   no record of its inputs: no cache yet, or one written without it"
+    # What a bake that wrote every cache leaves: the records of the current inputs.
+    plan = make_plan(cfg.load(project / "stagecache.toml", env={}))
+    record = Record.start(plan)
+    for label, inputs in record.current.items():
+        (project / "cache" / label).mkdir(parents=True)
+        inputstore.write(record.places[label], inputs)
+    assert cli.invoke(app, ["explain", "-C", str(project)]).output.splitlines()[:3] == [
+        f"{stage}  up to date: every step's inputs are as recorded" for stage in ("deps ", "build", "final")
+    ]
+    (project / "src" / "util.c").write_text("int util2;\n")
+    (project / "src" / "extra.c").write_text("int extra;\n")
+    out = cli.invoke(app, ["explain", "-C", str(project), "--target", "final"]).output.splitlines()
+    assert out == [
+        "deps   up to date: every step's inputs are as recorded",
+        "build  step 1 (line 10, COPY src/ ./src/): files changed: src/util.c; added: src/extra.c",
+        "final  step 2 (line 14, COPY --from=build /src/app /app): upstream stage 'build' will be rebuilt",
+        "(base images are not resolved without a build: a new digest of one shows only when baking)",
+    ]
+    (project / "stagecache.toml").write_text('[project]\nimage = "r/app"\n[cache]\nmode = "inline"\n')
+    inline = cli.invoke(app, ["explain", "-C", str(project)])
+    assert inline.exit_code == 2 and "only the local and registry cache modes keep" in inline.output
