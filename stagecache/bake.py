@@ -144,7 +144,7 @@ def run_bake(
 def _explained(run: Execution) -> Iterator[None]:
     """Read the stored input manifests before the builds; after them (however they ended),
     name each stage's first miss and store the manifests of the caches written (stagecache.why)."""
-    record = why.Record.start(run.plan)
+    record = why.Record.start(run.plan, run.runner.env)
     try:
         yield
     finally:

@@ -174,6 +174,15 @@ class BenchResult:
         keys = sorted(rows, key=lambda k: (order.get(k[0], len(order)), k[1]))
         return [(k[0], k[1], rows[k][0], rows[k][1], rows[k][2]) for k in keys]
 
+    def cause(self, strategy: str, scenario: str, stage: str, step: int) -> str:
+        """Why ``step`` of ``stage`` missed in the last successful run of the cell, when it was
+        the stage's first miss (stagecache.explain), else ""."""
+        runs = [r for r in self.cell(strategy, scenario).runs if r.status == "success"]
+        for row in runs[-1].stages if runs else ():
+            if row.stage == stage and row.first_miss is not None and row.first_miss.step == step:
+                return row.first_miss.cause
+        return ""
+
 
 class BenchDisplay(Display, Protocol):
     """What the bench shows while it runs (see stagecache.display)."""

@@ -101,11 +101,13 @@ def _layer_rows(result: BenchResult, hit: str, miss: str) -> tuple[list[str], li
     names = [o.strategy.name for o in result.outcomes]
     header = ["stage", "line", "instruction", *names]
     rows = []
-    for stage, _number, line, text, cells in result.layers(result.options.layers_scenario):
+    scenario = result.options.layers_scenario
+    for stage, number, line, text, cells in result.layers(scenario):
         row = [stage, "" if line is None else str(line), " ".join(text.split())[:48]]
         for name in names:
             st = cells.get(name)
-            row.append("" if st is None else (hit if st.cached else f"{miss} {st.seconds:.1f}s"))
+            cause = result.cause(name, scenario, stage, number) if st is not None and not st.cached else ""
+            row.append("" if st is None else (hit if st.cached else f"{miss} {st.seconds:.1f}s {cause}".rstrip()))
         rows.append(row)
     return header, rows
 
@@ -206,7 +208,14 @@ def to_json(result: BenchResult) -> dict:
                 "step": number,
                 "line": line,
                 "instruction": text,
-                "strategies": {name: {"cached": st.cached, "seconds": st.seconds} for name, st in cells_.items()},
+                "strategies": {
+                    name: {
+                        "cached": st.cached,
+                        "seconds": st.seconds,
+                        "cause": result.cause(name, scenario, stage, number),
+                    }
+                    for name, st in cells_.items()
+                },
             }
             for stage, number, line, text, cells_ in result.layers(scenario)
         ]

@@ -8,12 +8,14 @@ of the stage follow from it (a step after a miss runs too), so only the first is
 The causes, in the order they are tried:
 
 - ``no-cache``: the stage's own cache was not there or could not be imported;
-- ``base-image``: the image the stage starts from resolved to another digest;
+- ``upstream``: the stage it is built FROM was rebuilt in this bake, or changed since;
 - ``instruction``: the step's text changed (or the stage has a new step there);
 - ``build-arg`` / ``env``: a variable the step sees changed (a secret one is named, not shown);
 - ``files``: files the step copies from the build context changed;
-- ``upstream``: the stage the stage is built FROM, or a stage the step copies from or mounts,
-  was rebuilt in this bake;
+- ``upstream``: a stage the step copies from or mounts was rebuilt in this bake, or changed
+  since the record was written;
+- ``base-image``: the image the stage starts from resolved to another digest (checked after
+  the step's own inputs: an image's digest can change with no change to its content);
 - ``not-in-cache``: every input is as recorded, but the imported cache did not hold the step;
 - ``unrecorded``: a cache was imported, but no manifest of its inputs was stored with it.
 """
@@ -99,14 +101,19 @@ def first_miss(
     was, cur = before.step(missed.number), now.step(missed.number)
     if cur is None:
         return miss("unrecorded", "the step is not in stagecache's reading of the Dockerfile")
-    if missed.number == first and before.base and now.base and before.base != now.base:
-        return miss("base-image", base_change(before.base, now.base))
+    if missed.number == first and base_stage and _moved(base_stage, now, before):
+        return miss("upstream", f"its base stage '{base_stage}' changed since its cache was written")
     found = _change(was, cur, now, before, rebuilt, "was rebuilt")
     if found is not None:
         return miss(*found)
-    held = "the imported cache did not hold this step, although its inputs are as recorded"
+    if missed.number == first and before.base and now.base and before.base != now.base:
+        return miss("base-image", base_change(before.base, now.base))
+    held = (
+        "the imported cache did not hold this step, although what stagecache records of its inputs "
+        "(instruction, variables, files, upstream stages, base image) is unchanged"
+    )
     if registry_mode == "min":
-        held += " (mode=min exports only the layers of the stage's image)"
+        held += "; mode=min exports only the layers of the stage's image"
     return miss("not-in-cache", held)
 
 
@@ -117,7 +124,7 @@ def predict(now: StageInputs, before: StageInputs, rebuilt: Collection[str] = ()
     for cur in sorted(now.steps, key=lambda s: s.number):
         first = cur is now.steps[0]
         base_stage = now.base.removeprefix("stage ") if now.base.startswith("stage ") else ""
-        if first and base_stage in rebuilt:
+        if first and base_stage and (base_stage in rebuilt or _moved(base_stage, now, before)):
             return Miss(
                 cur.number, cur.line, cur.instruction, "upstream", f"its base stage '{base_stage}' will be rebuilt"
             )
@@ -141,6 +148,11 @@ def _change(
     if was is None:
         return "instruction", f"a new step (the stage had {len(before.steps)} steps)"
     if was.instruction != cur.instruction:
+        if len(before.steps) != len(now.steps):
+            return "instruction", (
+                f"the stage's steps changed here (it had {len(before.steps)}, now {len(now.steps)}): "
+                f"step {cur.number} was '{short(was.instruction)}'"
+            )
         return "instruction", f"the instruction changed: was '{short(was.instruction)}'"
     changed = _variables(was, cur)
     if changed:
@@ -158,7 +170,17 @@ def _change(
     upstream = [u for u in cur.uses if u in rebuilt]
     if upstream:
         return "upstream", f"upstream stage '{upstream[0]}' {rebuilt_said}"
+    moved = [u for u in cur.uses if _moved(u, now, before)]
+    if moved:
+        return "upstream", f"upstream stage '{moved[0]}' changed since this stage's cache was written"
     return None
+
+
+def _moved(stage: str, now: StageInputs, before: StageInputs) -> bool:
+    """Whether the upstream stage ``stage`` is not what it was when the record was written (its
+    fingerprint then and now, where both are known)."""
+    old, new = dict(before.upstream).get(stage), dict(now.upstream).get(stage)
+    return old is not None and new is not None and old != new
 
 
 def base_change(old: str, new: str) -> str:

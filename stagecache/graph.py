@@ -825,6 +825,8 @@ class _Resolver:
             sources: tuple[str, ...] = ()
             if c.keyword in ("COPY", "ADD") and not c.flag("from") and not c.heredoc:
                 sources = tuple(_quiet_expand(w, env, self.source.escape) or w for w in c.args[:-1])
+            elif c.keyword == "RUN":
+                sources = tuple(_bind_sources(c))
             out.append(
                 Instruction(
                     c.line,
@@ -898,6 +900,17 @@ def _sources(instr: syntax.Instruction) -> list[tuple[str, str]]:
     if instr.keyword == "RUN":
         return [(ref, "mount") for spec in instr.flag("mount") if (ref := syntax.mount_source(spec))]
     return []
+
+
+def _bind_sources(instr: syntax.Instruction) -> list[str]:
+    """The build-context folders or files a RUN bind-mounts (``--mount=type=bind`` with no
+    ``from=``: ``source`` in the context, ``.`` by default)."""
+    out = []
+    for spec in instr.flag("mount"):
+        options = syntax.mount_options(spec)
+        if options.get("type", "bind").lower() == "bind" and not options.get("from"):
+            out.append(options.get("source") or options.get("src") or ".")
+    return out
 
 
 def _words(instr: syntax.Instruction) -> str:

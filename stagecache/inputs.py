@@ -22,11 +22,12 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import hmac
+import json
 import os
 import posixpath
 import re
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -71,6 +72,11 @@ class StageInputs:
     base: str = ""
     """The image the stage starts from, as BuildKit resolved it (``image@sha256:...``), or
     ``stage NAME``; empty when unknown."""
+    upstream: tuple[tuple[str, str], ...] = ()
+    """(stage, fingerprint) of the stages it is built FROM, copies from or mounts, as they were
+    (see :meth:`fingerprint`)."""
+    cache: str = ""
+    """The digest of the cache this record describes (stagecache.inputstore.identity)."""
 
     def step(self, number: int) -> StepInputs | None:
         """The inputs of step ``number``, if the stage has it."""
@@ -78,14 +84,27 @@ class StageInputs:
 
     def with_base(self, base: str) -> StageInputs:
         """The same, with the base image BuildKit resolved."""
-        return StageInputs(self.stage, self.steps, self.args, self.secret, base)
+        return replace(self, base=base)
+
+    def fingerprint(self) -> str:
+        """A digest of the steps' inputs (the base image aside: a change there shows as the stage's own
+        miss): equal exactly when none changed."""
+        core = {k: v for k, v in self.to_json().items() if k not in ("upstream", "cache", "base")}
+        return hashlib.sha256(json.dumps(core, sort_keys=True).encode()).hexdigest()[:32]
+
+    def uses(self) -> tuple[str, ...]:
+        """The stages it is built FROM, copies from or mounts."""
+        base = (self.base.removeprefix("stage "),) if self.base.startswith("stage ") else ()
+        return tuple(dict.fromkeys((*base, *(u for s in self.steps for u in s.uses))))
 
     def to_json(self) -> dict[str, Any]:
-        """The manifest as stored."""
+        """The record as stored."""
         return {
             "schema": SCHEMA,
             "stage": self.stage,
+            "cache": self.cache,
             "base": self.base,
+            "upstream": dict(self.upstream),
             "args": list(self.args),
             "secret": list(self.secret),
             "steps": [
@@ -124,6 +143,8 @@ class StageInputs:
                 tuple(str(a) for a in data["args"]),
                 tuple(str(a) for a in data["secret"]),
                 str(data["base"]),
+                tuple((str(k), str(v)) for k, v in dict(data.get("upstream") or {}).items()),
+                str(data.get("cache") or ""),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"a malformed {SCHEMA} document ({type(exc).__name__}: {exc})") from None
@@ -191,26 +212,39 @@ class Context:
                 out.append(f)
         return out
 
-    def digest(self, path: str) -> str:
-        """``sha256:HEX MODE`` of a file (its content, streamed, and its permission bits), or
-        ``link:TARGET`` for a symbolic link."""
-        if path not in self._digests:
+    def digest(self, path: str, follow: bool = False) -> str:
+        """``sha256:HEX MODE`` of a regular file (its content, streamed, and its permission
+        bits); ``link:TARGET`` for a symbolic link, unless ``follow`` (a COPY source that is
+        itself a link copies what it points to); the kind of anything else (a pipe is never
+        opened)."""
+        key = ("+" if follow else "") + path
+        if key not in self._digests:
             full = self.root / path
-            st = full.lstat()
+            st = full.stat() if follow else full.lstat()
             if stat.S_ISLNK(st.st_mode):
-                self._digests[path] = "link:" + os.readlink(full)
+                self._digests[key] = "link:" + os.readlink(full)
+            elif not stat.S_ISREG(st.st_mode):
+                self._digests[key] = "special:" + ("dir" if stat.S_ISDIR(st.st_mode) else "other")
             else:
                 h = hashlib.sha256()
                 with open(full, "rb") as f:
                     while chunk := f.read(1 << 20):
                         h.update(chunk)
-                self._digests[path] = f"sha256:{h.hexdigest()} {stat.S_IMODE(st.st_mode):o}"
-        return self._digests[path]
+                self._digests[key] = f"sha256:{h.hexdigest()} {stat.S_IMODE(st.st_mode):o}"
+        return self._digests[key]
 
 
-def collect(stage: Stage, graph: StageGraph, context: Context, secret: Collection[str] = ()) -> StageInputs:
+def collect(
+    stage: Stage,
+    graph: StageGraph,
+    context: Context,
+    secret: Collection[str] = (),
+    secret_values: Collection[str] = (),
+) -> StageInputs:
     """The current inputs of every step of ``stage`` (the base image is filled in after the
-    build: see :meth:`StageInputs.with_base`)."""
+    build: see :meth:`StageInputs.with_base`). A variable is kept as a keyed hash when it is a
+    secret build arg (``secret``: plan.secret_args) or its value holds a secret value (an ENV
+    made from one)."""
     steps = []
     args: set[str] = set()
     hidden: set[str] = set()
@@ -221,7 +255,7 @@ def collect(stage: Stage, graph: StageGraph, context: Context, secret: Collectio
         for name, value in seen:
             if name in instr.arg_names:
                 args.add(name)
-            if name in secret:
+            if name in secret or any(v in value for v in secret_values if v):
                 hidden.add(name)
                 value = keyed_hash(name, value)
             variables.append((name, value))
@@ -229,8 +263,9 @@ def collect(stage: Stage, graph: StageGraph, context: Context, secret: Collectio
         for src in instr.context_sources:
             if _REMOTE.match(src):
                 continue  # ADD of a URL or a git repository: not a file of the context
+            root = posixpath.normpath(src.strip().lstrip("/") or ".")
             for path in context.select(src):
-                files[path] = context.digest(path)
+                files[path] = context.digest(path, follow=path == root)
         uses = []
         for ref in instr.uses:
             found = graph.find(ref)

@@ -1,15 +1,19 @@
-"""Where a stage's input manifest (stagecache.inputs) is kept: beside the stage's cache.
+"""Where a stage's input record (stagecache.inputs) is kept: beside the stage's cache.
 
 - ``local`` cache: a file ``stagecache-inputs.json`` in the stage's cache folder (the OCI
   layout BuildKit wrote), so it moves with the cache when a CI cache action saves and
   restores the folder;
 - ``registry`` cache: a small OCI artifact (an image manifest whose one layer is the JSON, of
   media type ``application/vnd.stagecache.inputs.v1+json``) at the cache ref's tag with
-  ``.inputs`` appended (``app:cache-build`` -> ``app:cache-build.inputs``).
+  ``.inputs`` appended (``app:cache-build`` -> ``app:cache-build.inputs``; a tag that would be
+  too long is shortened with a hash of the whole).
 
-It is written only when the stage's cache is, never by a read-only bake. Reading one never
-fails a bake: a manifest that cannot be read is as good as none (the miss is then said to be
-"unrecorded").
+A record names the cache it describes (its ``cache`` field: the digest of the local cache's
+index.json, or of the registry cache's manifest): a record beside another cache (the cache
+was written again without one: a bake that stopped before storing it, another tool) is not
+read. It is written only when this bake wrote the cache, never by a read-only bake. Reading one
+never fails a bake: a record that cannot be read is as good as none (the miss is then said
+to be "unrecorded").
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from stagecache import reference
+from stagecache.errors import StagecacheError
 from stagecache.inputs import StageInputs
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -30,86 +36,107 @@ if TYPE_CHECKING:  # pragma: no cover
 FILE = "stagecache-inputs.json"
 MEDIA_TYPE = "application/vnd.stagecache.inputs.v1+json"
 SUFFIX = ".inputs"
+_MAX_TAG = 128
 _MAX_BYTES = 64 << 20
+_UNREADABLE = (OSError, ValueError, KeyError, TypeError, AttributeError, StagecacheError)
 
 
 @dataclass(frozen=True)
 class Place:
-    """Where one stage's manifest lives: a local cache folder, or a registry ref."""
+    """Where one stage's cache is (a folder, or a registry ref) and where its record goes."""
 
     kind: str  # "local" | "registry"
+    cache: str
+    """The cache folder, or the cache ref (``host/repo:tag``)."""
     where: str
+    """The record's file, or its ref."""
 
     def __str__(self) -> str:
-        return str(Path(self.where) / FILE) if self.kind == "local" else self.where
+        return self.where
+
+    @property
+    def host(self) -> str:
+        """The registry's host ("" for a local cache)."""
+        return split_ref(self.cache)[0] if self.kind == "registry" else ""
 
 
 def place_of(spec: CacheSpec | None) -> Place | None:
-    """The place for the cache ``spec`` (a stage's own cache), or None for a cache that keeps
-    no manifest (inline, classic, none)."""
+    """The place for the cache ``spec`` (a stage's cache), or None for a cache that keeps no
+    record (inline, classic, none; a registry ref without a tag)."""
     if spec is None:
         return None
     attrs = dict(spec.attrs)
     if spec.type == "local" and attrs.get("src"):
-        return Place("local", attrs["src"])
-    if spec.type == "registry" and attrs.get("ref"):
-        ref = attrs["ref"]
-        name, _, tag = ref.rpartition(":")
-        if "/" in tag or not name or "@" in ref:
-            return None  # a ref without a tag (or by digest): no tag to put the manifest beside
-        return Place("registry", f"{name}:{(tag + SUFFIX)[-128:].lstrip('.-')}")
-    return None
+        return Place("local", attrs["src"], str(Path(attrs["src"]) / FILE))
+    ref = attrs.get("ref", "") if spec.type == "registry" else ""
+    name, _, tag = ref.rpartition(":")
+    if not name or "/" in tag or "@" in ref:
+        return None
+    return Place("registry", ref, f"{name}:{record_tag(tag)}")
+
+
+def record_tag(tag: str) -> str:
+    """The tag of the record beside the cache tag ``tag``."""
+    if len(tag) + len(SUFFIX) <= _MAX_TAG:
+        return tag + SUFFIX
+    digest = hashlib.sha256(tag.encode()).hexdigest()[:16]
+    return f"{tag[: _MAX_TAG - len(SUFFIX) - len(digest) - 1]}-{digest}{SUFFIX}"
 
 
 def split_ref(ref: str) -> tuple[str, str, str]:
-    """``host/repo/name:tag`` -> (host, repository, tag)."""
+    """``host/repo/name:tag`` -> (host, repository, tag), with Docker Hub's defaults
+    (``app:tag`` -> ``docker.io``, ``library/app``)."""
     name, _, tag = ref.rpartition(":")
-    host, _, repo = name.partition("/")
+    host, repo = reference._split_domain(name)
+    if host is None:
+        host, repo = "docker.io", repo if "/" in repo else f"library/{repo}"
     return host, repo, tag
 
 
-def read(place: Place, client: RegistryClient | None = None) -> StageInputs | None:
-    """The manifest stored at ``place``, or None (none stored, or unreadable)."""
+def identity(place: Place, client: RegistryClient | None = None) -> str:
+    """The digest of the cache as it is now ("" when there is none, or it cannot be read): the
+    local cache's index.json, or the registry cache's manifest."""
     try:
         if place.kind == "local":
-            path = Path(place.where) / FILE
+            return "sha256:" + hashlib.sha256((Path(place.cache) / "index.json").read_bytes()).hexdigest()
+        assert client is not None
+        _, repo, tag = split_ref(place.cache)
+        return client.digest(repo, tag)
+    except _UNREADABLE:
+        return ""
+
+
+def read(place: Place, stage: str, client: RegistryClient | None = None) -> StageInputs | None:
+    """The record of stage ``stage`` stored at ``place``, or None (none stored, unreadable, or
+    the record of another stage)."""
+    try:
+        if place.kind == "local":
+            path = Path(place.where)
             if not path.is_file() or path.is_symlink() or path.stat().st_size > _MAX_BYTES:
                 return None
             data = path.read_bytes()
         else:
             assert client is not None
             _, repo, tag = split_ref(place.where)
-            found = client.artifact(repo, tag, MEDIA_TYPE)
+            found = client.artifact(repo, tag, MEDIA_TYPE, _MAX_BYTES)
             if found is None:
                 return None
             data = found
-        return StageInputs.from_json(json.loads(data))
-    except (OSError, ValueError):
+        inputs = StageInputs.from_json(json.loads(data))
+    except _UNREADABLE:
         return None
-
-
-def stored(place: Place) -> bool:
-    """Whether a local cache folder holds a record."""
-    return (Path(place.where) / FILE).is_file()
-
-
-def index_digest(place: Place) -> str:
-    """The digest of a local cache's index.json ("" when there is none): it changes exactly
-    when a new cache is swapped in."""
-    try:
-        return hashlib.sha256((Path(place.where) / "index.json").read_bytes()).hexdigest()
-    except OSError:
-        return ""
+    return inputs if inputs.stage == stage else None
 
 
 def write(place: Place, inputs: StageInputs, client: RegistryClient | None = None) -> None:
-    """Store ``inputs`` at ``place`` (replacing what was there); OSError when it cannot be."""
+    """Store ``inputs`` at ``place`` (replacing what was there); OSError or a StagecacheError
+    when it cannot be."""
     data = json.dumps(inputs.to_json(), sort_keys=True, separators=(",", ":")).encode()
     if place.kind == "local":
-        folder = Path(place.where)
-        tmp = folder / (FILE + ".tmp")
+        path = Path(place.where)
+        tmp = path.with_name(FILE + ".tmp")
         tmp.write_bytes(data)
-        os.replace(tmp, folder / FILE)
+        os.replace(tmp, path)
         return
     assert client is not None
     _, repo, tag = split_ref(place.where)

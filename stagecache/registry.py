@@ -501,12 +501,21 @@ class RegistryClient:
         data["_digest"] = headers.get("Docker-Content-Digest", "")
         return data
 
-    def artifact(self, repository: str, tag: str, media_type: str) -> bytes | None:
+    def digest(self, repository: str, reference: str) -> str:
+        """The digest of the manifest ``repository:reference`` points to ("" when none)."""
+        status, headers, _ = self._get(
+            f"/{repository}/manifests/{reference}", accept=_ACCEPT, method="HEAD", scope=f"repository:{repository}:pull"
+        )
+        return str(headers.get("Docker-Content-Digest", "")) if status == 200 else ""
+
+    def artifact(self, repository: str, tag: str, media_type: str, max_bytes: int = 64 << 20) -> bytes | None:
         """The one layer of type ``media_type`` of the artifact at ``repository:tag`` (see
-        :meth:`put_artifact`), checked against its digest; None when there is none."""
+        :meth:`put_artifact`), checked against its digest; None when there is none, or it is
+        larger than ``max_bytes``."""
         m = self.manifest(repository, tag)
-        layer = next((x for x in (m or {}).get("layers") or [] if x.get("mediaType") == media_type), None)
-        if layer is None:
+        layers = m.get("layers") if isinstance(m, dict) else None
+        layer = next((x for x in layers or [] if isinstance(x, dict) and x.get("mediaType") == media_type), None)
+        if layer is None or not isinstance(layer.get("digest"), str) or int(layer.get("size") or 0) > max_bytes:
             return None
         status, _, data = self._get(f"/{repository}/blobs/{layer['digest']}", scope=f"repository:{repository}:pull")
         if status != 200 or "sha256:" + hashlib.sha256(data).hexdigest() != layer["digest"]:

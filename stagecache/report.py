@@ -352,7 +352,7 @@ def to_markdown(result: BakeResult) -> str:
     notes += [f"- **{s.stage}: cache export failed**: {e}" for s in result.stages for e in s.export_errors]
     if notes:
         out += ["", *notes]
-    why = [f"- **{s.stage}** {s.first_miss.describe()}" for s in result.stages if s.first_miss is not None]
+    why = [f"- **{s.stage}** {_md(s.first_miss.describe())}" for s in result.stages if s.first_miss is not None]
     if why:
         out += ["", "Why stages missed (the first missed step of each):", "", *why]
     out += [
@@ -361,6 +361,14 @@ def to_markdown(result: BakeResult) -> str:
         "",
     ]
     return "\n".join(out)
+
+
+_MARKDOWN = re.compile(r"([\\`*_\[\]<>|])")
+
+
+def _md(text: str) -> str:
+    """``text`` with Markdown's special characters escaped (instructions hold ``*``, ``|``...)."""
+    return _MARKDOWN.sub(r"\\\1", text)
 
 
 def to_json(result: BakeResult) -> dict:

@@ -1,21 +1,27 @@
-"""A bake's input manifests: read before the builds, explained and written after them.
+"""A bake's input records: read before the builds, explained and written after them.
 
-Before the first build, :func:`Record.start` reads the manifest stored with each stage's
-cache (stagecache.inputstore) and works out the current inputs (stagecache.inputs). After the
-bake, :meth:`Record.finish` gives each stage row that missed a step its ``first_miss``
-(stagecache.explain), then stores the current manifest beside each cache that this bake
-wrote, and only those: a cache that was not written keeps the manifest of the build that
-wrote it.
+Before the first build, :meth:`Record.start` reads the record stored beside each stage's
+cache (stagecache.inputstore), notes which cache it describes, and works out the current
+inputs (stagecache.inputs). After the bake, :meth:`Record.finish` gives each stage row that
+missed a step its ``first_miss`` (stagecache.explain), then stores the current record beside
+each cache that this bake wrote (the cache's digest changed), and only those: a cache that
+was not written keeps the record of the build that wrote it.
+
+A stage whose own cache is missing but which imported another one (a new branch, with the
+fallback branch's cache) is explained against that cache's record. Nothing here fails a bake:
+a record that cannot be read is as good as none, one that cannot be stored is a warning.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from stagecache import explain, inputstore
 from stagecache.errors import StagecacheError, UsageError
 from stagecache.inputs import Context, StageInputs, collect
+from stagecache.progress import Scrubber
 from stagecache.report import mentions, source_of
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -30,52 +36,69 @@ EXPLAINED_MODES = ("local", "registry")
 
 @dataclass
 class Record:
-    """The manifests of one bake: where each stage's lives, what it said, and the current inputs."""
+    """The records of one bake: where each stage's lives, what it said, and the current inputs."""
 
     plan: BuildPlan
+    env: Mapping[str, str] | None = None
     places: dict[str, inputstore.Place] = field(default_factory=dict)
     stored: dict[str, StageInputs | None] = field(default_factory=dict)
+    fallback: dict[str, tuple[str, StageInputs]] = field(default_factory=dict)
+    """Per stage: the first other cache it imports that has a record (its ref or folder, the record)."""
     current: dict[str, StageInputs] = field(default_factory=dict)
-    indexes: dict[str, str] = field(default_factory=dict)
+    before: dict[str, str] = field(default_factory=dict)
+    """The digest of each stage's cache before the bake ("" when there was none)."""
     notes: list[str] = field(default_factory=list)
-    _clients: dict[str, RegistryClient] = field(default_factory=dict)
+    _clients: dict[str, RegistryClient | None] = field(default_factory=dict)
 
     @classmethod
-    def start(cls, plan: BuildPlan) -> Record:
-        """Read the stored manifests and work out the current inputs."""
-        record = cls(plan)
+    def start(cls, plan: BuildPlan, env: Mapping[str, str] | None = None) -> Record:
+        """Read the stored records and work out the current inputs."""
+        record = cls(plan, env)
         if plan.mode.name not in EXPLAINED_MODES:
             return record
         context = Context(plan.config.context, plan.config.dockerfile)
         for build in plan.builds:
-            place = inputstore.place_of(build.cache.cache_from[0] if build.cache.cache_from else None)
+            places = [inputstore.place_of(spec) for spec in build.cache.cache_from]
             stage = plan.stage_of(build.stage)
-            if place is None or stage is None:
+            own = places[0] if places else None
+            if own is None or stage is None:
                 continue
             try:
-                graph = plan.graph
-                record.current[build.stage] = collect(stage, graph, context, plan.config.secret_args)
+                record.current[build.stage] = collect(stage, plan.graph, context, plan.secret_args, plan.secret_values)
             except OSError as exc:
                 record.notes.append(f"{build.stage}: its inputs could not be read, so a miss is not explained: {exc}")
                 continue
-            record.places[build.stage] = place
-            record.stored[build.stage] = inputstore.read(place, record._client(place))
-            if place.kind == "local":
-                record.indexes[build.stage] = inputstore.index_digest(place)
+            record.places[build.stage] = own
+            record.before[build.stage] = inputstore.identity(own, record._client(own))
+            record.stored[build.stage] = record._read(own, build.stage, record.before[build.stage])
+            for other in places[1:]:
+                if other is not None and other.kind == own.kind:
+                    found = record._read(other, build.stage, inputstore.identity(other, record._client(other)))
+                    if found is not None:
+                        record.fallback[build.stage] = (other.cache, found)
+                        break
         return record
+
+    def _read(self, place: inputstore.Place, stage: str, cache: str) -> StageInputs | None:
+        """The record at ``place``, if it describes the cache there now (``cache``)."""
+        found = inputstore.read(place, stage, self._client(place))
+        return found if found is not None and cache and found.cache == cache else None
 
     def _client(self, place: inputstore.Place) -> RegistryClient | None:
         if place.kind != "registry":
             return None
-        host = inputstore.split_ref(place.where)[0]
-        if host not in self._clients:
+        if place.host not in self._clients:
             from stagecache.registry import RegistryClient, docker_credentials
 
-            self._clients[host] = RegistryClient(host, credentials=docker_credentials(host))
-        return self._clients[host]
+            try:
+                credentials = docker_credentials(place.host, self.env)
+            except StagecacheError:
+                credentials = None  # the builds will say what is wrong with them
+            self._clients[place.host] = RegistryClient(place.host, credentials=credentials)
+        return self._clients[place.host]
 
     def finish(self, rows: Sequence[StageResult]) -> list[StageResult]:
-        """The rows with ``first_miss`` set where a stage missed, after storing the manifests of
+        """The rows with ``first_miss`` set where a stage missed, after storing the records of
         the caches this bake wrote."""
         by_stage = {r.stage: r for r in rows}
         current = {
@@ -83,58 +106,83 @@ class Record:
             for label, inputs in self.current.items()
             if label in by_stage
         }
+        current = {label: _with_upstream(inputs, current) for label, inputs in current.items()}
         rebuilt = {r.stage for r in rows if any(not s.cached for s in r.steps)}
-        explained = self.plan.mode.name in EXPLAINED_MODES
+        scrub = Scrubber(self.plan.secret_values)
         out = []
         for row in rows:
-            state = _cache_state(self.plan, row, by_stage)
-            if not explained and state == "imported":
-                out.append(row)  # inline, classic: the cache lives in images, with no record beside it
-                continue
-            miss = explain.first_miss(
-                _one_platform(row),
-                current.get(row.stage),
-                self.stored.get(row.stage),
-                state,
-                rebuilt,
-                self.plan.config.cache.registry_mode if self.plan.mode.name == "registry" else "",
-            )
+            miss = self._explain(row, by_stage, current, rebuilt)
+            if miss is not None:
+                miss = replace(miss, detail=scrub.scrub(miss.detail)[0])
             out.append(replace(row, first_miss=miss) if miss is not None else row)
         if not self.plan.config.cache.read_only:
-            for row in rows:
-                if row.stage in current and self._written(row):
-                    self._store(row.stage, current[row.stage])
+            for label, inputs in current.items():
+                self._store(label, inputs, by_stage[label])
         for client in self._clients.values():
-            client.close()
+            if client is not None:
+                client.close()
         return out
 
-    def _written(self, row: StageResult) -> bool:
-        """Whether this bake wrote the stage's cache."""
-        place = self.places[row.stage]
-        if row.status != "built" or not row.cache_to or row.export_errors:
-            return False
-        if place.kind == "local":
-            # A cache swapped in has a new index.json, or (when BuildKit wrote the same one) no
-            # record yet: the swap replaced the whole folder.
-            now = inputstore.index_digest(place)
-            return now != "" and (now != self.indexes.get(row.stage, "") or not inputstore.stored(place))
-        return True
+    def _explain(
+        self, row: StageResult, rows: dict[str, StageResult], current: dict[str, StageInputs], rebuilt: set[str]
+    ) -> explain.Miss | None:
+        state = _cache_state(self.plan, row, rows)
+        explained = self.plan.mode.name in EXPLAINED_MODES
+        if not explained and state == "imported":
+            return None  # inline, classic: the cache lives in images, with no record beside it
+        before, via = self.stored.get(row.stage), ""
+        if state.startswith("missing") and row.stage in self.fallback and _imported(row, rows, self.plan):
+            ref, before = self.fallback[row.stage]
+            state, via = "imported", f" (this branch has no cache of the stage yet: compared with {ref})"
+        miss = explain.first_miss(
+            _one_platform(row, self.plan.config.platforms),
+            current.get(row.stage),
+            before,
+            state,
+            rebuilt,
+            self.plan.config.cache.registry_mode if self.plan.mode.name == "registry" else "",
+        )
+        return replace(miss, detail=miss.detail + via) if miss is not None and via else miss
 
-    def _store(self, stage: str, inputs: StageInputs) -> None:
-        place = self.places[stage]
+    def _store(self, label: str, inputs: StageInputs, row: StageResult) -> None:
+        """Store the record of a cache this bake wrote: one whose digest changed, after an
+        export that BuildKit did not report as failed (a push that failed afterwards does not
+        undo it)."""
+        if not row.cache_to or row.export_errors:
+            return
+        place = self.places[label]
+        client = self._client(place)
+        now = inputstore.identity(place, client)
+        if not now or now == self.before.get(label, ""):
+            return
         try:
-            inputstore.write(place, inputs, self._client(place))
+            inputstore.write(place, replace(inputs, cache=now), client)
         except (OSError, StagecacheError) as exc:
             said = exc.message if isinstance(exc, StagecacheError) else str(exc)
-            self.notes.append(f"{stage}: the record of its inputs could not be stored at {place}: {said}")
+            self.notes.append(f"{label}: the record of its inputs could not be stored at {place}: {said}")
 
 
-def _one_platform(row: StageResult) -> tuple:
-    """The steps of the row's first platform (a build for several has each step once per platform)."""
-    platforms = sorted({s.platform or "" for s in row.steps})
-    if len(platforms) <= 1:
+def _with_upstream(inputs: StageInputs, current: dict[str, StageInputs]) -> StageInputs:
+    """``inputs`` with the fingerprints of the stages it uses, as they are now."""
+    ups = tuple((u, current[u].fingerprint()) for u in inputs.uses() if u in current)
+    return replace(inputs, upstream=ups)
+
+
+def _one_platform(row: StageResult, platforms: Sequence[str]) -> tuple:
+    """The steps of one platform (a build for several has each step once per platform): the
+    first configured one, whose graph the current inputs were read from."""
+    seen = {s.platform or "" for s in row.steps}
+    if len(seen) <= 1:
         return row.steps
-    return tuple(s for s in row.steps if (s.platform or "") == platforms[0])
+    first = next((p for p in platforms if p in seen), sorted(seen)[0])
+    return tuple(s for s in row.steps if (s.platform or "") == first)
+
+
+def _imported(row: StageResult, rows: dict[str, StageResult], plan: BuildPlan) -> bool:
+    """Whether another of the stage's caches than its own was imported."""
+    build = _build_of(plan, row.stage)
+    owner = rows.get(build.stage, row) if build is not None else row
+    return any(state == "imported" for _, state in owner.cache_sources()[1:])
 
 
 def _cache_state(plan: BuildPlan, row: StageResult, rows: dict[str, StageResult]) -> str:
@@ -171,7 +219,7 @@ class Forecast:
     """"up to date", or why nothing can be said (no record, no cache)."""
 
 
-def forecast(plan: BuildPlan) -> list[Forecast]:
+def forecast(plan: BuildPlan, env: Mapping[str, str] | None = None) -> list[Forecast]:
     """Each stage's first step that will miss, and why, from the stored records and the current
     inputs (``stagecache explain``), in plan order; a stage that will miss counts as rebuilt
     for those after it."""
@@ -180,14 +228,19 @@ def forecast(plan: BuildPlan) -> list[Forecast]:
             f"explain reads the record stored beside each stage's cache, which only the local and registry "
             f"cache modes keep; the cache mode is {plan.mode.name!r}. Pass --cache-mode local or registry."
         )
-    record = Record.start(plan)
+    record = Record.start(plan, env)
+    current = {label: _with_upstream(inputs, record.current) for label, inputs in record.current.items()}
     rebuilt: set[str] = set()
     out = []
     for build in plan.builds:
         label = build.stage
-        now, before = record.current.get(label), record.stored.get(label)
+        now, before = current.get(label), record.stored.get(label)
         if now is None or before is None:
-            out.append(Forecast(label, None, "no record of its inputs: no cache yet, or one written without it"))
+            out.append(
+                Forecast(
+                    label, None, "no record of its inputs beside its cache: no cache yet, or one written without it"
+                )
+            )
             rebuilt.add(label)
             continue
         miss = explain.predict(now, before, rebuilt)
@@ -195,7 +248,8 @@ def forecast(plan: BuildPlan) -> list[Forecast]:
             rebuilt.add(label)
         out.append(Forecast(label, miss, "" if miss else "up to date: every step's inputs are as recorded"))
     for client in record._clients.values():
-        client.close()
+        if client is not None:
+            client.close()
     return out
 
 

@@ -13,6 +13,7 @@ from stagecache import bench, benchreport
 from stagecache import config as cfg
 from stagecache.cli import app
 from stagecache.errors import ConfigError, UsageError
+from stagecache.explain import Miss
 from stagecache.report import StageResult, StepResult
 from stagecache.strategies import STRATEGIES, Scenario
 
@@ -162,8 +163,15 @@ def _result() -> bench.BenchResult:
     options = bench.BenchOptions(strategies=("local", "inline-final"), scenarios=("cold",), layers_scenario="cold")
 
     def run(strategy: str, seconds: float, hit: bool) -> bench.Run:
+        miss = None if hit else Miss(3, 5, "RUN step 3", "files", "files changed: a.c")
         stages = (
-            StageResult("build", "built", seconds, (_step("build", 2, True, line=3), _step("build", 3, hit, 4.0, 5))),
+            StageResult(
+                "build",
+                "built",
+                seconds,
+                (_step("build", 2, True, line=3), _step("build", 3, hit, 4.0, 5)),
+                first_miss=miss,
+            ),
             StageResult("runtime", "built", 0.5, (_step("runtime", 2, True, line=7),), export_seconds=0.25),
         )
         return bench.Run(strategy, "cold", 1, "success", seconds, stages)
@@ -196,7 +204,7 @@ def test_table_marks_the_fastest_cell_and_reports_overhead() -> None:
     layer_rows = [ln.split() for ln in lines[lines.index("layers, scenario cold:") + 3 :]]
     assert layer_rows == [
         ["build", "3", "RUN", "step", "2", "hit", "hit"],
-        ["build", "5", "RUN", "step", "3", "hit", "MISS", "4.0s"],
+        ["build", "5", "RUN", "step", "3", "hit", "MISS", "4.0s", "files"],
         ["runtime", "7", "RUN", "step", "2", "hit", "hit"],
     ]
 
@@ -205,13 +213,17 @@ def test_markdown_and_json() -> None:
     result = _result()
     md = benchreport.to_markdown(result)
     assert "| local | **100% / 1.5s** | 2.1 MB | 0.2s |" in md
-    assert "| build | 5 | RUN step 3 | hit | miss 4.0s |" in md
+    assert "| build | 5 | RUN step 3 | hit | miss 4.0s files |" in md
     data = json.loads(json.dumps(benchreport.to_json(result)))
     assert data["schema"] == "stagecache.bench/v1"
     cell = next(c for c in data["cells"] if c["strategy"] == "inline-final")
     assert cell["hit_ratio"] == pytest.approx(2 / 3)
     assert cell["seconds"] == {"median": 5.0, "min": 5.0, "max": 5.0}
-    assert data["layers"]["cold"][1]["strategies"]["inline-final"] == {"cached": False, "seconds": 4.0}
+    assert data["layers"]["cold"][1]["strategies"]["inline-final"] == {
+        "cached": False,
+        "seconds": 4.0,
+        "cause": "files",
+    }
     assert data["timing"]["overhead_ratio"] == pytest.approx(0.05)
     assert data["strategies"][0]["cache_bytes"] == 2_100_000
 

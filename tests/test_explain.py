@@ -3,8 +3,10 @@ cause of a stage's first miss (stagecache.explain)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -169,7 +171,8 @@ BEFORE = stage(step(2), step(3, files=[("src/a.c", "sha256:1 644")]), step(4, us
             "imported",
             (),
             "not-in-cache",
-            "the imported cache did not hold this step, although its inputs are as recorded",
+            "the imported cache did not hold this step, although what stagecache records of its inputs "
+            "(instruction, variables, files, upstream stages, base image) is unchanged",
         ),
     ],
 )
@@ -200,29 +203,76 @@ def test_no_miss_unrecorded_min_and_a_new_step() -> None:
     got = first_miss(steps(True, True, True, False), stage(*BEFORE.steps, step(5)), BEFORE, "imported")
     assert (got.step, got.cause, got.detail) == (5, "instruction", "a new step (the stage had 3 steps)")
     got = first_miss(steps(False, False, False), BEFORE, BEFORE, "imported", registry_mode="min")
-    assert got.detail.endswith("(mode=min exports only the layers of the stage's image)")
+    assert got.detail.endswith("is unchanged; mode=min exports only the layers of the stage's image")
 
 
-def test_the_manifest_sits_beside_the_cache(tmp_path: Path) -> None:
-    assert inputstore.place_of(CacheSpec("registry", (("ref", "reg:5000/app:cache-build"),))) == inputstore.Place(
-        "registry", "reg:5000/app:cache-build.inputs"
-    )
+def test_the_record_sits_beside_the_cache(tmp_path: Path) -> None:
+    reg = inputstore.place_of(CacheSpec("registry", (("ref", "reg:5000/app:cache-build"),)))
+    assert reg == inputstore.Place("registry", "reg:5000/app:cache-build", "reg:5000/app:cache-build.inputs")
+    assert reg.host == "reg:5000"
     assert inputstore.place_of(CacheSpec("registry", (("ref", "reg:5000/app"),))) is None  # no tag
-    long = "t" * 128
-    assert (
-        inputstore.place_of(CacheSpec("registry", (("ref", f"reg/app:{long}"),))).where == f"reg/app:{long[7:]}.inputs"
+    # Docker Hub names: the registry is docker.io, not the first path element.
+    hub = inputstore.place_of(CacheSpec("registry", (("ref", "myorg/app:cache-build"),)))
+    assert hub.host == "docker.io" and inputstore.split_ref(hub.where) == (
+        "docker.io",
+        "myorg/app",
+        "cache-build.inputs",
     )
+    assert inputstore.split_ref("app:cache") == ("docker.io", "library/app", "cache")
+    # A tag too long for the suffix is shortened with a hash of the whole: two stages never share one.
+    one, two = (inputstore.record_tag(f"{'t' * 120}-{s}") for s in ("app", "bpp"))
+    assert one != two and len(one) == 128 and one.endswith(".inputs")
     assert inputstore.place_of(CacheSpec("inline")) is None
     local = inputstore.place_of(CacheSpec("local", (("src", str(tmp_path / "build")),)))
-    assert local == inputstore.Place("local", str(tmp_path / "build"))
-    assert inputstore.read(local) is None
+    assert local == inputstore.Place("local", str(tmp_path / "build"), str(tmp_path / "build" / inputstore.FILE))
+    assert inputstore.read(local, "build") is None and inputstore.identity(local) == ""
     (tmp_path / "build").mkdir()
+    (tmp_path / "build" / "index.json").write_text("{}")
+    assert inputstore.identity(local).startswith("sha256:")
     inputs = stage(step(2))
     inputstore.write(local, inputs)
-    assert inputstore.read(local) == inputs
-    assert sorted(p.name for p in (tmp_path / "build").iterdir()) == ["stagecache-inputs.json"]
-    (tmp_path / "build" / "stagecache-inputs.json").write_text("{not json")
-    assert inputstore.read(local) is None
+    assert inputstore.read(local, "build") == inputs
+    assert inputstore.read(local, "deps") is None  # the record of another stage is not this one's
+    assert sorted(p.name for p in (tmp_path / "build").iterdir()) == ["index.json", "stagecache-inputs.json"]
+    (tmp_path / "build" / "stagecache-inputs.json").write_text('{"schema": "stagecache.inputs/v1", "steps": 3}')
+    assert inputstore.read(local, "build") is None
+
+
+def test_a_pipe_in_the_context_is_never_opened_and_a_linked_source_is_followed(tmp_path: Path) -> None:
+    write(tmp_path / "real.txt", "v1\n")
+    os.symlink("real.txt", tmp_path / "link.txt")
+    os.mkfifo(tmp_path / "pipe")
+    ctx = Context(tmp_path)
+    assert ctx.digest("pipe") == "special:other"
+    assert ctx.digest("link.txt") == "link:real.txt"
+    assert ctx.digest("link.txt", follow=True) == ctx.digest("real.txt")
+
+
+def test_secrets_by_name_or_by_value_never_reach_the_record(tmp_path: Path) -> None:
+    from stagecache import config as cfg
+    from stagecache.plan import make_plan
+    from stagecache.why import Record
+
+    write(
+        tmp_path / "Dockerfile",
+        "FROM busybox AS app\nARG NPM_TOKEN\nARG DB_URL\nARG PLAIN\nENV AUTH=Bearer-${NPM_TOKEN}\n"
+        "RUN --mount=type=bind,source=go.sum,target=/g make\n",
+    )
+    write(tmp_path / "go.sum", "sum\n")
+    write(
+        tmp_path / "stagecache.toml",
+        '[cache]\nlocal_dir = "cache"\n[build.args]\nNPM_TOKEN = "tok-SECRET-123"\n'
+        'DB_URL = "postgres://u:hunter2pass@db/x"\nPLAIN = "visible"\n',
+    )
+    plan = make_plan(cfg.load(tmp_path / "stagecache.toml", env={}))
+    (app,) = Record.start(plan).current.values()
+    text = json.dumps(app.to_json())
+    for secret in ("tok-SECRET-123", "hunter2pass"):
+        assert secret not in text
+    run = app.steps[0]
+    assert dict(run.variables)["PLAIN"] == "visible"
+    assert set(app.secret) == {"NPM_TOKEN", "DB_URL", "AUTH"}  # AUTH is made from NPM_TOKEN
+    assert run.files == (("go.sum", Context(tmp_path).digest("go.sum")),)  # a bind mount of a context file
 
 
 def test_the_summary_report_and_job_summary_say_why() -> None:
@@ -253,6 +303,9 @@ def test_the_summary_report_and_job_summary_say_why() -> None:
         {"step": 2, "line": 11, "cause": "upstream", "detail": "upstream stage 'build' was rebuilt"},
     ]
     assert "- **build** step 3 (line 5, COPY deps.txt ./): files changed: deps.txt" in to_markdown(result)
+    star = replace(build, first_miss=Miss(2, 3, "RUN cat src/* | sort", "files", "files changed: a_b.c"))
+    md = to_markdown(BakeResult("success", "build", "local", "max", (star,), 1.0))
+    assert "- **build** step 2 (line 3, RUN cat src/\\* \\| sort): files changed: a\\_b.c" in md
     assert "why:" not in summary(BakeResult("success", "final", "local", "max", (deps,), 1.0))
 
 
@@ -268,16 +321,27 @@ def test_explain_forecasts_the_next_bake_from_the_stored_records(project: Path) 
     cli = CliRunner()
     first = cli.invoke(app, ["explain", "-C", str(project)])
     assert first.exit_code == 0, first.output
-    assert first.output.splitlines()[0] == "deps   no record of its inputs: no cache yet, or one written without it"
-    # What a bake that wrote every cache leaves: the records of the current inputs.
+    assert first.output.splitlines()[0] == (
+        "deps   no record of its inputs beside its cache: no cache yet, or one written without it"
+    )
+    # What a bake that wrote every cache leaves: each cache, and the record of its current inputs.
     plan = make_plan(cfg.load(project / "stagecache.toml", env={}))
     record = Record.start(plan)
     for label, inputs in record.current.items():
         (project / "cache" / label).mkdir(parents=True)
-        inputstore.write(record.places[label], inputs)
+        (project / "cache" / label / "index.json").write_text(f'{{"stage": "{label}"}}')
+        place = record.places[label]
+        inputstore.write(place, dataclasses.replace(inputs, cache=inputstore.identity(place)))
     assert cli.invoke(app, ["explain", "-C", str(project)]).output.splitlines()[:3] == [
         f"{stage}  up to date: every step's inputs are as recorded" for stage in ("deps ", "build", "final")
     ]
+    # A cache written again without its record (another tool, a bake stopped before storing it):
+    # the record beside it describes another cache and is not read.
+    (project / "cache" / "final" / "index.json").write_text('{"stage": "final", "again": true}')
+    assert cli.invoke(app, ["explain", "-C", str(project)]).output.splitlines()[2] == (
+        "final  no record of its inputs beside its cache: no cache yet, or one written without it"
+    )
+    (project / "cache" / "final" / "index.json").write_text('{"stage": "final"}')
     (project / "src" / "util.c").write_text("int util2;\n")
     (project / "src" / "extra.c").write_text("int extra;\n")
     out = cli.invoke(app, ["explain", "-C", str(project), "--target", "final"]).output.splitlines()
@@ -290,3 +354,20 @@ def test_explain_forecasts_the_next_bake_from_the_stored_records(project: Path) 
     (project / "stagecache.toml").write_text('[project]\nimage = "r/app"\n[cache]\nmode = "inline"\n')
     inline = cli.invoke(app, ["explain", "-C", str(project)])
     assert inline.exit_code == 2 and "only the local and registry cache modes keep" in inline.output
+
+
+def test_steps_moved_upstream_changes_since_and_a_base_digest_after_the_steps_own_inputs() -> None:
+    inserted = stage(step(2, "RUN new"), step(3, "RUN step2"), step(4, files=[("src/a.c", "sha256:1 644")]), step(5))
+    got = first_miss(steps(False, False, False, False), inserted, BEFORE, "imported")
+    assert got.detail == "the stage's steps changed here (it had 3, now 4): step 2 was 'RUN step2'"
+    # deps was not rebuilt in this bake, but is not what it was when this stage's cache was written.
+    then = dataclasses.replace(BEFORE, upstream=(("deps", "f1"),))
+    now = dataclasses.replace(BEFORE, upstream=(("deps", "f2"),))
+    got = first_miss(steps(True, True, False), now, then, "imported")
+    assert (got.step, got.cause) == (4, "upstream")
+    assert got.detail == "upstream stage 'deps' changed since this stage's cache was written"
+    # A new digest of the base with a file change at the first step: the files are named.
+    edited = stage(
+        step(2, files=[("x", "sha256:9 644")]), *BEFORE.steps[1:], base="docker.io/library/gcc:13@sha256:" + "2" * 64
+    )
+    assert first_miss(steps(False, False, False), edited, BEFORE, "imported").cause == "files"

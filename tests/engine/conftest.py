@@ -168,6 +168,13 @@ def tree_digest(path: Path) -> dict[str, str]:
     }
 
 
+def table(out: str) -> list[str]:
+    """The rows of bake's summary table (stages and total), without the lines after it."""
+    lines = out.splitlines()[2:]
+    end = next(i for i, line in enumerate(lines) if line.startswith("total"))
+    return lines[: end + 1]
+
+
 def hits(result: BakeResult) -> dict[str, dict[int, bool]]:
     """stage -> {step number: cached}."""
     return {s.stage: {st.number: st.cached for st in s.steps} for s in result.stages}
@@ -220,4 +227,4 @@ def make_project(engine: Engine, tmp_path: Path):
         p.runner.remove_repositories(p.repositories)
 
 
-__all__ = ["OwnRegistry", "Project", "hits", "all_cached", "interrupt_when", "replace", "tree_digest"]
+__all__ = ["OwnRegistry", "Project", "hits", "all_cached", "interrupt_when", "replace", "table", "tree_digest"]

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from stagecache.registry import RegistryClient
-from tests.engine.conftest import OwnRegistry, Project, all_cached, tree_digest
+from tests.engine.conftest import OwnRegistry, Project, all_cached, table, tree_digest
 
 STAGECACHE = str(Path(sys.executable).parent / "stagecache")
 
@@ -31,13 +31,6 @@ def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
 def on_registry(p: Project, reg: OwnRegistry, mode: str = "registry", extra: str = "") -> None:
     p.registry_addr = reg.addr
     p.configure(mode, "max", extra)
-
-
-def table(out: str) -> list[str]:
-    """The rows of the summary table (stages and total), without the lines after it."""
-    lines = out.splitlines()[2:]
-    end = next(i for i, line in enumerate(lines) if line.startswith("total"))
-    return lines[: end + 1]
 
 
 def test_registry_down_before_the_build_builds_from_scratch_and_says_so(make_project, own_registry) -> None:

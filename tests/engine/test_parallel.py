@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from stagecache.errors import BuildFailed
-from tests.engine.conftest import Project, hits, interrupt_when
+from tests.engine.conftest import Project, hits, interrupt_when, table
 
 STAGECACHE = str(Path(sys.executable).parent / "stagecache")
 # The scheduler itself is under test: no fast path first (tests/engine/test_fastpath.py has it).
@@ -87,7 +87,7 @@ def test_sigint_stops_every_parallel_build(make_project) -> None:
     out, err = interrupt_when(proc, lambda seen: seen[-1].startswith("==> [3/5]"), settle=4.0)
     assert proc.returncode == 130, err
     assert "Error: interrupted by SIGINT" in err
-    rows = {line.split()[0]: line.split()[-1] for line in out.splitlines()[2:-1]}
+    rows = {line.split()[0]: line.split()[-1] for line in table(out)[:-1]}
     assert rows["deps-a"] == "interrupted" and rows["deps-b"] == "interrupted" and rows["app"] == "skipped"
     assert not list((p.root / ".stagecache" / "cache").glob(".*.incoming"))
     leftover = subprocess.run(["pgrep", "-f", f"buildx build.*{p.root}"], capture_output=True, text=True)
