@@ -148,7 +148,7 @@ def _explained(run: Execution) -> Iterator[None]:
     try:
         yield
     finally:
-        run.rows[:] = record.finish(run.rows)
+        run.rows[:] = record.finish(run.rows, complete=run.error is None)
         run.notes.extend(record.notes)
 
 

@@ -124,7 +124,15 @@ def predict(now: StageInputs, before: StageInputs, rebuilt: Collection[str] = ()
     for cur in sorted(now.steps, key=lambda s: s.number):
         first = cur is now.steps[0]
         base_stage = now.base.removeprefix("stage ") if now.base.startswith("stage ") else ""
-        if first and base_stage and (base_stage in rebuilt or _moved(base_stage, now, before)):
+        if first and base_stage and _moved(base_stage, now, before) and base_stage not in rebuilt:
+            return Miss(
+                cur.number,
+                cur.line,
+                cur.instruction,
+                "upstream",
+                f"its base stage '{base_stage}' changed since this stage's cache was written",
+            )
+        if first and base_stage in rebuilt:
             return Miss(
                 cur.number, cur.line, cur.instruction, "upstream", f"its base stage '{base_stage}' will be rebuilt"
             )

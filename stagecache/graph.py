@@ -826,7 +826,7 @@ class _Resolver:
             if c.keyword in ("COPY", "ADD") and not c.flag("from") and not c.heredoc:
                 sources = tuple(_quiet_expand(w, env, self.source.escape) or w for w in c.args[:-1])
             elif c.keyword == "RUN":
-                sources = tuple(_bind_sources(c))
+                sources = tuple(_quiet_expand(w, env, self.source.escape) or w for w in _bind_sources(c))
             out.append(
                 Instruction(
                     c.line,

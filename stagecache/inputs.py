@@ -87,9 +87,9 @@ class StageInputs:
         return replace(self, base=base)
 
     def fingerprint(self) -> str:
-        """A digest of the steps' inputs (the base image aside: a change there shows as the stage's own
-        miss): equal exactly when none changed."""
-        core = {k: v for k, v in self.to_json().items() if k not in ("upstream", "cache", "base")}
+        """A digest of the steps' inputs: instructions, variables, files, stages used (not their
+        lines, nor the base image: a change there shows as the stage's own miss)."""
+        core = [(s.instruction, s.variables, s.files, s.uses) for s in self.steps]
         return hashlib.sha256(json.dumps(core, sort_keys=True).encode()).hexdigest()[:32]
 
     def uses(self) -> tuple[str, ...]:

@@ -106,6 +106,11 @@ def identity(place: Place, client: RegistryClient | None = None) -> str:
         return ""
 
 
+def stored(place: Place) -> bool:
+    """Whether a local cache folder holds a record."""
+    return Path(place.where).is_file()
+
+
 def read(place: Place, stage: str, client: RegistryClient | None = None) -> StageInputs | None:
     """The record of stage ``stage`` stored at ``place``, or None (none stored, unreadable, or
     the record of another stage)."""

@@ -42,8 +42,9 @@ class Record:
     env: Mapping[str, str] | None = None
     places: dict[str, inputstore.Place] = field(default_factory=dict)
     stored: dict[str, StageInputs | None] = field(default_factory=dict)
-    fallback: dict[str, tuple[str, StageInputs]] = field(default_factory=dict)
-    """Per stage: the first other cache it imports that has a record (its ref or folder, the record)."""
+    fallback: dict[str, tuple[str, str, StageInputs]] = field(default_factory=dict)
+    """Per stage without a record of its own: the fallback branch's cache of the stage that has
+    one (its spec, its ref or folder, the record)."""
     current: dict[str, StageInputs] = field(default_factory=dict)
     before: dict[str, str] = field(default_factory=dict)
     """The digest of each stage's cache before the bake ("" when there was none)."""
@@ -64,19 +65,22 @@ class Record:
             if own is None or stage is None:
                 continue
             try:
-                record.current[build.stage] = collect(stage, plan.graph, context, plan.secret_args, plan.secret_values)
+                record.current[build.stage] = collect(
+                    stage, plan.graph, context, plan.secret_args, _secret_values(plan)
+                )
             except OSError as exc:
                 record.notes.append(f"{build.stage}: its inputs could not be read, so a miss is not explained: {exc}")
                 continue
             record.places[build.stage] = own
             record.before[build.stage] = inputstore.identity(own, record._client(own))
             record.stored[build.stage] = record._read(own, build.stage, record.before[build.stage])
-            for other in places[1:]:
-                if other is not None and other.kind == own.kind:
-                    found = record._read(other, build.stage, inputstore.identity(other, record._client(other)))
-                    if found is not None:
-                        record.fallback[build.stage] = (other.cache, found)
-                        break
+            if record.stored[build.stage] is None and plan.fallback_branch is not None:
+                for spec, other in zip(build.cache.cache_from[1:], places[1:], strict=False):
+                    if other is not None and other.kind == own.kind and build.stage in other.cache:
+                        found = record._read(other, build.stage, inputstore.identity(other, record._client(other)))
+                        if found is not None:
+                            record.fallback[build.stage] = (str(spec), other.cache, found)
+                            break
         return record
 
     def _read(self, place: inputstore.Place, stage: str, cache: str) -> StageInputs | None:
@@ -97,9 +101,10 @@ class Record:
             self._clients[place.host] = RegistryClient(place.host, credentials=credentials)
         return self._clients[place.host]
 
-    def finish(self, rows: Sequence[StageResult]) -> list[StageResult]:
+    def finish(self, rows: Sequence[StageResult], complete: bool = True) -> list[StageResult]:
         """The rows with ``first_miss`` set where a stage missed, after storing the records of
-        the caches this bake wrote."""
+        the caches this bake wrote (``complete``: the bake succeeded; after a failure, only the
+        caches it wrote get a record: the others are left exactly as they were)."""
         by_stage = {r.stage: r for r in rows}
         current = {
             label: inputs.with_base(by_stage[label].base or inputs.base)
@@ -117,7 +122,7 @@ class Record:
             out.append(replace(row, first_miss=miss) if miss is not None else row)
         if not self.plan.config.cache.read_only:
             for label, inputs in current.items():
-                self._store(label, inputs, by_stage[label])
+                self._store(label, inputs, by_stage[label], complete)
         for client in self._clients.values():
             if client is not None:
                 client.close()
@@ -131,8 +136,9 @@ class Record:
         if not explained and state == "imported":
             return None  # inline, classic: the cache lives in images, with no record beside it
         before, via = self.stored.get(row.stage), ""
-        if state.startswith("missing") and row.stage in self.fallback and _imported(row, rows, self.plan):
-            ref, before = self.fallback[row.stage]
+        spec, ref, alt = self.fallback.get(row.stage, ("", "", None))
+        if state.startswith("missing") and alt is not None and _imported(spec, row, rows, self.plan):
+            before = alt
             state, via = "imported", f" (this branch has no cache of the stage yet: compared with {ref})"
         miss = explain.first_miss(
             _one_platform(row, self.plan.config.platforms),
@@ -144,22 +150,40 @@ class Record:
         )
         return replace(miss, detail=miss.detail + via) if miss is not None and via else miss
 
-    def _store(self, label: str, inputs: StageInputs, row: StageResult) -> None:
-        """Store the record of a cache this bake wrote: one whose digest changed, after an
-        export that BuildKit did not report as failed (a push that failed afterwards does not
-        undo it)."""
-        if not row.cache_to or row.export_errors:
+    def _store(self, label: str, inputs: StageInputs, row: StageResult, complete: bool) -> None:
+        """Store the record of the stage's cache as it is after the bake, when
+        - this bake wrote the cache (its digest changed, after an export that BuildKit did not
+          report as failed: a push that failed afterwards does not undo it), or
+        - after a successful bake: a local cache was swapped in with the same index.json (the
+          record went with the old folder), or every step hit, so the cache serves the current
+          inputs (the record is brought up to date: a stage it copies from may have changed
+          without changing this stage).
+        """
+        if row.export_errors or row.status != "built" and not row.cache_to:
             return
         place = self.places[label]
         client = self._client(place)
         now = inputstore.identity(place, client)
-        if not now or now == self.before.get(label, ""):
+        if not now:
+            return
+        wrote = bool(row.cache_to) and now != self.before.get(label, "")
+        swapped = place.kind == "local" and not inputstore.stored(place)
+        hit = row.status == "built" and bool(row.steps) and all(s.cached for s in row.steps)
+        fresh = replace(inputs, cache=now)
+        if not (wrote or (complete and (swapped or hit))) or fresh == self.stored.get(label):
             return
         try:
             inputstore.write(place, replace(inputs, cache=now), client)
         except (OSError, StagecacheError) as exc:
             said = exc.message if isinstance(exc, StagecacheError) else str(exc)
             self.notes.append(f"{label}: the record of its inputs could not be stored at {place}: {said}")
+
+
+def _secret_values(plan: BuildPlan) -> tuple[str, ...]:
+    """The values of the secret build args, however short (a variable that holds one is hidden),
+    and the passwords of credential URLs."""
+    secret = set(plan.secret_args)
+    return (*(v for name, v in plan.config.build_args if name in secret and v), *plan.secret_values)
 
 
 def _with_upstream(inputs: StageInputs, current: dict[str, StageInputs]) -> StageInputs:
@@ -178,11 +202,11 @@ def _one_platform(row: StageResult, platforms: Sequence[str]) -> tuple:
     return tuple(s for s in row.steps if (s.platform or "") == first)
 
 
-def _imported(row: StageResult, rows: dict[str, StageResult], plan: BuildPlan) -> bool:
-    """Whether another of the stage's caches than its own was imported."""
+def _imported(spec: str, row: StageResult, rows: dict[str, StageResult], plan: BuildPlan) -> bool:
+    """Whether the cache ``spec`` of the stage's build was imported."""
     build = _build_of(plan, row.stage)
     owner = rows.get(build.stage, row) if build is not None else row
-    return any(state == "imported" for _, state in owner.cache_sources()[1:])
+    return dict(owner.cache_sources()).get(spec) == "imported"
 
 
 def _cache_state(plan: BuildPlan, row: StageResult, rows: dict[str, StageResult]) -> str:

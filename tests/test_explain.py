@@ -371,3 +371,75 @@ def test_steps_moved_upstream_changes_since_and_a_base_digest_after_the_steps_ow
         step(2, files=[("x", "sha256:9 644")]), *BEFORE.steps[1:], base="docker.io/library/gcc:13@sha256:" + "2" * 64
     )
     assert first_miss(steps(False, False, False), edited, BEFORE, "imported").cause == "files"
+
+
+def test_records_are_written_when_the_cache_is_and_kept_through_a_swap(project: Path) -> None:
+    from stagecache import config as cfg
+    from stagecache.plan import make_plan
+    from stagecache.report import StageResult
+    from stagecache.why import Record
+
+    (project / "stagecache.toml").write_text('[cache]\nlocal_dir = "cache"\n')
+    plan = make_plan(cfg.load(project / "stagecache.toml", env={}))
+
+    def rows(hit: bool, exported: bool) -> list[StageResult]:
+        return [
+            StageResult(
+                b.stage,
+                "built",
+                1.0,
+                (StepResult(b.stage, 2, "RUN x", 3, hit, 0.0),),
+                cache_from=tuple(str(s) for s in b.cache.cache_from),
+                cache_to=tuple(str(s) for s in b.cache.cache_to) if exported else (),
+            )
+            for b in plan.builds
+        ]
+
+    def records() -> dict[str, str]:
+        return {b.stage: (project / "cache" / b.stage / inputstore.FILE).read_text() for b in plan.builds}
+
+    # A first bake: no cache before, a new one after (its index.json): each gets its record.
+    Record.start(plan)  # nothing there yet
+    record = Record.start(plan)
+    for b in plan.builds:
+        (project / "cache" / b.stage).mkdir(parents=True)
+        (project / "cache" / b.stage / "index.json").write_text(f'["{b.stage}"]')
+    record.finish(rows(hit=False, exported=True))
+    first = records()
+    assert all(json.loads(t)["cache"].startswith("sha256:") for t in first.values())
+    # A bake that swapped in a cache with the same index.json: the record went with the old folder.
+    for b in plan.builds:
+        (project / "cache" / b.stage / inputstore.FILE).unlink()
+    Record.start(plan).finish(rows(hit=True, exported=True))
+    assert records() == first
+    # A miss with no export leaves the record as it was, even when the inputs changed.
+    (project / "requirements.txt").write_text("flask\ndjango\n")
+    Record.start(plan).finish(rows(hit=False, exported=False))
+    assert records() == first
+    # Every step hit: the cache serves the current inputs, and the record says so.
+    Record.start(plan).finish(rows(hit=True, exported=False))
+    assert json.loads(records()["deps"])["steps"] != json.loads(first["deps"])["steps"]
+    # A read-only bake writes nothing.
+    before = records()
+    (project / "requirements.txt").write_text("flask\n")
+    read_only = make_plan(cfg.load(project / "stagecache.toml", env={}, overrides=cfg.Overrides(read_only=True)))
+    Record.start(read_only).finish(rows(hit=True, exported=True))
+    assert records() == before
+
+
+def test_a_fingerprint_ignores_lines_and_a_moved_base_stage_is_said_so() -> None:
+    from stagecache.explain import predict
+
+    moved_lines = stage(*(dataclasses.replace(s, line=s.line + 1) for s in BEFORE.steps))
+    assert moved_lines.fingerprint() == BEFORE.fingerprint()
+    assert stage(step(2, "RUN other"), *BEFORE.steps[1:]).fingerprint() != BEFORE.fingerprint()
+    then = dataclasses.replace(BEFORE, base="stage deps", upstream=(("deps", "f1"),))
+    now = dataclasses.replace(BEFORE, base="stage deps", upstream=(("deps", "f2"),))
+    got = predict(now, then)
+    assert (got.step, got.cause, got.detail) == (
+        2,
+        "upstream",
+        "its base stage 'deps' changed since this stage's cache was written",
+    )
+    assert predict(now, then, rebuilt={"deps"}).detail == "its base stage 'deps' will be rebuilt"
+    assert predict(then, then) is None

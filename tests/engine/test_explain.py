@@ -54,8 +54,21 @@ def why(result: BakeResult) -> dict[str, tuple[int, str, str] | None]:
 
 
 def rebake(p: Project) -> BakeResult:
+    """What a fresh runner's bake says of the current tree, then the bake that writes its caches.
+
+    The engine's builder sometimes runs again a step that the imported cache holds (docs/
+    benchmarks.md, "Registry caches on this engine"; local caches too, rarely): stagecache then
+    names the miss `not-in-cache`, as it should. To test the other causes, the tree is first
+    baked read-only (nothing is exported or recorded, so the bake can be run again), up to three
+    times until no stage reports that; the result of that bake is returned."""
+    for _ in range(3):
+        p.fresh_runner()
+        result = p.bake(read_only=True)
+        if all(s.first_miss is None or s.first_miss.cause != "not-in-cache" for s in result.stages):
+            break
     p.fresh_runner()
-    return p.bake()
+    p.bake()
+    return result
 
 
 def test_each_cause_is_named_on_a_fresh_runner(make_project) -> None:
@@ -117,14 +130,18 @@ def test_registry_keeps_the_record_beside_the_cache_and_the_cli_says_why(make_pr
     rebake(p)
     assert {"cache-deps.inputs", "cache-build.inputs", "cache-final.inputs"} <= set(p.registry.tags(p.repo))
     p.append("deps.txt", "requests")
-    p.fresh_runner()
     report = tmp_path / "report.json"
-    done = subprocess.run(
-        [STAGECACHE, "bake", "-C", str(p.root), "--progress", "plain", "--report", str(report)],
-        capture_output=True,
-        text=True,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
+    before = p.registry.manifest(p.repo, "cache-deps.inputs")
+    for _ in range(3):  # read-only, so it can run again if the builder lost a step (see rebake)
+        p.fresh_runner()
+        done = subprocess.run(
+            [STAGECACHE, "bake", "-C", str(p.root), "--progress", "plain", "--read-only", "--report", str(report)],
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        if "is unchanged" not in done.stdout:  # the not-in-cache cause
+            break
     lines = done.stdout.splitlines()
     start = lines.index("why:")
     # final copies /app, which the rebuilt build stage made the same as before: BuildKit keys the
@@ -140,9 +157,5 @@ def test_registry_keeps_the_record_beside_the_cache_and_the_cli_says_why(make_pr
         "cause": "files",
         "detail": "files changed: deps.txt",
     }
-    # A read-only bake stores nothing: the record still says what the last written cache held.
-    before = p.registry.manifest(p.repo, "cache-deps.inputs")
-    p.append("deps.txt", "numpy")
-    p.fresh_runner()
-    p.bake(read_only=True)
+    # The read-only bakes stored nothing: the record still says what the last written cache held.
     assert p.registry.manifest(p.repo, "cache-deps.inputs") == before

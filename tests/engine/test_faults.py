@@ -59,6 +59,11 @@ def test_registry_down_before_the_build_builds_from_scratch_and_says_so(make_pro
     states = {c["state"] for s in data["stages"] for c in s["cache_sources"]}
     assert states == {"failed"}
     assert all(s["pushed"] == [] for s in data["stages"])
+    # Why each stage missed: its cache could not be imported, with what BuildKit said.
+    misses = {s["stage"]: s["first_miss"] for s in data["stages"]}
+    for stage, miss in misses.items():
+        assert miss["cause"] == "no-cache" and miss["detail"].startswith("its cache could not be imported: "), miss
+        assert f"{reg.addr}/{p.repo}:cache-{stage}" in miss["detail"], miss
 
     # on_export_error = "fail": the same outage is exit 5, naming the cache ref.
     on_registry(p, reg, extra='on_export_error = "fail"\n')
