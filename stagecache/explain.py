@@ -121,9 +121,9 @@ def predict(now: StageInputs, before: StageInputs, rebuilt: Collection[str] = ()
     """The first step of a stage that will miss at the next build, by its inputs alone (no
     build: the base image's digest is not known), or None when every step's inputs are as
     stored with its cache. ``rebuilt``: the stages that will be rebuilt before it."""
+    base_stage = now.base.removeprefix("stage ") if now.base.startswith("stage ") else ""
     for cur in sorted(now.steps, key=lambda s: s.number):
         first = cur is now.steps[0]
-        base_stage = now.base.removeprefix("stage ") if now.base.startswith("stage ") else ""
         if first and base_stage and _moved(base_stage, now, before) and base_stage not in rebuilt:
             return Miss(
                 cur.number,

@@ -49,7 +49,7 @@ class Record:
     before: dict[str, str] = field(default_factory=dict)
     """The digest of each stage's cache before the bake ("" when there was none)."""
     notes: list[str] = field(default_factory=list)
-    _clients: dict[str, RegistryClient | None] = field(default_factory=dict)
+    _clients: dict[str, RegistryClient] = field(default_factory=dict)
 
     @classmethod
     def start(cls, plan: BuildPlan, env: Mapping[str, str] | None = None) -> Record:
@@ -123,10 +123,13 @@ class Record:
         if not self.plan.config.cache.read_only:
             for label, inputs in current.items():
                 self._store(label, inputs, by_stage[label], complete)
-        for client in self._clients.values():
-            if client is not None:
-                client.close()
+        self.close()
         return out
+
+    def close(self) -> None:
+        """Close the registry connections the records were read and written through."""
+        for client in self._clients.values():
+            client.close()
 
     def _explain(
         self, row: StageResult, rows: dict[str, StageResult], current: dict[str, StageInputs], rebuilt: set[str]
@@ -271,9 +274,7 @@ def forecast(plan: BuildPlan, env: Mapping[str, str] | None = None) -> list[Fore
         if miss is not None:
             rebuilt.add(label)
         out.append(Forecast(label, miss, "" if miss else "up to date: every step's inputs are as recorded"))
-    for client in record._clients.values():
-        if client is not None:
-            client.close()
+    record.close()
     return out
 
 
