@@ -91,7 +91,7 @@ def run_bake(
     runner.reset()
     try:
         with runner.interruptible():
-            with localcache.lock(plan, display.message), _explained(run):
+            with localcache.lock(plan, display.message), _explained(run) as record:
                 if created:
                     display.message(f"note: {localcache.first_use(plan.config)}")
                 for ref in (c.argv[-1] for c in plan.pulls):
@@ -101,15 +101,17 @@ def run_bake(
                     if reason:
                         display.message(f"note: no cached image {ref} ({reason}); it will be built.")
                 execute = bake_session if plan.config.execution == "bake" else schedule
-                if not fastpath.applies(plan, runner):
+                if plan.probe is None:
                     execute(run)
                 else:
                     if plan.config.execution == "bake" and plan.config.network:
                         check_bake_network(plan, runner)  # before the first build, not after it
+                    fresh = fastpath.fresh_runner(plan, runner)  # before the probe loads an image
                     probed = fastpath.probe(run)
                     # After a failure too (unless on_failure = "cancel"): the stages built before
                     # it keep their new caches, as they would with per-stage builds.
-                    builds = fastpath.needing_own_build(plan, probed)
+                    builds = fastpath.needing_own_build(plan, probed, fresh, record)
+                    run.rows[:] = fastpath.unchanged(plan, run.rows, builds)
                     stop = run.error is not None and plan.config.on_failure == "cancel"
                     if builds and not runner.cancelled and not stop:
                         fastpath.export(run, builds, execute)
@@ -141,12 +143,12 @@ def run_bake(
 
 
 @contextlib.contextmanager
-def _explained(run: Execution) -> Iterator[None]:
+def _explained(run: Execution) -> Iterator[why.Record]:
     """Read the stored input manifests before the builds; after them (however they ended),
     name each stage's first miss and store the manifests of the caches written (stagecache.why)."""
     record = why.Record.start(run.plan, run.runner.env)
     try:
-        yield
+        yield record
     finally:
         run.rows[:] = record.finish(run.rows, complete=run.error is None)
         run.notes.extend(record.notes)

@@ -42,24 +42,20 @@ from stagecache.stagebuild import build_stage, detail
 if TYPE_CHECKING:  # pragma: no cover
     from collections.abc import Callable, Collection, Iterable
 
+    from stagecache import why
     from stagecache.bake import Display
+    from stagecache.inputs import StageInputs
     from stagecache.progress import Event
     from stagecache.runner import Runner
 
 
-def applies(plan: BuildPlan, runner: Runner) -> bool:
-    """Whether the bake takes the fast path (see the module docstring). A read-only bake exports
-    nothing: the probe is the whole bake anywhere. Elsewhere, hits prove a stage's own cache
-    current only when nothing else could have served them: on an engine that holds no image of
-    the project (one docker call; a bake loads its target's image, so an engine that baked the
-    project before has one), without a fallback branch's caches. A named builder, or a build
-    for several platforms, loads no image into the engine, so the engine cannot say whether its
-    builder built the project before: those keep per-stage builds."""
-    if plan.probe is None:  # the plan has none where the mode, builder or platforms rule it out
-        return False
-    if plan.config.cache.read_only:
-        return True
-    if plan.fallback_branch is not None:
+def fresh_runner(plan: BuildPlan, runner: Runner) -> bool:
+    """Whether hits alone prove a stage's own cache current (see the module docstring): on an
+    engine that holds no image of the project (one docker call, made before the probe loads the
+    target's image; a bake loads its target's image, so an engine that baked the project before
+    has one), without a fallback branch's caches in the probe. A named builder, or a build for
+    several platforms, loads no image into the engine (the plan has no probe there)."""
+    if plan.config.cache.read_only or plan.fallback_branch is not None:
         return False
     return not runner.local_tags(plan.config.image)
 
@@ -140,33 +136,57 @@ def _complete(plan: BuildPlan, label: str, row: StageResult) -> bool:
     return True
 
 
-def needing_own_build(plan: BuildPlan, rows: dict[str, StageResult]) -> list[StageBuild]:
+def needing_own_build(
+    plan: BuildPlan, rows: dict[str, StageResult], fresh: bool = False, record: why.Record | None = None
+) -> list[StageBuild]:
     """The builds of the stages that must export their cache or push their image (see the
-    module docstring), in plan order."""
+    module docstring), in plan order. ``fresh``: :func:`fresh_runner`; ``record``: the bake's
+    input records, which prove a stage's cache (and image) current on any engine."""
     if plan.config.cache.read_only:
         return []
+    now = record.now(list(rows.values())) if record is not None else {}
     out = []
     for b in plan.builds:
         if any(rows[label].status != "built" for label in b.reports if label in rows):
             continue  # after a failed first build: only the stages it did build are exported
-        if _export_needed(b, rows):
+        current = _current(b, rows, fresh, record, now)
+        if b.cache.cache_to and not current:
             out.append(b)
-        elif b.push:
+        elif b.push and not (current and record is not None and record.current_image(b)):
             out.append(b.without_export())  # its cache is current: pushed, not exported again
     return out
 
 
-def _export_needed(build: StageBuild, rows: dict[str, StageResult]) -> bool:
-    """Whether ``build`` must export its cache, given its stages' rows from the probe: it has a
-    cache to export, and one of its steps missed, or its own cache was missing or could not be
-    imported (a first run, a lost cache)."""
-    if not build.cache.cache_to:
+def unchanged(plan: BuildPlan, rows: list[StageResult], builds: list[StageBuild]) -> list[StageResult]:
+    """``rows`` where each stage whose image is pushed but gets no build of its own says which
+    tags it left as they were (they point at the image of a bake with the same inputs)."""
+    if plan.config.cache.read_only:
+        return rows
+    left = {b.stage: b.tags for b in plan.builds if b.push}
+    for b in builds:
+        left.pop(b.stage, None)
+    return [replace(r, unchanged=left[r.stage]) if r.stage in left and r.status == "built" else r for r in rows]
+
+
+def _current(
+    build: StageBuild,
+    rows: dict[str, StageResult],
+    fresh: bool,
+    record: why.Record | None,
+    now: dict[str, StageInputs],
+) -> bool:
+    """Whether the stage's own cache holds its current result, given its stages' rows from the
+    probe: every step hit, and either nothing but the stage's own cache could have served them
+    (``fresh``, and that cache was imported) or the record beside that cache has the current
+    inputs (:meth:`why.Record.current_cache`)."""
+    labelled = [rows[label] for label in build.reports if label in rows]
+    if not labelled or any(not s.cached for r in labelled for s in r.steps):
         return False
-    if any(not s.cached for label in build.reports if label in rows for s in rows[label].steps):
-        return True
     own = str(build.cache.cache_from[0]) if build.cache.cache_from else None
     row = rows.get(build.stage)
-    return own is None or row is None or dict(row.cache_sources()).get(own) != "imported"
+    if fresh and own is not None and row is not None and dict(row.cache_sources()).get(own) == "imported":
+        return True
+    return record is not None and record.current_cache(build, now)
 
 
 def export(run: Execution, builds: list[StageBuild], execute: Callable[[Execution], None]) -> None:

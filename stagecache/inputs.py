@@ -74,9 +74,16 @@ class StageInputs:
     ``stage NAME``; empty when unknown."""
     upstream: tuple[tuple[str, str], ...] = ()
     """(stage, fingerprint) of the stages it is built FROM, copies from or mounts, as they were
-    (see :meth:`fingerprint`)."""
+    (see :meth:`chained`)."""
     cache: str = ""
     """The digest of the cache this record describes (stagecache.inputstore.identity)."""
+    key: str = ""
+    """A digest of the whole stage as written (every instruction, metadata ones such as USER
+    and SHELL too, not their lines) and of the bake settings that enter BuildKit's cache keys
+    (platform, network); empty in records written before it was kept."""
+    image: str = ""
+    """The digest of the stage image at its first tag, when the bake that wrote the record
+    pushed it (or found it there, unchanged): see stagecache.fastpath."""
 
     def step(self, number: int) -> StepInputs | None:
         """The inputs of step ``number``, if the stage has it."""
@@ -87,10 +94,20 @@ class StageInputs:
         return replace(self, base=base)
 
     def fingerprint(self) -> str:
-        """A digest of the steps' inputs: instructions, variables, files, stages used (not their
-        lines, nor the base image: a change there shows as the stage's own miss)."""
-        core = [(s.instruction, s.variables, s.files, s.uses) for s in self.steps]
+        """A digest of the steps' inputs: instructions, variables, files, stages used, and the
+        stage's :attr:`key` (not their lines, nor the base image: a change there shows as the
+        stage's own miss)."""
+        core: list[Any] = [(s.instruction, s.variables, s.files, s.uses) for s in self.steps]
+        if self.key:
+            core.append(self.key)
         return hashlib.sha256(json.dumps(core, sort_keys=True).encode()).hexdigest()[:32]
+
+    def chained(self) -> str:
+        """:meth:`fingerprint` with the base image and the upstream stages' (as :attr:`upstream`
+        has them: through their own upstream stages when those were filled in first), so that a
+        change anywhere upstream shows in every stage built on it."""
+        core = [self.fingerprint(), self.base, sorted(self.upstream)]
+        return hashlib.sha256(json.dumps(core).encode()).hexdigest()[:32]
 
     def uses(self) -> tuple[str, ...]:
         """The stages it is built FROM, copies from or mounts."""
@@ -103,6 +120,8 @@ class StageInputs:
             "schema": SCHEMA,
             "stage": self.stage,
             "cache": self.cache,
+            "key": self.key,
+            "image": self.image,
             "base": self.base,
             "upstream": dict(self.upstream),
             "args": list(self.args),
@@ -145,6 +164,8 @@ class StageInputs:
                 str(data["base"]),
                 tuple((str(k), str(v)) for k, v in dict(data.get("upstream") or {}).items()),
                 str(data.get("cache") or ""),
+                str(data.get("key") or ""),
+                str(data.get("image") or ""),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"a malformed {SCHEMA} document ({type(exc).__name__}: {exc})") from None
@@ -240,11 +261,13 @@ def collect(
     context: Context,
     secret: Collection[str] = (),
     secret_values: Collection[str] = (),
+    settings: str = "",
 ) -> StageInputs:
     """The current inputs of every step of ``stage`` (the base image is filled in after the
     build: see :meth:`StageInputs.with_base`). A variable is kept as a keyed hash when it is a
     secret build arg (``secret``: plan.secret_args) or its value holds a secret value (an ENV
-    made from one)."""
+    made from one). ``settings``: the bake settings that enter the steps' cache keys, for
+    :attr:`StageInputs.key`."""
     steps = []
     args: set[str] = set()
     hidden: set[str] = set()
@@ -281,7 +304,16 @@ def collect(
             )
         )
     base = f"stage {graph.stages[stage.base_stage].label}" if stage.base_stage is not None else ""
-    return StageInputs(stage.label, tuple(steps), tuple(sorted(args)), tuple(sorted(hidden)), base)
+    return StageInputs(
+        stage.label, tuple(steps), tuple(sorted(args)), tuple(sorted(hidden)), base, key=_stage_key(stage, settings)
+    )
+
+
+def _stage_key(stage: Stage, settings: str) -> str:
+    """The digest of :attr:`StageInputs.key`: the FROM line and every instruction as written
+    (their lines aside), ONBUILD triggers marked, and ``settings``."""
+    written = [stage.from_text, *(f"{'onbuild ' if i.onbuild else ''}{i.text}" for i in stage.instructions), settings]
+    return hashlib.sha256(json.dumps(written).encode()).hexdigest()[:32]
 
 
 def _names(text: str, name: str) -> bool:

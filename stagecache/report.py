@@ -46,6 +46,9 @@ class StageResult:
     seconds: float = 0.0
     steps: tuple[StepResult, ...] = ()
     pushed: tuple[str, ...] = ()
+    unchanged: tuple[str, ...] = ()
+    """Tags of a pushed stage that were not pushed again: they already pointed at the image of
+    a bake with the same inputs (see stagecache.fastpath)."""
     tags: tuple[str, ...] = ()
     cache_from: tuple[str, ...] = ()
     cache_to: tuple[str, ...] = ()
@@ -248,6 +251,8 @@ def summary(result: BakeResult) -> str:
     rows = []
     for s in result.stages:
         where = ", ".join(s.pushed) if s.pushed else ("(local) " + ", ".join(s.tags[:1]) if s.tags else "")
+        if s.unchanged and not s.pushed:
+            where = ", ".join(s.unchanged) + " (unchanged)"
         if s.built_in:
             where = f"(built within {s.built_in})"
         if s.status != "built":
@@ -344,7 +349,8 @@ def to_markdown(result: BakeResult) -> str:
     ]
     for s in result.stages:
         sources = ", ".join(f"`{source_of(spec)}` ({state})" for spec, state in s.cache_sources()) or "-"
-        pushed = ", ".join(f"`{t}`" for t in s.pushed) or ("-" if s.status == "built" else s.status)
+        pushed = ", ".join(f"`{t}`" for t in s.pushed) or ", ".join(f"`{t}` (unchanged)" for t in s.unchanged)
+        pushed = pushed or ("-" if s.status == "built" else s.status)
         cells = [s.stage, str(len(s.steps)), str(s.cached), _pct(s.hit_ratio), f"{s.seconds:.1f}", pushed, sources]
         out.append("| " + " | ".join(cells) + " |")
     out.append(f"| **total** | {result.steps} | {result.cached} | {ratio} | {result.seconds:.1f} | | |")

@@ -14,6 +14,7 @@ a record that cannot be read is as good as none, one that cannot be stored is a 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
@@ -48,6 +49,9 @@ class Record:
     current: dict[str, StageInputs] = field(default_factory=dict)
     before: dict[str, str] = field(default_factory=dict)
     """The digest of each stage's cache before the bake ("" when there was none)."""
+    images: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Per stage whose image is pushed and whose record names it: the digest each of its tags
+    pointed to before the bake ("" for a tag that pointed nowhere)."""
     notes: list[str] = field(default_factory=list)
     _clients: dict[str, RegistryClient] = field(default_factory=dict)
 
@@ -58,6 +62,7 @@ class Record:
         if plan.mode.name not in EXPLAINED_MODES:
             return record
         context = Context(plan.config.context, plan.config.dockerfile)
+        settings = json.dumps({"platforms": list(plan.config.platforms), "network": plan.config.network})
         for build in plan.builds:
             places = [inputstore.place_of(spec) for spec in build.cache.cache_from]
             stage = plan.stage_of(build.stage)
@@ -66,7 +71,7 @@ class Record:
                 continue
             try:
                 record.current[build.stage] = collect(
-                    stage, plan.graph, context, plan.secret_args, _secret_values(plan)
+                    stage, plan.graph, context, plan.secret_args, _secret_values(plan), settings
                 )
             except OSError as exc:
                 record.notes.append(f"{build.stage}: its inputs could not be read, so a miss is not explained: {exc}")
@@ -74,6 +79,9 @@ class Record:
             record.places[build.stage] = own
             record.before[build.stage] = inputstore.identity(own, record._client(own))
             record.stored[build.stage] = record._read(own, build.stage, record.before[build.stage])
+            found = record.stored[build.stage]
+            if build.push and build.tags and found is not None and found.image:
+                record.images[build.stage] = tuple(record._image(tag) for tag in build.tags)
             if record.stored[build.stage] is None and plan.fallback_branch is not None:
                 for spec, other in zip(build.cache.cache_from[1:], places[1:], strict=False):
                     if other is not None and other.kind == own.kind and build.stage in other.cache:
@@ -89,29 +97,77 @@ class Record:
         return found if found is not None and cache and found.cache == cache else None
 
     def _client(self, place: inputstore.Place) -> RegistryClient | None:
-        if place.kind != "registry":
-            return None
-        if place.host not in self._clients:
+        return self._client_of(place.host) if place.kind == "registry" else None
+
+    def _client_of(self, host: str) -> RegistryClient:
+        if host not in self._clients:
             from stagecache.registry import RegistryClient, docker_credentials
 
             try:
-                credentials = docker_credentials(place.host, self.env)
+                credentials = docker_credentials(host, self.env)
             except StagecacheError:
                 credentials = None  # the builds will say what is wrong with them
-            self._clients[place.host] = RegistryClient(place.host, credentials=credentials)
-        return self._clients[place.host]
+            self._clients[host] = RegistryClient(host, credentials=credentials)
+        return self._clients[host]
+
+    def _image(self, tag: str) -> str:
+        """The digest the image tag ``tag`` (``host/repo:tag``) points to in its registry ("" when
+        none, or it cannot be read)."""
+        name, _, version = tag.rpartition(":")
+        if not name or "/" in version or "@" in tag:
+            return ""
+        host, repo, version = inputstore.split_ref(tag)
+        try:
+            return self._client_of(host).digest(repo, version)
+        except (OSError, ValueError, StagecacheError):
+            return ""
+
+    def now(self, rows: Sequence[StageResult]) -> dict[str, StageInputs]:
+        """The current inputs of each stage with a row, with the base image BuildKit resolved
+        for it and the fingerprints of the stages it uses."""
+        by_stage = {r.stage: r for r in rows}
+        return _linked(
+            {
+                label: inputs.with_base(by_stage[label].base or inputs.base)
+                for label, inputs in self.current.items()
+                if label in by_stage
+            }
+        )
+
+    def current_cache(self, build: StageBuild, now: Mapping[str, StageInputs]) -> bool:
+        """Whether the stage's own cache is known to hold the result of its current inputs: the
+        record beside it (read only when it describes that cache) has the same stage key,
+        fingerprint (instructions, variables, files), base image and upstream stages (their
+        fingerprints and base images, through their own upstream stages).
+        A stage that takes files from an image (``COPY --from=IMAGE``, a mount of one) is never
+        known to be: the record does not keep that image's digest. Neither is one that builds
+        unnamed stages inside its build (their inputs are not recorded)."""
+        before, inputs = self.stored.get(build.stage), now.get(build.stage)
+        if before is None or inputs is None or not before.key or build.folded:
+            return False
+        stages = {s.label for s in self.plan.graph.stages}
+        if any(u not in stages for u in inputs.uses()):
+            return False
+        return (inputs.key, inputs.fingerprint(), inputs.base, dict(inputs.upstream)) == (
+            before.key,
+            before.fingerprint(),
+            before.base,
+            dict(before.upstream),
+        )
+
+    def current_image(self, build: StageBuild) -> bool:
+        """Whether every tag of the stage's image pointed, before the bake, at the image its
+        record names (pushed by a bake whose record is still beside the stage's cache)."""
+        before = self.stored.get(build.stage)
+        digests = self.images.get(build.stage, ())
+        return before is not None and bool(before.image) and bool(digests) and set(digests) == {before.image}
 
     def finish(self, rows: Sequence[StageResult], complete: bool = True) -> list[StageResult]:
         """The rows with ``first_miss`` set where a stage missed, after storing the records of
         the caches this bake wrote (``complete``: the bake succeeded; after a failure, only the
         caches it wrote get a record: the others are left exactly as they were)."""
         by_stage = {r.stage: r for r in rows}
-        current = {
-            label: inputs.with_base(by_stage[label].base or inputs.base)
-            for label, inputs in self.current.items()
-            if label in by_stage
-        }
-        current = {label: _with_upstream(inputs, current) for label, inputs in current.items()}
+        current = self.now(rows)
         rebuilt = {r.stage for r in rows if any(not s.cached for s in r.steps)}
         scrub = Scrubber(self.plan.secret_values)
         out = []
@@ -172,14 +228,22 @@ class Record:
         wrote = bool(row.cache_to) and now != self.before.get(label, "")
         swapped = place.kind == "local" and not inputstore.stored(place)
         hit = row.status == "built" and bool(row.steps) and all(s.cached for s in row.steps)
-        fresh = replace(inputs, cache=now)
+        fresh = replace(inputs, cache=now, image=self._image_of(label, row))
         if not (wrote or (complete and (swapped or hit))) or fresh == self.stored.get(label):
             return
         try:
-            inputstore.write(place, replace(inputs, cache=now), client)
+            inputstore.write(place, fresh, client)
         except (OSError, StagecacheError) as exc:
             said = exc.message if isinstance(exc, StagecacheError) else str(exc)
             self.notes.append(f"{label}: the record of its inputs could not be stored at {place}: {said}")
+
+    def _image_of(self, label: str, row: StageResult) -> str:
+        """The digest of the stage's image for its record: where this bake pushed it, or where
+        its tags already pointed (not pushed again: ``row.unchanged``); else none."""
+        if row.pushed:
+            return self._image(row.pushed[0])
+        before = self.stored.get(label)
+        return before.image if row.unchanged and before is not None else ""
 
 
 def _secret_values(plan: BuildPlan) -> tuple[str, ...]:
@@ -189,10 +253,13 @@ def _secret_values(plan: BuildPlan) -> tuple[str, ...]:
     return (*(v for name, v in plan.config.build_args if name in secret and v), *plan.secret_values)
 
 
-def _with_upstream(inputs: StageInputs, current: dict[str, StageInputs]) -> StageInputs:
-    """``inputs`` with the fingerprints of the stages it uses, as they are now."""
-    ups = tuple((u, current[u].fingerprint()) for u in inputs.uses() if u in current)
-    return replace(inputs, upstream=ups)
+def _linked(current: dict[str, StageInputs]) -> dict[str, StageInputs]:
+    """Each stage's ``current`` inputs (in dependency order) with the fingerprints of the stages
+    it uses as they are now, each through its own upstream stages (StageInputs.chained)."""
+    out: dict[str, StageInputs] = {}
+    for label, inputs in current.items():
+        out[label] = replace(inputs, upstream=tuple((u, out[u].chained()) for u in inputs.uses() if u in out))
+    return out
 
 
 def _one_platform(row: StageResult, platforms: Sequence[str]) -> tuple:
@@ -256,7 +323,14 @@ def forecast(plan: BuildPlan, env: Mapping[str, str] | None = None) -> list[Fore
             f"cache modes keep; the cache mode is {plan.mode.name!r}. Pass --cache-mode local or registry."
         )
     record = Record.start(plan, env)
-    current = {label: _with_upstream(inputs, record.current) for label, inputs in record.current.items()}
+    # Base images are not resolved without a build: each is taken to be the one recorded.
+    current = _linked(
+        {
+            label: inputs.with_base(inputs.base or (stored.base if stored is not None else ""))
+            for label, inputs in record.current.items()
+            for stored in [record.stored.get(label)]
+        }
+    )
     rebuilt: set[str] = set()
     out = []
     for build in plan.builds:

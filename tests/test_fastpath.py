@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from stagecache import fastpath, report
+from stagecache import fastpath, inputstore, report, why
 from stagecache.bake import run_bake
 from stagecache.errors import BuildFailed
 from stagecache.plan import BuildPlan
@@ -93,13 +93,15 @@ def test_a_cold_runner_builds_each_stage_after_the_probe(tmp_path: Path) -> None
 def test_a_stage_whose_own_cache_is_missing_is_exported_though_every_step_hit(tmp_path: Path) -> None:
     plan = many_stages(tmp_path)
     probed = fastpath.probe(_execution(plan, ScriptedRunner(own_builds(WARM))))
-    assert fastpath.needing_own_build(plan, probed) == []
+    assert fastpath.needing_own_build(plan, probed, fresh=True) == []
     # BuildKit said c's own cache could not be found (as in rawjson-runtime-import-missing.txt,
     # where progress reads the ref from the "failed to configure registry cache importer" line):
     # its steps hit from the other stages' caches, but the next run needs c's own.
     c_cache = source_of(str(next(b for b in plan.builds if b.stage == "c").cache.cache_from[0]))
     lost = {**probed, "c": replace(probed["c"], missing_caches=(c_cache,))}
-    assert [b.stage for b in fastpath.needing_own_build(plan, lost)] == ["c"]
+    assert [b.stage for b in fastpath.needing_own_build(plan, lost, fresh=True)] == ["c"]
+    # Hits prove nothing on an engine that may have served them itself.
+    assert [b.stage for b in fastpath.needing_own_build(plan, probed, fresh=False)] == STAGES
 
 
 def test_a_pushed_image_is_pushed_every_time(tmp_path: Path) -> None:
@@ -114,38 +116,117 @@ def test_a_pushed_image_is_pushed_every_time(tmp_path: Path) -> None:
     assert all(s.pushed for s in result.stages)
 
 
-def test_the_fast_path_runs_only_where_hits_say_which_caches_are_current(tmp_path: Path) -> None:
+def test_hits_alone_prove_a_cache_current_only_on_a_fresh_runner(tmp_path: Path) -> None:
     plan = many_stages(tmp_path)
     # An engine that built the project before: its own cache may serve steps that the stages'
-    # caches do not hold, so every stage gets its own build, as without the fast path.
+    # caches do not hold. Without records beside the caches, every stage gets its own build.
     warm = ScriptedRunner(own_builds(WARM), local_images=("registry.example/app:final",))
-    assert not fastpath.applies(plan, warm)
-    assert sorted(c.key for c in _bake(plan, warm).calls) == sorted(STAGES)
+    assert not fastpath.fresh_runner(plan, warm)
+    calls = [c.key for c in _bake(plan, warm).calls]
+    assert calls[0] == "final" and sorted(calls[1:]) == sorted(STAGES)
     # A branch that also imports the fallback branch's caches: same.
     branched = LOCAL.replace("[cache]", '[cache]\nref = "{image}:cache-{branch}-{stage}"')
     on_main = plan_for(tmp_path, "many-stages.Dockerfile", branched)
-    assert on_main.fallback_branch is None and fastpath.applies(on_main, ScriptedRunner(own_builds(WARM)))
+    assert on_main.fallback_branch is None and fastpath.fresh_runner(on_main, ScriptedRunner(own_builds(WARM)))
     from stagecache import config as cfg
     from stagecache.plan import make_plan
 
     on_x = make_plan(cfg.load(tmp_path / "stagecache.toml", overrides=cfg.Overrides(branch="x"), env={}))
-    assert on_x.fallback_branch == "main" and not fastpath.applies(on_x, ScriptedRunner(own_builds(WARM)))
-    # A read-only bake exports nothing: the first build is the whole bake wherever it runs.
-    read_only = many_stages(tmp_path, REGISTRY + "read_only = true\n")
-    assert fastpath.applies(read_only, warm)
-    # Registry caches have the fast path; inline (its cache is in the pushed images) does not.
-    fresh = ScriptedRunner(own_builds(WARM))
-    assert fastpath.applies(many_stages(tmp_path, REGISTRY), fresh)
-    assert not fastpath.applies(many_stages(tmp_path, REGISTRY.replace('"registry"', '"inline"')), fresh)
-    # A named builder or several platforms load no image into the engine, which then cannot
-    # say whether the builder built the project before: per-stage builds (not when read-only).
-    named = many_stages(tmp_path, REGISTRY.replace("push = false", 'push = false\nbuilder = "ci"'))
-    assert not fastpath.applies(named, fresh)
+    assert on_x.fallback_branch == "main" and not fastpath.fresh_runner(on_x, ScriptedRunner(own_builds(WARM)))
+
+
+def test_the_plan_has_a_probe_only_where_one_build_can_show_every_stage(tmp_path: Path) -> None:
+    assert many_stages(tmp_path, REGISTRY).probe is not None
+    assert many_stages(tmp_path, REGISTRY + "read_only = true\n").probe is not None
+    # inline keeps its cache in the pushed images; a named builder or several platforms load no
+    # image into the engine, which then cannot say whether the builder built the project
+    # before: per-stage builds (not when read-only: the probe is then the whole bake).
+    assert many_stages(tmp_path, REGISTRY.replace('"registry"', '"inline"')).probe is None
+    assert many_stages(tmp_path, REGISTRY.replace("push = false", 'push = false\nbuilder = "ci"')).probe is None
     platforms = 'push = false\nplatforms = ["linux/amd64", "linux/arm64"]'
-    assert not fastpath.applies(many_stages(tmp_path, REGISTRY.replace("push = false", platforms)), fresh)
-    assert fastpath.applies(
-        many_stages(tmp_path, REGISTRY.replace("push = false", platforms) + "read_only = true\n"), fresh
-    )
+    assert many_stages(tmp_path, REGISTRY.replace("push = false", platforms)).probe is None
+    assert many_stages(tmp_path, REGISTRY.replace("push = false", platforms) + "read_only = true\n").probe is not None
+
+
+def _record_every_stage(plan: BuildPlan, image: str = "") -> None:
+    """Store, beside each stage's (stand-in) local cache, the record a bake of the current
+    inputs would have stored."""
+    probed = fastpath.probe(_execution(plan, ScriptedRunner(own_builds(WARM))))
+    for b in plan.builds:
+        folder = Path(source_of(str(b.cache.cache_from[0])))
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "index.json").write_text('{"schemaVersion": 2, "manifests": []}')
+    record = why.Record.start(plan)
+    for label, inputs in record.now(list(probed.values())).items():
+        place = record.places[label]
+        inputstore.write(place, replace(inputs, cache=inputstore.identity(place), image=image))
+
+
+def test_on_a_warm_engine_records_prove_which_caches_are_current(tmp_path: Path) -> None:
+    (tmp_path / "hello.txt").write_text("hello\n")
+    plan = many_stages(tmp_path)
+    _record_every_stage(plan)
+    warm = ScriptedRunner(own_builds(WARM), local_images=("registry.example/app:final",))
+    assert [c.key for c in _bake(plan, warm).calls] == ["final"]  # every record is current
+    # A file that e copies changed (BuildKit may still hit it from the engine's own cache): e
+    # and the stages built on it, whose records name e's old fingerprint, export.
+    probed = fastpath.probe(_execution(plan, ScriptedRunner(own_builds(WARM))))
+    record = why.Record.start(plan)
+    assert fastpath.needing_own_build(plan, probed, False, record) == []
+    # A new digest of the base image (all steps may still hit, from the engine's own cache):
+    # every stage built on it, however far down, exports.
+    moved = {**probed, "base": replace(probed["base"], base=probed["base"].base + "0")}
+    assert [b.stage for b in fastpath.needing_own_build(plan, moved, False, record)] == STAGES
+    (tmp_path / "hello.txt").write_text("changed\n")
+    warm = ScriptedRunner(own_builds(WARM), local_images=("registry.example/app:final",))
+    assert [c.key for c in _bake(plan, warm).calls] == ["final", "e", "f", "final"]
+
+
+def test_a_record_proves_nothing_when_the_stage_changed_in_a_way_it_does_not_list(tmp_path: Path) -> None:
+    # A USER line is no step and sets no variable, but enters the cache keys of the RUN steps
+    # after it: the record's stage key covers it, as it covers the bake's network.
+    (tmp_path / "hello.txt").write_text("hello\n")
+    plan = many_stages(tmp_path)
+    _record_every_stage(plan)
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text(dockerfile.read_text().replace("FROM c AS e\n", "FROM c AS e\nUSER 1000\n"))
+    changed = _plan_here(tmp_path)
+    warm = ScriptedRunner(own_builds(WARM), local_images=("registry.example/app:final",))
+    assert [c.key for c in _bake(changed, warm).calls] == ["final", "e", "f", "final"]
+    networked = _plan_here(tmp_path, network="host")
+    warm = ScriptedRunner(own_builds(WARM), local_images=("registry.example/app:final",))
+    calls = [c.key for c in _bake(networked, warm).calls]
+    assert calls[0] == "final" and sorted(calls[1:]) == sorted(STAGES)
+
+
+def _plan_here(tmp_path: Path, network: str | None = None) -> BuildPlan:
+    from stagecache import config as cfg
+    from stagecache.plan import make_plan
+
+    return make_plan(cfg.load(tmp_path / "stagecache.toml", overrides=cfg.Overrides(network=network), env={}))
+
+
+def test_a_pushed_image_is_left_as_it_is_when_its_record_and_its_tags_agree(tmp_path: Path, monkeypatch) -> None:
+    # (No registry here: what each tag points to is set below, not read.)
+    monkeypatch.setattr(why.Record, "_image", lambda self, tag: "")
+    (tmp_path / "hello.txt").write_text("hello\n")
+    plan = many_stages(tmp_path, LOCAL.replace("push = false", "push = true"))
+    _record_every_stage(plan, image="sha256:" + "1" * 64)
+    runner = ScriptedRunner(own_builds(WARM))
+    probed = fastpath.probe(_execution(plan, runner))
+    record = why.Record.start(plan)
+    assert record.images == {b.stage: ("",) for b in plan.builds}  # no tag could be read: pushed
+    assert len(fastpath.needing_own_build(plan, probed, False, record)) == len(STAGES)
+    record.images = {b.stage: ("sha256:" + "1" * 64,) for b in plan.builds}
+    assert fastpath.needing_own_build(plan, probed, False, record) == []
+    # A tag that moved since (another tool pushed it, a push without a record): pushed again,
+    # its cache not exported.
+    record.images["c"] = ("sha256:" + "2" * 64,)
+    again = fastpath.needing_own_build(plan, probed, False, record)
+    assert [(b.stage, b.cache.cache_to) for b in again] == [("c", ())]
+    rows = fastpath.unchanged(plan, list(probed.values()), again)
+    assert {r.stage: bool(r.unchanged) for r in rows} == dict.fromkeys(STAGES, True) | {"c": False}
+    assert "registry.example/app:a (unchanged)" in report.summary(replace(run_bake(plan, runner), stages=tuple(rows)))
 
 
 def _bake(plan: BuildPlan, runner: ScriptedRunner) -> ScriptedRunner:

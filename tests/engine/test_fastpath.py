@@ -1,8 +1,9 @@
-"""The fast path on the engine (local and registry caches: see plan.FAST_MODES): a fresh
-runner with nothing changed bakes in one build of the target (plus a push-only build per pushed
-stage image) and writes no cache (the cache folder is left
-byte for byte as it was); a change rebuilds and exports only the stages it touched; an engine
-that baked the project before gets per-stage builds, as without the fast path."""
+"""The fast path on the engine (local and registry caches: see plan.FAST_MODES): with nothing
+changed, a bake is one build of the target: it writes no cache (the cache folder is left byte
+for byte as it was, no cache manifest moves) and pushes no image whose tag already points at
+the image of a bake with the same inputs; a change rebuilds and exports only the stages it
+touched. On a fresh runner hits prove a cache current; on an engine that baked the project
+before, the record beside each cache does."""
 
 from __future__ import annotations
 
@@ -50,14 +51,34 @@ def test_a_fresh_runner_with_nothing_changed_writes_no_cache(make_project) -> No
     assert all_cached(p.bake())
 
 
-def test_an_engine_that_baked_the_project_gets_per_stage_builds(make_project) -> None:
-    p: Project = make_project("hello")
+def test_on_an_engine_that_baked_the_project_the_records_say_which_caches_are_current(make_project) -> None:
+    """An engine that baked the project may serve steps from its own cache, so hits prove
+    nothing there; the record beside each stage's cache does: a cache whose record has the
+    current inputs is not written again, one whose record is gone or stale is."""
+    p: Project = make_project("diamond")
     p.configure("local")
-    p.bake()  # the engine now holds the project's images
-    result = p.bake()
-    assert all_cached(result)
-    # Per-stage: each stage exported its own cache (its own build ran), as without the fast path.
-    assert all(s.cache_to for s in result.stages) and all(s.tags for s in result.stages)
+    p.bake()  # the engine now holds the project's images and has every step in its own cache
+    before = folders(p)
+    again = p.bake()
+    assert all_cached(again)
+    assert all(s.cache_to == () for s in again.stages), again.stages
+    assert folders(p) == before  # not one file of the cache written
+
+    # A change to deps-b: deps-b and the stages built on it export; deps-a is left as it was.
+    p.append("b.txt", "changed")
+    changed = p.bake()
+    assert {s.stage for s in changed.stages if s.cache_to} == {"deps-b", "app", "runtime"}
+    after = folders(p)
+    assert after["deps-a"] == before["deps-a"]
+
+    # A record that is gone proves nothing: that stage exports again (its steps all hit, from
+    # the engine), and gets its record back.
+    (p.root / ".stagecache" / "cache" / "deps-a" / "stagecache-inputs.json").unlink()
+    lost = p.bake()
+    assert all_cached(lost)
+    assert {s.stage for s in lost.stages if s.cache_to} == {"deps-a"}
+    assert (p.root / ".stagecache" / "cache" / "deps-a" / "stagecache-inputs.json").is_file()
+    assert all(s.cache_to == () for s in p.bake().stages)
 
 
 def test_registry_a_fresh_runner_with_nothing_changed_exports_no_cache_and_pushes_no_new_layer(make_project) -> None:
@@ -83,14 +104,29 @@ def test_registry_a_fresh_runner_with_nothing_changed_exports_no_cache_and_pushe
             out[s] = [layer["digest"] for layer in m["layers"]]
         return out
 
-    caches, before = cache_digests(), layers()
+    def images() -> dict[str, str]:
+        return {s: p.registry.manifest(p.repo, s)["_digest"] for s in stages}
+
+    caches, before, pushed = cache_digests(), layers(), images()
     p.fresh_runner()
     again = p.bake()
     assert all_cached(again), hits(again)
-    assert all(s.cache_to == () for s in again.stages), again.stages  # (export_seconds: the pushes)
-    assert all(s.pushed for s in again.stages)  # every tag points at this bake's image
+    assert all(s.cache_to == () and s.export_seconds == 0 for s in again.stages), again.stages
+    # Every tag already pointed at the image of a bake with the same inputs: none pushed.
+    assert not any(s.pushed for s in again.stages), again.stages
+    assert {s.stage for s in again.stages if s.unchanged} == set(stages)
     assert cache_digests() == caches  # not one cache manifest written
-    assert layers() == before  # the registry had every layer: none pushed
+    assert images() == pushed and layers() == before  # not one tag moved
+
+    # A tag that moved (another tool pushed over it) is pushed again; the others are not.
+    other = stages[0]
+    p.registry.put_artifact(p.repo, other, "application/vnd.example.other+json", b"{}")
+    foreign = p.registry.digest(p.repo, other)
+    p.fresh_runner()
+    moved = p.bake()
+    assert all_cached(moved) and [s.stage for s in moved.stages if s.pushed] == [other]
+    assert images()[other] != foreign and layers() == before
+    assert {s: d for s, d in images().items() if s != other} == {s: d for s, d in pushed.items() if s != other}
 
     # A change to deps-b: only deps-b and the stages built on it export, and the next fresh
     # runner finds every stage in its cache.
