@@ -145,6 +145,7 @@ def needing_own_build(
     if plan.config.cache.read_only:
         return []
     now = record.now(list(rows.values())) if record is not None else {}
+    inline = plan.mode.name == "inline"  # the cache is the pushed image: a current one is left as it is
     out = []
     for b in plan.builds:
         if any(rows[label].status != "built" for label in b.reports if label in rows):
@@ -152,7 +153,7 @@ def needing_own_build(
         current = _current(b, rows, fresh, record, now)
         if b.cache.cache_to and not current:
             out.append(b)
-        elif b.push and not (current and record is not None and record.current_image(b)):
+        elif b.push and not (current and (inline or record is not None and record.current_image(b))):
             out.append(b.without_export())  # its cache is current: pushed, not exported again
     return out
 

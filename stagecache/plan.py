@@ -133,10 +133,9 @@ class Command:
         return f"{prefix} {line}" if prefix else line
 
 
-FAST_MODES = ("local", "none", "registry")
-"""Cache modes with a fast path (stagecache.fastpath). Not ``inline``: its cache is written into
-the stage images, so a stage whose image is pushed cannot be pushed without exporting its cache
-again; not ``classic`` (the legacy builder has no first build)."""
+FAST_MODES = ("inline", "local", "none", "registry")
+"""Cache modes with a fast path (stagecache.fastpath); not ``classic`` (the legacy builder has no
+first build)."""
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from stagecache.registry import RegistryClient
     from stagecache.report import StageResult
 
-EXPLAINED_MODES = ("local", "registry")
+EXPLAINED_MODES = ("inline", "local", "registry")
 
 
 @dataclass
@@ -319,8 +319,9 @@ def forecast(plan: BuildPlan, env: Mapping[str, str] | None = None) -> list[Fore
     for those after it."""
     if plan.mode.name not in EXPLAINED_MODES:
         raise UsageError(
-            f"explain reads the record stored beside each stage's cache, which only the local and registry "
-            f"cache modes keep; the cache mode is {plan.mode.name!r}. Pass --cache-mode local or registry."
+            f"explain reads the record stored beside each stage's cache, which only the inline, local and "
+            f"registry cache modes keep; the cache mode is {plan.mode.name!r}. Pass --cache-mode local, registry "
+            "or inline."
         )
     record = Record.start(plan, env)
     # Base images are not resolved without a build: each is taken to be the one recorded.

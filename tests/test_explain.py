@@ -351,9 +351,9 @@ def test_explain_forecasts_the_next_bake_from_the_stored_records(project: Path) 
         "final  step 2 (line 14, COPY --from=build /src/app /app): upstream stage 'build' will be rebuilt",
         "(base images are not resolved without a build: a new digest of one shows only when baking)",
     ]
-    (project / "stagecache.toml").write_text('[project]\nimage = "r/app"\n[cache]\nmode = "inline"\n')
-    inline = cli.invoke(app, ["explain", "-C", str(project)])
-    assert inline.exit_code == 2 and "only the local and registry cache modes keep" in inline.output
+    (project / "stagecache.toml").write_text('[project]\nimage = "r/app"\n[cache]\nmode = "classic"\n')
+    classic = cli.invoke(app, ["explain", "-C", str(project)])
+    assert classic.exit_code == 2 and "only the inline, local and registry cache modes keep" in classic.output
 
 
 def test_steps_moved_upstream_changes_since_and_a_base_digest_after_the_steps_own_inputs() -> None:

@@ -138,10 +138,11 @@ def test_hits_alone_prove_a_cache_current_only_on_a_fresh_runner(tmp_path: Path)
 def test_the_plan_has_a_probe_only_where_one_build_can_show_every_stage(tmp_path: Path) -> None:
     assert many_stages(tmp_path, REGISTRY).probe is not None
     assert many_stages(tmp_path, REGISTRY + "read_only = true\n").probe is not None
-    # inline keeps its cache in the pushed images; a named builder or several platforms load no
-    # image into the engine, which then cannot say whether the builder built the project
-    # before: per-stage builds (not when read-only: the probe is then the whole bake).
-    assert many_stages(tmp_path, REGISTRY.replace('"registry"', '"inline"')).probe is None
+    assert many_stages(tmp_path, REGISTRY.replace('"registry"', '"inline"')).probe is not None
+    # A named builder or several platforms load no image into the engine, which then cannot
+    # say whether the builder built the project before: per-stage builds (not when read-only:
+    # the probe is then the whole bake). Nor the legacy builder (classic).
+    assert plan_for(tmp_path, "many-stages.Dockerfile", REGISTRY.replace('"registry"', '"classic"')).probe is None
     assert many_stages(tmp_path, REGISTRY.replace("push = false", 'push = false\nbuilder = "ci"')).probe is None
     platforms = 'push = false\nplatforms = ["linux/amd64", "linux/arm64"]'
     assert many_stages(tmp_path, REGISTRY.replace("push = false", platforms)).probe is None

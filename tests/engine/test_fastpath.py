@@ -137,3 +137,33 @@ def test_registry_a_fresh_runner_with_nothing_changed_exports_no_cache_and_pushe
     assert {s for s, d in cache_digests().items() if d != caches[s]} == {"deps-b", "app", "runtime"}
     p.fresh_runner()
     assert all_cached(p.bake())
+
+
+def test_inline_a_fresh_runner_with_nothing_changed_pushes_nothing(make_project) -> None:
+    """Inline caches live in the pushed stage images: a stage whose steps all hit from its own
+    image is left as it is (no build of its own, no push), and its record says which image."""
+    p: Project = make_project("diamond")
+    p.configure("inline")
+    p.fresh_runner()
+    first = p.bake()
+    assert first.status == "success" and all(s.pushed for s in first.stages)
+    stages = [s.stage for s in first.stages]
+
+    def images() -> dict[str, str]:
+        return {s: p.registry.digest(p.repo, s) for s in stages}
+
+    pushed = images()
+    assert all(pushed.values()) and all(p.registry.digest(p.repo, f"{s}.inputs") for s in stages)
+    p.fresh_runner()
+    again = p.bake()
+    assert all_cached(again), hits(again)
+    assert not any(s.pushed for s in again.stages) and all(s.unchanged for s in again.stages), again.stages
+    assert images() == pushed
+
+    p.append("b.txt", "changed")
+    p.fresh_runner()
+    changed = p.bake()
+    assert {s.stage for s in changed.stages if s.pushed} == {"deps-b", "app", "runtime"}
+    assert {s for s, d in images().items() if d != pushed[s]} == {"deps-b", "app", "runtime"}
+    p.fresh_runner()
+    assert all_cached(p.bake())
