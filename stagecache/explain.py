@@ -108,6 +108,8 @@ def first_miss(
         return miss(*found)
     if missed.number == first and before.base and now.base and before.base != now.base:
         return miss("base-image", base_change(before.base, now.base))
+    if _rewritten(now, before):
+        return miss("instruction", REWRITTEN)
     held = (
         "the imported cache did not hold this step, although what stagecache records of its inputs "
         "(instruction, variables, files, upstream stages, base image) is unchanged"
@@ -139,7 +141,21 @@ def predict(now: StageInputs, before: StageInputs, rebuilt: Collection[str] = ()
         found = _change(before.step(cur.number), cur, now, before, rebuilt, "will be rebuilt")
         if found is not None:
             return Miss(cur.number, cur.line, cur.instruction, *found)
+    if now.steps and _rewritten(now, before):
+        cur = min(now.steps, key=lambda s: s.number)
+        return Miss(cur.number, cur.line, cur.instruction, "instruction", REWRITTEN)
     return None
+
+
+REWRITTEN = (
+    "a line of the stage that makes no step (USER, SHELL, ...), or the bake's platform or network, changed "
+    "since its cache was written"
+)
+
+
+def _rewritten(now: StageInputs, before: StageInputs) -> bool:
+    """Whether the stage's key (StageInputs.key) changed, where both records have one."""
+    return bool(now.key and before.key) and now.key != before.key
 
 
 def _change(

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from stagecache import graph, inputstore
+from stagecache import explain, graph, inputstore
 from stagecache.cache import CacheSpec
 from stagecache.explain import first_miss
 from stagecache.inputs import Context, StageInputs, StepInputs, collect, keyed_hash
@@ -443,3 +443,16 @@ def test_a_fingerprint_ignores_lines_and_a_moved_base_stage_is_said_so() -> None
     )
     assert predict(now, then, rebuilt={"deps"}).detail == "its base stage 'deps' will be rebuilt"
     assert predict(then, then) is None
+
+
+def test_a_line_that_makes_no_step_is_named_by_the_stage_key() -> None:
+    # USER 1000 added above step 3: no step's own inputs changed, the stage's key did.
+    before, now = replace(BEFORE, key="k1"), replace(BEFORE, key="k2")
+    miss = explain.first_miss(steps(True, False, False), now, before, "imported")
+    assert miss is not None and (miss.step, miss.cause, miss.detail) == (3, "instruction", explain.REWRITTEN)
+    assert explain.predict(now, before) == explain.Miss(2, 12, "RUN step2", "instruction", explain.REWRITTEN)
+    # Records written before the key was kept say nothing of it.
+    assert explain.predict(now, replace(BEFORE, key="")) is None
+    assert explain.first_miss(steps(True, False, False), now, replace(BEFORE, key=""), "imported").cause == (
+        "not-in-cache"
+    )
