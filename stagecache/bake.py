@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from stagecache import fastpath, localcache, why
+from stagecache import branchcopy, fastpath, localcache, why
 from stagecache.errors import CacheGateFailed, Interrupted, StagecacheError
 from stagecache.execution import Execution
 from stagecache.plan import BuildPlan
@@ -111,7 +111,11 @@ def run_bake(
                     # After a failure too (unless on_failure = "cancel"): the stages built before
                     # it keep their new caches, as they would with per-stage builds.
                     builds = fastpath.needing_own_build(plan, probed, fresh, record)
-                    run.rows[:] = fastpath.unchanged(plan, run.rows, builds)
+                    builds, copies = branchcopy.choose(plan, probed, record, builds)
+                    made: dict[str, branchcopy.Copy] = {}
+                    if copies and not runner.cancelled:
+                        builds, made = branchcopy.run(copies, builds, record, display.message)
+                    run.rows[:] = branchcopy.mark(fastpath.unchanged(plan, run.rows, builds), made)
                     stop = run.error is not None and plan.config.on_failure == "cancel"
                     if builds and not runner.cancelled and not stop:
                         fastpath.export(run, builds, execute)

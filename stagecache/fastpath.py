@@ -193,9 +193,14 @@ def _current(
 def export(run: Execution, builds: list[StageBuild], execute: Callable[[Execution], None]) -> None:
     """Run the stages' own builds (``execute``: the scheduler or one bake session) after the
     probe, and fold what they did into ``run.rows``. Their steps are not shown again (BuildKit
-    has them from the probe): only that each stage exports and pushes."""
+    has them from the probe): only that each stage exports and pushes.
+
+    They need not wait for each other (BuildKit holds every result from the probe), so they
+    run side by side, up to ``jobs`` at a time; except with local caches, where a build imports
+    the folders of the stages it uses, which their own builds replace when they finish."""
+    ordered = run.plan.mode.name == "local"
     sub = Execution(
-        replace(run.plan, builds=tuple(builds), probe=None),
+        replace(run.plan, builds=tuple(b if ordered else replace(b, upstream=()) for b in builds), probe=None),
         run.runner,
         _Exporting(run.display, {b.stage for b in builds if not b.cache.cache_to}),
         run.started,

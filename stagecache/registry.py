@@ -508,6 +508,22 @@ class RegistryClient:
         )
         return str(headers.get("Docker-Content-Digest", "")) if status == 200 else ""
 
+    def copy_manifest(self, repository: str, reference: str, tag: str) -> str:
+        """Put the manifest (or index) at ``repository:reference`` under ``tag`` in the same
+        repository, byte for byte (so with the same digest; its blobs are already there);
+        its digest. RegistryError when it cannot be read or is refused."""
+        scope = f"repository:{repository}:pull,push"
+        status, headers, body = self._get(f"/{repository}/manifests/{reference}", accept=_ACCEPT, scope=scope)
+        if status != 200:
+            raise RegistryError(f"{self.host}/{repository}@{reference}: the manifest could not be read: HTTP {status}")
+        media = str(headers.get("Content-Type", "")).split(";")[0] or _OCI_MANIFEST
+        status, put, said = self._get(f"/{repository}/manifests/{tag}", method="PUT", scope=scope, body=(media, body))
+        if status != 201:
+            raise RegistryError(
+                f"{self.host}/{repository}:{tag}: the registry refused the manifest: HTTP {status} {said[:200]!r}"
+            )
+        return str(put.get("Docker-Content-Digest", ""))
+
     def artifact(self, repository: str, tag: str, media_type: str, max_bytes: int = 64 << 20) -> bytes | None:
         """The one layer of type ``media_type`` of the artifact at ``repository:tag`` (see
         :meth:`put_artifact`), checked against its digest; None when there is none, or it is

@@ -50,6 +50,9 @@ class StageResult:
     """Tags of a pushed stage that were not pushed again: they already pointed at the image of
     a bake with the same inputs (see stagecache.fastpath)."""
     tags: tuple[str, ...] = ()
+    copied_from: str = ""
+    """The fallback branch's cache ref whose manifest was put under this stage's own ref in
+    the registry, instead of an export (see stagecache.branchcopy)."""
     cache_from: tuple[str, ...] = ()
     cache_to: tuple[str, ...] = ()
     built_in: str | None = None

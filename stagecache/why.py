@@ -97,9 +97,11 @@ class Record:
         return found if found is not None and cache and found.cache == cache else None
 
     def _client(self, place: inputstore.Place) -> RegistryClient | None:
-        return self._client_of(place.host) if place.kind == "registry" else None
+        return self.client(place.host) if place.kind == "registry" else None
 
-    def _client_of(self, host: str) -> RegistryClient:
+    def client(self, host: str) -> RegistryClient:
+        """The bake's connection to the registry ``host`` (with the credentials docker has for
+        it), closed by :meth:`close`."""
         if host not in self._clients:
             from stagecache.registry import RegistryClient, docker_credentials
 
@@ -118,7 +120,7 @@ class Record:
             return ""
         host, repo, version = inputstore.split_ref(tag)
         try:
-            return self._client_of(host).digest(repo, version)
+            return self.client(host).digest(repo, version)
         except (OSError, ValueError, StagecacheError):
             return ""
 
@@ -142,7 +144,22 @@ class Record:
         A stage that takes files from an image (``COPY --from=IMAGE``, a mount of one) is never
         known to be: the record does not keep that image's digest. Neither is one that builds
         unnamed stages inside its build (their inputs are not recorded)."""
-        before, inputs = self.stored.get(build.stage), now.get(build.stage)
+        return self._describes(self.stored.get(build.stage), build, now)
+
+    def fallback_current(
+        self, build: StageBuild, rows: Mapping[str, StageResult], now: Mapping[str, StageInputs]
+    ) -> tuple[str, StageInputs] | None:
+        """For a stage without a cache of its own on this branch: the fallback branch's cache
+        ref and record, when that cache was imported by the stage's build and its record has
+        the current inputs (as :meth:`current_cache` asks of the stage's own)."""
+        spec, ref, found = self.fallback.get(build.stage, ("", "", None))
+        row = rows.get(build.stage)
+        if found is None or row is None or self.before.get(build.stage) or not _imported(spec, row, rows, self.plan):
+            return None
+        return (ref, found) if self._describes(found, build, now) else None
+
+    def _describes(self, before: StageInputs | None, build: StageBuild, now: Mapping[str, StageInputs]) -> bool:
+        inputs = now.get(build.stage)
         if before is None or inputs is None or not before.key or build.folded:
             return False
         stages = {s.label for s in self.plan.graph.stages}
@@ -225,7 +242,7 @@ class Record:
         now = inputstore.identity(place, client)
         if not now:
             return
-        wrote = bool(row.cache_to) and now != self.before.get(label, "")
+        wrote = bool(row.cache_to or row.copied_from) and now != self.before.get(label, "")
         swapped = place.kind == "local" and not inputstore.stored(place)
         hit = row.status == "built" and bool(row.steps) and all(s.cached for s in row.steps)
         fresh = replace(inputs, cache=now, image=self._image_of(label, row))
@@ -272,7 +289,7 @@ def _one_platform(row: StageResult, platforms: Sequence[str]) -> tuple:
     return tuple(s for s in row.steps if (s.platform or "") == first)
 
 
-def _imported(spec: str, row: StageResult, rows: dict[str, StageResult], plan: BuildPlan) -> bool:
+def _imported(spec: str, row: StageResult, rows: Mapping[str, StageResult], plan: BuildPlan) -> bool:
     """Whether the cache ``spec`` of the stage's build was imported."""
     build = _build_of(plan, row.stage)
     owner = rows.get(build.stage, row) if build is not None else row

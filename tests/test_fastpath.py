@@ -264,3 +264,58 @@ def _execution(plan: BuildPlan, runner: ScriptedRunner):
     from stagecache.execution import Execution
 
     return Execution(plan, runner, RecordingDisplay(), time.monotonic())
+
+
+def test_own_builds_after_the_probe_wait_for_each_other_only_with_local_caches(tmp_path: Path) -> None:
+    # BuildKit holds every result from the probe; a local cache build imports the folders of the
+    # stages it uses, which their own builds replace, so only those keep the stage order.
+    for toml, ordered in ((LOCAL, True), (REGISTRY, False)):
+        plan = many_stages(tmp_path, toml)
+        seen: list = []
+        fastpath.export(
+            _execution(plan, ScriptedRunner(own_builds(COLD))),
+            list(plan.builds),
+            lambda sub: seen.extend(sub.plan.builds),
+        )
+        assert [b.stage for b in seen] == STAGES
+        assert any(b.upstream for b in seen) == ordered
+
+
+def test_a_branch_copy_that_fails_leaves_the_stage_its_whole_build(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from stagecache import branchcopy
+    from stagecache.errors import RegistryError
+
+    plan = many_stages(tmp_path, REGISTRY.replace("push = false", "push = true"))
+    c, d = (next(b for b in plan.builds if b.stage == s) for s in ("c", "d"))
+    done: list[tuple[str, str, str]] = []
+
+    class Client:
+        def copy_manifest(self, repo: str, reference: str, tag: str) -> str:
+            if tag.endswith("-c") or tag == "c":
+                raise RegistryError("the registry refused the manifest: HTTP 403")
+            done.append((repo, reference, tag))
+            return "sha256:" + "0" * 64
+
+    said: list[str] = []
+    copies = [
+        branchcopy.Copy(c, "registry.example/app:cache-main-c", "registry.example/app:cache-x-c", "sha256:" + "1" * 64),
+        branchcopy.Copy(d, "registry.example/app:cache-main-d", "registry.example/app:cache-x-d", "sha256:" + "2" * 64),
+    ]
+    record = SimpleNamespace(client=lambda host: Client())
+    builds, made = branchcopy.run(copies, [c.without_export()], record, said.append)  # type: ignore[arg-type]
+    assert builds == [c] and set(made) == {"d"}  # c: its whole build (export and push) instead
+    assert done == [("app", "cache-main-d", "cache-x-d"), ("app", "sha256:" + "2" * 64, "d")]
+    assert (
+        said[0]
+        == "note: c: the fallback branch's cache could not be copied (the registry refused the manifest: HTTP 403)."
+    )
+    assert (
+        said[1]
+        == "note: d: its cache and image copied from the fallback branch's registry.example/app:cache-main-d (no build, no upload)."
+    )
+    rows = branchcopy.mark([report.StageResult("c", "built"), report.StageResult("d", "built", unchanged=("x",))], made)
+    assert [(r.copied_from, r.pushed, r.unchanged) for r in rows] == [
+        ("", (), ()), ("registry.example/app:cache-main-d", d.tags, ()),
+    ]  # fmt: skip

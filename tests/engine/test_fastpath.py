@@ -167,3 +167,47 @@ def test_inline_a_fresh_runner_with_nothing_changed_pushes_nothing(make_project)
     assert {s for s, d in images().items() if d != pushed[s]} == {"deps-b", "app", "runtime"}
     p.fresh_runner()
     assert all_cached(p.bake())
+
+
+def test_a_new_branch_gets_the_fallback_branch_s_current_caches_by_copy(make_project) -> None:
+    """The first bake of a branch imports the fallback branch's caches; where they hold the
+    stage's current inputs, their manifests (and the stage images their records name) are put
+    under the branch's own refs in the registry: nothing is built again or uploaded, and the
+    next bake of the branch finds caches of its own."""
+    p: Project = make_project("diamond")
+    p.configure("registry", extra='ref = "{image}:cache-{branch}-{stage}"\n')
+    p.fresh_runner()
+    main = p.bake(branch="main")
+    reg = p.registry
+    stages = [s.stage for s in main.stages]
+
+    def tag_of(ref: str) -> str:
+        return ref.rpartition(":")[2]
+
+    def digests(prefix: str) -> dict[str, str]:
+        return {s: reg.digest(p.repo, f"cache-{prefix}-{s}") for s in stages}
+
+    main_caches = digests("main")
+    main_images = {s.stage: reg.digest(p.repo, tag_of(s.pushed[0])) for s in main.stages}
+    p.fresh_runner()
+    feature = p.bake(branch="feature")
+    assert all_cached(feature), hits(feature)
+    assert {s.stage: s.copied_from for s in feature.stages} == {s: f"{p.image}:cache-main-{s}" for s in stages}
+    assert all(s.cache_to == () and s.pushed == (f"{p.image}:feature-{s.stage}",) for s in feature.stages)
+    assert digests("feature") == main_caches  # the same manifests, under the branch's refs
+    assert {s.stage: reg.digest(p.repo, tag_of(s.pushed[0])) for s in feature.stages} == main_images
+    assert all(reg.digest(p.repo, f"cache-feature-{s}.inputs") for s in stages)
+    assert digests("main") == main_caches  # main's refs untouched
+
+    # The branch's next fresh runner finds its own caches and records: nothing written.
+    p.fresh_runner()
+    again = p.bake(branch="feature")
+    assert all_cached(again) and all(not s.copied_from and not s.cache_to and not s.pushed for s in again.stages)
+
+    # A change on the branch: only its stages that changed export, to the branch's refs.
+    p.append("b.txt", "changed on the branch")
+    p.fresh_runner()
+    changed = p.bake(branch="feature")
+    assert {s.stage for s in changed.stages if s.cache_to} == {"deps-b", "app", "runtime"}
+    assert {s for s, d in digests("feature").items() if d != main_caches[s]} == {"deps-b", "app", "runtime"}
+    assert digests("main") == main_caches

@@ -1,0 +1,113 @@
+"""A branch's first caches, copied from the fallback branch's in the registry.
+
+With ``{branch}`` in the cache ref, the first bake of a new branch finds no cache of its own
+and imports the fallback branch's. A stage whose steps all hit there, and whose fallback
+cache's record has the stage's current inputs (stagecache.why.Record.fallback_current),
+needs no export: the fallback branch's cache manifest is put under the branch's own ref
+(one manifest request, no blob uploaded), and, when the stage's image is pushed, the image
+that record names is put under the branch's tags the same way. The next bake of the branch
+finds its own caches, with their records (stored by stagecache.why after the bake, as for a
+cache this bake wrote).
+
+A manifest can only be put in the repository that holds its blobs: a copy is made only
+within one registry repository. Any other stage, and one whose copy fails, gets its own
+build, as without this.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from stagecache.errors import StagecacheError
+from stagecache.inputstore import split_ref
+
+if TYPE_CHECKING:  # pragma: no cover
+    from collections.abc import Callable, Sequence
+
+    from stagecache.plan import BuildPlan, StageBuild
+    from stagecache.report import StageResult
+    from stagecache.why import Record
+
+
+@dataclass(frozen=True)
+class Copy:
+    """One stage's copy: its build (what runs instead if the copy fails), the fallback cache
+    ref and the stage's own, and the digest of the image to put under its tags ("": the
+    image is not pushed, or is pushed by a build of its own)."""
+
+    build: StageBuild
+    source: str
+    target: str
+    image: str = ""
+
+
+def choose(
+    plan: BuildPlan, rows: dict[str, StageResult], record: Record, builds: Sequence[StageBuild]
+) -> tuple[list[StageBuild], list[Copy]]:
+    """Of ``builds`` (the own builds the fast path chose), the ones still to run and the
+    copies that replace the others' cache exports (a stage whose image cannot be copied keeps
+    a build that pushes it and exports nothing)."""
+    if plan.mode.name != "registry" or plan.fallback_branch is None or plan.config.cache.read_only:
+        return list(builds), []
+    now = record.now(list(rows.values()))
+    keep: list[StageBuild] = []
+    copies: list[Copy] = []
+    for b in builds:
+        labelled = [rows[label] for label in b.reports if label in rows]
+        hit = bool(labelled) and all(s.cached for r in labelled for s in r.steps)
+        found = record.fallback_current(b, rows, now) if hit and b.cache.cache_to else None
+        own = dict(b.cache.cache_from[0].attrs).get("ref", "") if b.cache.cache_from else ""
+        if found is None or not own or _repository(found[0]) != _repository(own):
+            keep.append(b)
+            continue
+        source, inputs = found
+        image = inputs.image if b.push and all(_repository(t) == _repository(own) for t in b.tags) else ""
+        if b.push and not image:
+            keep.append(b.without_export())
+        copies.append(Copy(b, source, own, image))
+    return keep, copies
+
+
+def run(
+    copies: Sequence[Copy], builds: Sequence[StageBuild], record: Record, say: Callable[[str], None]
+) -> tuple[list[StageBuild], dict[str, Copy]]:
+    """Make the copies; ``builds`` (the builds still to run) with the whole build of each
+    stage whose copy failed in place of any push-only one, in plan order, and the copies
+    made, by stage. Each copy made or failed is said."""
+    failed: list[StageBuild] = []
+    made: dict[str, Copy] = {}
+    for c in copies:
+        host, repo, tag = split_ref(c.target)
+        try:
+            client = record.client(host)
+            client.copy_manifest(repo, split_ref(c.source)[2], tag)
+            for t in c.build.tags if c.image else ():
+                client.copy_manifest(repo, c.image, split_ref(t)[2])
+        except StagecacheError as exc:
+            say(f"note: {c.build.stage}: the fallback branch's cache could not be copied ({exc.message}).")
+            failed.append(c.build)
+            continue
+        what = "cache and image" if c.image else "cache"
+        say(f"note: {c.build.stage}: its {what} copied from the fallback branch's {c.source} (no build, no upload).")
+        made[c.build.stage] = c
+    todo = {b.stage: b for b in builds} | {b.stage: b for b in failed}
+    return sorted(todo.values(), key=lambda b: b.index), made
+
+
+def mark(rows: Sequence[StageResult], made: dict[str, Copy]) -> list[StageResult]:
+    """``rows`` with each copied stage's ``copied_from`` and, when its image was copied too,
+    its tags as pushed."""
+    out = []
+    for r in rows:
+        c = made.get(r.stage)
+        if c is not None:
+            r = replace(r, copied_from=c.source, pushed=c.build.tags if c.image else r.pushed, unchanged=())
+        out.append(r)
+    return out
+
+
+def _repository(ref: str) -> tuple[str, str]:
+    """(host, repository) of an image or cache ref."""
+    host, repo, _ = split_ref(ref)
+    return host, repo
