@@ -107,7 +107,7 @@ def run_bake(
                     if plan.config.execution == "bake" and plan.config.network:
                         check_bake_network(plan, runner)  # before the first build, not after it
                     fresh = fastpath.fresh_runner(plan, runner)  # before the probe loads an image
-                    probed = fastpath.probe(run)
+                    probed = fastpath.probe(run, fastpath.first_build(plan, record))
                     # After a failure too (unless on_failure = "cancel"): the stages built before
                     # it keep their new caches, as they would with per-stage builds.
                     builds = fastpath.needing_own_build(plan, probed, fresh, record)

@@ -60,13 +60,27 @@ def fresh_runner(plan: BuildPlan, runner: Runner) -> bool:
     return not runner.local_tags(plan.config.image)
 
 
-def probe(run: Execution) -> dict[str, StageResult]:
-    """Run the probe of ``run.plan``; the rows it gives each stage label. When it failed,
-    ``run.error`` is set; the stages it built before the failure are "built" in the rows."""
+def first_build(plan: BuildPlan, record: why.Record | None) -> StageBuild:
+    """The probe, or, when the input records forecast that the target and no other stage will
+    miss (a change to the last stage alone: the common edit), the probe that also exports the
+    target's cache and pushes its image (``plan.probe_export``), which saves the target the
+    build of its own that would follow. A wrong forecast costs an export, nothing else."""
+    assert plan.probe is not None
+    if plan.probe_export is None or record is None:
+        return plan.probe
+    misses = {f.stage for f in record.forecast() if f.rebuilt}
+    return plan.probe_export if misses == {plan.probe.stage} else plan.probe
+
+
+def probe(run: Execution, build: StageBuild | None = None) -> dict[str, StageResult]:
+    """Run the probe of ``run.plan`` (or ``build``: :func:`first_build`); the rows it gives each
+    stage label. When it failed, ``run.error`` is set; the stages it built before the failure
+    are "built" in the rows."""
     plan, runner, display = run.plan, run.runner, run.display
-    build = plan.probe
+    build = build or plan.probe
     assert build is not None
     display.stage_started(build.stage, 1, 1, detail(plan, build) + ", importing every stage's cache")
+    exported = bool(build.cache.cache_to or build.push)
     offset = time.monotonic() - run.started
     outcome = build_stage(plan, build, runner, display)
     by_label = {r.stage: r for r in outcome.rows}
@@ -92,17 +106,18 @@ def probe(run: Execution) -> dict[str, StageResult]:
                 continue
             # Each stage's row: its steps from the probe, the caches its own build imports
             # with what BuildKit said of them, and no tags unless its image was loaded.
+            kept = exported and label == build.stage  # what the probe exported and pushed
             rows[label] = replace(
                 row,
                 built_in=None if label == b.stage else b.stage,  # an unnamed stage: reported as before
                 tags=own.tags if label == build.stage else (),
-                pushed=(),
+                pushed=row.pushed if kept else (),
                 cache_from=tuple(str(s) for s in b.cache.cache_from) if label == b.stage else (),
-                cache_to=(),
+                cache_to=row.cache_to if kept else (),
                 import_errors=of(b.stage, own.import_errors) if label == b.stage else (),
                 missing_caches=of(b.stage, own.missing_caches) if label == b.stage else (),
-                export_errors=(),
-                export_seconds=0.0,
+                export_errors=row.export_errors if kept else (),
+                export_seconds=row.export_seconds if kept else 0.0,
             )
     if isinstance(outcome.error, (Interrupted, Cancelled)):
         pass  # build_stage's statuses: "interrupted" or "cancelled", with the steps that had finished
@@ -150,6 +165,9 @@ def needing_own_build(
     for b in plan.builds:
         if any(rows[label].status != "built" for label in b.reports if label in rows):
             continue  # after a failed first build: only the stages it did build are exported
+        row = rows.get(b.stage)
+        if row is not None and row.cache_to and not row.export_errors and (row.pushed or not b.push):
+            continue  # the first build exported it (first_build)
         current = _current(b, rows, fresh, record, now)
         if b.cache.cache_to and not current:
             out.append(b)
@@ -166,7 +184,10 @@ def unchanged(plan: BuildPlan, rows: list[StageResult], builds: list[StageBuild]
     left = {b.stage: b.tags for b in plan.builds if b.push}
     for b in builds:
         left.pop(b.stage, None)
-    return [replace(r, unchanged=left[r.stage]) if r.stage in left and r.status == "built" else r for r in rows]
+    return [
+        replace(r, unchanged=left[r.stage]) if r.stage in left and r.status == "built" and not r.pushed else r
+        for r in rows
+    ]
 
 
 def _current(

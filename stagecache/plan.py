@@ -200,6 +200,9 @@ class BuildPlan:
     """The fast path's first build ([build].fast_path): the target, importing every stage's
     cache, exporting and pushing nothing; ``builds`` then run only for the stages it shows
     need their own cache export or push (see stagecache.fastpath)."""
+    probe_export: StageBuild | None = None
+    """The same first build, exporting the target's cache and pushing its image as the target's
+    own build would: taken when the input records forecast that the target alone will miss."""
 
     def stage_of(self, label: str, platform: str | None = None) -> graphmod.Stage | None:
         """The stage ``label`` in the graph of ``platform`` (default: the first platform)."""
@@ -407,27 +410,33 @@ def make_plan(
         pushing = [b.stage for b in builds if b.push]
         if pushing:
             _refuse_default_image(config, f"this bake pushes stage '{pushing[0]}'")
-    first = None
+    first = first_export = None
     # The fast path's conditions that the plan alone decides (the engine's are fastpath.applies'):
     # a read-only bake anywhere; else a mode with a fast path, the default builder, one platform.
     fast = config.cache.read_only or (mode.name in FAST_MODES and not config.builder and len(config.platforms) <= 1)
     if config.fast_path and fast and scope == "stages" and not mode.legacy_builder and not no_cache and len(builds) > 1:
         # One build of the target that imports every stage's cache and exports nothing: when every
         # step hits, it is the whole bake (see stagecache.fastpath).
-        first = _stage_build(
-            config,
-            mode,
-            naming,
-            fallback_naming,
-            target,
-            upstream=union(graphmod.StageGraph.upstream, target.index),
-            imports=union(graphmod.StageGraph.upstream, target.index),
-            is_target=True,
-            folded=tuple(label for b in builds for label in b.reports if label != target.label),
-            platforms=tuple(needs[target.index]) if config.platforms else (),
-            extra_tags=not held_back,
-            export=False,
-        )
+        probes = [
+            _stage_build(
+                config,
+                mode,
+                naming,
+                fallback_naming,
+                target,
+                upstream=union(graphmod.StageGraph.upstream, target.index),
+                imports=union(graphmod.StageGraph.upstream, target.index),
+                is_target=True,
+                folded=tuple(label for b in builds for label in b.reports if label != target.label),
+                platforms=tuple(needs[target.index]) if config.platforms else (),
+                extra_tags=not held_back,
+                export=export,
+            )
+            for export in (False, True)
+        ]
+        first = probes[0]
+        if not config.cache.read_only:
+            first_export = probes[1]
     pulls: tuple[Command, ...] = ()
     if mode.legacy_builder:
         images = dict.fromkeys(ref for b in builds for ref in b.cache.pull)
@@ -445,6 +454,7 @@ def make_plan(
         scope=scope,
         graphs=graphs,
         probe=first,
+        probe_export=first_export,
     )
 
 

@@ -76,6 +76,7 @@ def to_json(plan: BuildPlan) -> dict:
         "scope": plan.scope,
         "execution": cfg.execution,
         "probe": list(plan.probe.build.redacted(secret)) if plan.probe is not None else None,
+        "probe_export": list(plan.probe_export.build.redacted(secret)) if plan.probe_export is not None else None,
         "bake": _bake_json(plan) if cfg.execution == "bake" else None,
         "frontend": plan.graph.frontend.to_json(),
         "platforms": [g.platform for g in plan.graphs] if cfg.platforms else [],
@@ -117,14 +118,19 @@ def _probe_lines(plan: BuildPlan, secret: Collection[str]) -> list[str]:
     then = (
         "  (read-only: this build is the whole bake)"
         if plan.config.cache.read_only
-        else "  then, on an engine that holds no image of the project, only for the stages that missed a step or"
-        " lost their own cache (to export it), or whose image is pushed (to push it); elsewhere all of these:"
+        else "  then only for the stages whose cache is not known to be current (to export it), or whose image's"
+        " tags do not point at the image of a bake with the same inputs (to push it), of these:"
     )
-    return [
+    lines = [
         f"  1. # {plan.probe.stage}, importing every stage's cache, exporting nothing ([build].fast_path)",
         f"     {plan.probe.build.display(secret)}",
-        then,
     ]
+    if plan.probe_export is not None:
+        lines.append(
+            f"     (when the input records forecast that {plan.probe.stage} alone changed, this build also exports"
+            f" its cache and pushes its image, as its own build below would)"
+        )
+    return [*lines, then]
 
 
 def _bake_session_lines(plan: BuildPlan) -> list[str]:

@@ -199,6 +199,31 @@ class Record:
         self.close()
         return out
 
+    def forecast(self) -> list[Forecast]:
+        """:func:`forecast`, from the records read by :meth:`start`."""
+        # Base images are not resolved without a build: each is taken to be the one recorded.
+        current = _linked(
+            {
+                label: inputs.with_base(inputs.base or (stored.base if stored is not None else ""))
+                for label, inputs in self.current.items()
+                for stored in [self.stored.get(label)]
+            }
+        )
+        rebuilt: set[str] = set()
+        out = []
+        for build in self.plan.builds:
+            label = build.stage
+            now, before = current.get(label), self.stored.get(label)
+            if now is None or before is None:
+                out.append(Forecast(label, None, NO_RECORD))
+                rebuilt.add(label)
+                continue
+            miss = explain.predict(now, before, rebuilt)
+            if miss is not None:
+                rebuilt.add(label)
+            out.append(Forecast(label, miss, "" if miss else UP_TO_DATE))
+        return out
+
     def close(self) -> None:
         """Close the registry connections the records were read and written through."""
         for client in self._clients.values():
@@ -320,6 +345,10 @@ def _build_of(plan: BuildPlan, label: str) -> StageBuild | None:
     return next((b for b in plan.builds if label in b.reports), None)
 
 
+NO_RECORD = "no record of its inputs beside its cache: no cache yet, or one written without it"
+UP_TO_DATE = "up to date: every step's inputs are as recorded"
+
+
 @dataclass(frozen=True)
 class Forecast:
     """What the next bake of one stage will do, by its inputs alone."""
@@ -328,6 +357,11 @@ class Forecast:
     miss: explain.Miss | None
     said: str
     """"up to date", or why nothing can be said (no record, no cache)."""
+
+    @property
+    def rebuilt(self) -> bool:
+        """Whether the stage is expected to miss a step (or cannot be said not to)."""
+        return self.said != UP_TO_DATE
 
 
 def forecast(plan: BuildPlan, env: Mapping[str, str] | None = None) -> list[Forecast]:
@@ -341,31 +375,7 @@ def forecast(plan: BuildPlan, env: Mapping[str, str] | None = None) -> list[Fore
             "or inline."
         )
     record = Record.start(plan, env)
-    # Base images are not resolved without a build: each is taken to be the one recorded.
-    current = _linked(
-        {
-            label: inputs.with_base(inputs.base or (stored.base if stored is not None else ""))
-            for label, inputs in record.current.items()
-            for stored in [record.stored.get(label)]
-        }
-    )
-    rebuilt: set[str] = set()
-    out = []
-    for build in plan.builds:
-        label = build.stage
-        now, before = current.get(label), record.stored.get(label)
-        if now is None or before is None:
-            out.append(
-                Forecast(
-                    label, None, "no record of its inputs beside its cache: no cache yet, or one written without it"
-                )
-            )
-            rebuilt.add(label)
-            continue
-        miss = explain.predict(now, before, rebuilt)
-        if miss is not None:
-            rebuilt.add(label)
-        out.append(Forecast(label, miss, "" if miss else "up to date: every step's inputs are as recorded"))
+    out = record.forecast()
     record.close()
     return out
 

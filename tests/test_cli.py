@@ -127,10 +127,14 @@ def test_plan_text_and_json(tmp_path: Path) -> None:
     assert first[0] == "  1. # runtime, importing every stage's cache, exporting nothing ([build].fast_path)"
     assert "--target runtime" in first[1] and "--cache-to" not in first[1]
     assert first[2] == (
-        "  then, on an engine that holds no image of the project, only for the stages that missed a step or lost "
-        "their own cache (to export it), or whose image is pushed (to push it); elsewhere all of these:"
+        "     (when the input records forecast that runtime alone changed, this build also exports its cache and "
+        "pushes its image, as its own build below would)"
     )
-    assert first[3] == "  2. # build"
+    assert first[3] == (
+        "  then only for the stages whose cache is not known to be current (to export it), or whose image's tags "
+        "do not point at the image of a bake with the same inputs (to push it), of these:"
+    )
+    assert first[4] == "  2. # build"
     # Read-only: the first build is the whole bake, and plan lists nothing after it.
     read_only = runner.invoke(app, ["plan", "-C", str(tmp_path), "--read-only"])
     after = read_only.output.split("commands:\n", 1)[1].splitlines()

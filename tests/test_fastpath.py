@@ -317,3 +317,22 @@ def test_a_branch_copy_that_fails_leaves_the_stage_its_whole_build(tmp_path: Pat
     assert [(r.copied_from, r.pushed, r.unchanged) for r in rows] == [
         ("", (), ()), ("registry.example/app:cache-main-d", d.tags, ()),
     ]  # fmt: skip
+
+
+def test_a_change_to_the_target_alone_is_exported_by_the_first_build(tmp_path: Path) -> None:
+    (tmp_path / "hello.txt").write_text("hello\n")
+    plan = many_stages(tmp_path)
+    _record_every_stage(plan)
+    assert fastpath.first_build(plan, why.Record.start(plan)) is plan.probe  # nothing to export
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text(dockerfile.read_text().replace("many-stages final 1", "many-stages final 2"))
+    changed = _plan_here(tmp_path)
+    assert changed.probe_export is not None and "--cache-to" in changed.probe_export.build.argv
+    assert fastpath.first_build(changed, why.Record.start(changed)) is changed.probe_export
+    runner = ScriptedRunner(own_builds(WARM), local_images=("registry.example/app:final",))
+    result = run_bake(changed, runner)
+    assert result.error is None and [c.key for c in runner.calls] == ["final"]  # no build of its own after it
+    assert [s.stage for s in result.stages if s.cache_to] == ["final"]
+    # A change upstream too: the plain first build, then the own builds.
+    (tmp_path / "hello.txt").write_text("changed\n")
+    assert fastpath.first_build(changed, why.Record.start(changed)) is changed.probe

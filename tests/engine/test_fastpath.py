@@ -138,6 +138,20 @@ def test_registry_a_fresh_runner_with_nothing_changed_exports_no_cache_and_pushe
     p.fresh_runner()
     assert all_cached(p.bake())
 
+    # A change to the target alone (the records forecast it): the first build exports its cache
+    # and pushes its image, and no stage gets a build of its own.
+    caches, pushed = cache_digests(), images()
+    p.append("motd.txt", "changed")
+    p.fresh_runner()
+    late = p.bake()
+    assert {s.stage for s in late.stages if s.cache_to} == {"runtime"}
+    assert {s.stage for s in late.stages if s.pushed} == {"runtime"}
+    assert {s.stage for s in late.stages if s.unchanged} == {"base", "deps-a", "deps-b", "app"}  # no own builds
+    assert {s for s, d in cache_digests().items() if d != caches[s]} == {"runtime"}
+    assert {s for s, d in images().items() if d != pushed[s]} == {"runtime"}
+    p.fresh_runner()
+    assert all_cached(p.bake())
+
 
 def test_inline_a_fresh_runner_with_nothing_changed_pushes_nothing(make_project) -> None:
     """Inline caches live in the pushed stage images: a stage whose steps all hit from its own
