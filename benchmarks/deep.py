@@ -13,12 +13,16 @@ engine script and its registry:
   once to fill it; then, per repeat, a fresh runner and the timed build, importing it.
 
 The two alternate (A B, B A, ...). The bake's steps must all hit (`--fail-under 100`); the
-steps the plain build missed are recorded per run (`plain_missed`). Stage images are not pushed: with `push = true`
-each stage would also get a build that pushes its image. Each run's Dockerfile carries a token of its own in its first
+steps the plain build missed are recorded per run (`plain_missed`). Stage images are not pushed (the plain build pushes
+none either). Each run's Dockerfile carries a token of its own in its first
 RUN, so that no earlier run's results on the engine can serve a step (see
 tests/engine/conftest.py, _own_cache_keys).
 
     .venv/bin/python benchmarks/deep.py [REPEAT] [N ...]     # default: 3 repeats, N = 10 30 50
+    .venv/bin/python benchmarks/deep.py --chart              # redraw docs/benchmarks/deep.png
+
+It also times, once per N, the first bake (which fills every stage's cache) against the plain
+build that fills its one cache (``fill_seconds``).
 """
 
 from __future__ import annotations
@@ -84,9 +88,14 @@ def main() -> None:
         root, image = project(n, registry, token)
         target, cache = f"s{n - 1}", f"{registry}/deep-{token}/plain:cache"
         plain_repo = f"{registry}/deep-{token}/plain"
-        run(STAGECACHE, "bake", "-C", str(root))
+        runner.simulate_fresh_runner([image, plain_repo])
+        t0 = time.perf_counter()
+        run(STAGECACHE, "bake", "-C", str(root))  # fills every stage's cache
+        fill = time.perf_counter() - t0
         runner.simulate_fresh_runner([image, plain_repo])  # plain's cache from a build of its own
+        t0 = time.perf_counter()
         plain_build(root, target, cache, fill=True)
+        plain_fill = time.perf_counter() - t0
         times: dict[str, list[float]] = {"stagecache": [], "plain": []}
         plain_missed: list[list[str]] = []
         for i in range(repeat):
@@ -106,6 +115,7 @@ def main() -> None:
                 "seconds": {k: [round(t, 3) for t in v] for k, v in times.items()},
                 "median": medians,
                 "ratio": round(medians["stagecache"] / medians["plain"], 3),
+                "fill_seconds": {"stagecache": round(fill, 3), "plain": round(plain_fill, 3)},
                 "plain_missed": plain_missed,
             }
         )
@@ -114,10 +124,48 @@ def main() -> None:
         shutil.rmtree(root, ignore_errors=True)
     result = {"benchmark": "deep", "repeat": repeat, "target_ratio": TARGET, "versions": versions(), "rows": rows}
     path = write_result("deep", result)
+    chart(rows, ROOT / "docs" / "benchmarks" / "deep.png")
     worst = max(r["ratio"] for r in rows)
     verdict = "OK" if worst <= TARGET else "MISSED"
     print(f"worst stagecache / plain = {worst:.3f} (target <= {TARGET}): {verdict}; {path}")
 
 
+def chart(rows: list[dict], path: Path) -> None:
+    """Seconds against the number of stages: the fully cached bake on a fresh runner and the
+    plain build, and the first bakes that filled the caches."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    xs = [r["stages"] for r in rows]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    left.plot(xs, [r["median"]["stagecache"] for r in rows], "o-", label="stagecache bake, every stage cached")
+    left.plot(xs, [r["median"]["plain"] for r in rows], "s-", label="one plain build of the target, one cache")
+    left.set_title("fresh runner, nothing changed (median)")
+    filled = [r for r in rows if "fill_seconds" in r]
+    right.plot(
+        [r["stages"] for r in filled], [r["fill_seconds"]["stagecache"] for r in filled], "o-", label="stagecache bake"
+    )
+    right.plot([r["stages"] for r in filled], [r["fill_seconds"]["plain"] for r in filled], "s-", label="plain build")
+    right.set_title("first run: every cache filled")
+    for ax in (left, right):
+        ax.set_xlabel("stages (10 instructions each)")
+        ax.set_ylabel("seconds")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.suptitle("A deep Dockerfile: stagecache against one plain build (benchmarks/deep.py)")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+
+
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] == ["--chart"]:  # redraw from the committed result
+        chart(
+            json.loads((ROOT / "benchmarks" / "results" / "deep.json").read_text())["rows"],
+            ROOT / "docs" / "benchmarks" / "deep.png",
+        )
+    else:
+        main()
