@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from stagecache import branchcopy, fastpath, localcache, why
+from stagecache import fastpath, localcache, why
 from stagecache.errors import CacheGateFailed, Interrupted, StagecacheError
 from stagecache.execution import Execution
 from stagecache.plan import BuildPlan
@@ -106,19 +106,7 @@ def run_bake(
                 else:
                     if plan.config.execution == "bake" and plan.config.network:
                         check_bake_network(plan, runner)  # before the first build, not after it
-                    fresh = fastpath.fresh_runner(plan, runner)  # before the probe loads an image
-                    probed = fastpath.probe(run, fastpath.first_build(plan, record))
-                    # After a failure too (unless on_failure = "cancel"): the stages built before
-                    # it keep their new caches, as they would with per-stage builds.
-                    builds = fastpath.needing_own_build(plan, probed, fresh, record)
-                    builds, copies = branchcopy.choose(plan, probed, record, builds)
-                    made: dict[str, branchcopy.Copy] = {}
-                    if copies and not runner.cancelled:
-                        builds, made = branchcopy.run(copies, builds, record, display.message)
-                    run.rows[:] = branchcopy.mark(fastpath.unchanged(plan, run.rows, builds), made)
-                    stop = run.error is not None and plan.config.on_failure == "cancel"
-                    if builds and not runner.cancelled and not stop:
-                        fastpath.export(run, builds, execute)
+                    fastpath.bake(run, execute, record)
     except Interrupted as exc:  # a signal that came when no build was running
         run.fail(exc)
     except StagecacheError as exc:

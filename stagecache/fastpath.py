@@ -29,10 +29,12 @@ a build of their own.
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from stagecache import branchcopy
 from stagecache.errors import Cancelled, Interrupted
 from stagecache.execution import Execution
 from stagecache.plan import BuildPlan, StageBuild
@@ -60,16 +62,57 @@ def fresh_runner(plan: BuildPlan, runner: Runner) -> bool:
     return not runner.local_tags(plan.config.image)
 
 
-def first_build(plan: BuildPlan, record: why.Record | None) -> StageBuild:
-    """The probe, or, when the input records forecast that the target and no other stage will
-    miss (a change to the last stage alone: the common edit), the probe that also exports the
+def first_build(plan: BuildPlan, record: why.Record | None) -> tuple[StageBuild, list[StageBuild]]:
+    """The probe, and the own builds to start beside it.
+
+    When the input records forecast that the target will miss, the probe also exports the
     target's cache and pushes its image (``plan.probe_export``), which saves the target the
-    build of its own that would follow. A wrong forecast costs an export, nothing else."""
+    build of its own that would follow; the other stages forecast to miss get their own builds
+    at the same time (BuildKit runs a step that two builds need once), rather than after it.
+    With local caches, whose own builds replace folders the probe imports, only a change to the
+    target alone is handled so. A wrong forecast costs an export, nothing else: a stage that
+    missed unforeseen still gets its own build after the probe."""
     assert plan.probe is not None
     if plan.probe_export is None or record is None:
-        return plan.probe
+        return plan.probe, []
     misses = {f.stage for f in record.forecast() if f.rebuilt}
-    return plan.probe_export if misses == {plan.probe.stage} else plan.probe
+    target = plan.probe.stage
+    if target not in misses or (plan.mode.name == "local" and misses != {target}):
+        return plan.probe, []
+    return plan.probe_export, [b for b in plan.builds if b.stage in misses and b.stage != target]
+
+
+def bake(run: Execution, execute: Callable[[Execution], None], record: why.Record | None) -> None:
+    """The fast path of a bake (see the module docstring): the probe (with the own builds
+    :func:`first_build` starts beside it), then the builds of the stages that still need one,
+    or the registry copies that replace them (stagecache.branchcopy)."""
+    plan, runner = run.plan, run.runner
+    fresh = fresh_runner(plan, runner)  # before the probe loads an image
+    first, early = first_build(plan, record)
+    beside = _own(run, early) if early else None
+    thread = threading.Thread(target=execute, args=(beside,), name="stagecache-beside") if beside else None
+    if thread is not None:
+        thread.start()
+    try:
+        probe(run, first)
+    finally:
+        if thread is not None:
+            thread.join()
+    if beside is not None:
+        _fold(run, beside, early)
+    rows = {r.stage: r for r in run.rows}
+    # After a failure too (unless on_failure = "cancel"): the stages built before it keep their
+    # new caches, as they would with per-stage builds.
+    builds = needing_own_build(plan, rows, fresh, record)
+    made: dict[str, branchcopy.Copy] = {}
+    if record is not None:
+        builds, copies = branchcopy.choose(plan, rows, record, builds)
+        if copies and not runner.cancelled:
+            builds, made = branchcopy.run(copies, builds, record, run.display.message)
+    run.rows[:] = branchcopy.mark(unchanged(plan, run.rows, builds), made)
+    stop = run.error is not None and plan.config.on_failure == "cancel"
+    if builds and not runner.cancelled and not stop:
+        export(run, builds, execute)
 
 
 def probe(run: Execution, build: StageBuild | None = None) -> dict[str, StageResult]:
@@ -219,14 +262,24 @@ def export(run: Execution, builds: list[StageBuild], execute: Callable[[Executio
     They need not wait for each other (BuildKit holds every result from the probe), so they
     run side by side, up to ``jobs`` at a time; except with local caches, where a build imports
     the folders of the stages it uses, which their own builds replace when they finish."""
+    sub = _own(run, builds)
+    execute(sub)
+    _fold(run, sub, builds)
+
+
+def _own(run: Execution, builds: list[StageBuild]) -> Execution:
+    """The execution of the stages' own builds, beside or after the probe."""
     ordered = run.plan.mode.name == "local"
-    sub = Execution(
+    return Execution(
         replace(run.plan, builds=tuple(b if ordered else replace(b, upstream=()) for b in builds), probe=None),
         run.runner,
         _Exporting(run.display, {b.stage for b in builds if not b.cache.cache_to}),
         run.started,
     )
-    execute(sub)
+
+
+def _fold(run: Execution, sub: Execution, builds: list[StageBuild]) -> None:
+    """What the own builds of ``sub`` did, into ``run``'s rows, notes and error."""
     run.rows[:] = merge({r.stage: r for r in run.rows}, sub.rows, {b.stage for b in builds})
     for note in sub.notes:
         run.notes.append(note)

@@ -200,10 +200,12 @@ def test_a_record_proves_nothing_when_the_stage_changed_in_a_way_it_does_not_lis
     assert calls[0] == "final" and sorted(calls[1:]) == sorted(STAGES)
 
 
-def _plan_here(tmp_path: Path, network: str | None = None) -> BuildPlan:
+def _plan_here(tmp_path: Path, network: str | None = None, toml: str | None = None) -> BuildPlan:
     from stagecache import config as cfg
     from stagecache.plan import make_plan
 
+    if toml is not None:
+        (tmp_path / "stagecache.toml").write_text(toml)
     return make_plan(cfg.load(tmp_path / "stagecache.toml", overrides=cfg.Overrides(network=network), env={}))
 
 
@@ -323,16 +325,25 @@ def test_a_change_to_the_target_alone_is_exported_by_the_first_build(tmp_path: P
     (tmp_path / "hello.txt").write_text("hello\n")
     plan = many_stages(tmp_path)
     _record_every_stage(plan)
-    assert fastpath.first_build(plan, why.Record.start(plan)) is plan.probe  # nothing to export
+    assert fastpath.first_build(plan, why.Record.start(plan)) == (plan.probe, [])  # nothing to export
     dockerfile = tmp_path / "Dockerfile"
     dockerfile.write_text(dockerfile.read_text().replace("many-stages final 1", "many-stages final 2"))
     changed = _plan_here(tmp_path)
     assert changed.probe_export is not None and "--cache-to" in changed.probe_export.build.argv
-    assert fastpath.first_build(changed, why.Record.start(changed)) is changed.probe_export
+    assert fastpath.first_build(changed, why.Record.start(changed)) == (changed.probe_export, [])
     runner = ScriptedRunner(own_builds(WARM), local_images=("registry.example/app:final",))
     result = run_bake(changed, runner)
     assert result.error is None and [c.key for c in runner.calls] == ["final"]  # no build of its own after it
     assert [s.stage for s in result.stages if s.cache_to] == ["final"]
-    # A change upstream too: the plain first build, then the own builds.
+    # A change upstream too: e and f (forecast to miss) get their own builds beside the first
+    # one, which exports the target; with local caches (whose folders the first build imports
+    # while those builds would replace them), the plain first build, and the own builds after.
     (tmp_path / "hello.txt").write_text("changed\n")
-    assert fastpath.first_build(changed, why.Record.start(changed)) is changed.probe
+    assert fastpath.first_build(changed, why.Record.start(changed)) == (changed.probe, [])
+    registry = _plan_here(tmp_path, toml=REGISTRY)
+    record = why.Record.start(registry)
+    record.stored = dict(why._linked(record.current))  # every stage as recorded, but e's first step
+    e = record.stored["e"]
+    record.stored["e"] = replace(e, steps=(replace(e.steps[0], instruction="RUN old"), *e.steps[1:]))
+    first, beside = fastpath.first_build(registry, record)
+    assert first is registry.probe_export and [b.stage for b in beside] == ["e", "f"]
