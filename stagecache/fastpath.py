@@ -67,19 +67,22 @@ def first_build(plan: BuildPlan, record: why.Record | None) -> tuple[StageBuild,
 
     When the input records forecast that the target will miss, the probe also exports the
     target's cache and pushes its image (``plan.probe_export``), which saves the target the
-    build of its own that would follow; the other stages forecast to miss get their own builds
-    at the same time (BuildKit runs a step that two builds need once), rather than after it.
+    build of its own that would follow; the other stages whose inputs changed since their
+    records get their own builds at the same time (BuildKit runs a step that two builds need
+    once), rather than after it (a stage without a record gets one after it, if it needs one).
     With local caches, whose own builds replace folders the probe imports, only a change to the
     target alone is handled so. A wrong forecast costs an export, nothing else: a stage that
     missed unforeseen still gets its own build after the probe."""
     assert plan.probe is not None
     if plan.probe_export is None or record is None:
         return plan.probe, []
-    misses = {f.stage for f in record.forecast() if f.rebuilt}
+    forecast = record.forecast()
+    misses = {f.stage for f in forecast if f.rebuilt}
     target = plan.probe.stage
     if target not in misses or (plan.mode.name == "local" and misses != {target}):
         return plan.probe, []
-    return plan.probe_export, [b for b in plan.builds if b.stage in misses and b.stage != target]
+    changed = {f.stage for f in forecast if f.miss is not None}  # not a stage without a record
+    return plan.probe_export, [b for b in plan.builds if b.stage in changed and b.stage != target]
 
 
 def bake(run: Execution, execute: Callable[[Execution], None], record: why.Record | None) -> None:
