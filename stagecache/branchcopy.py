@@ -33,12 +33,15 @@ if TYPE_CHECKING:  # pragma: no cover
 @dataclass(frozen=True)
 class Copy:
     """One stage's copy: its build (what runs instead if the copy fails), the fallback cache
-    ref and the stage's own, and the digest of the image to put under its tags ("": the
-    image is not pushed, or is pushed by a build of its own)."""
+    ref and the stage's own, the cache manifest's digest, and the digest of the image to put
+    under its tags ("": the image is not pushed, or is pushed by a build of its own)."""
 
     build: StageBuild
     source: str
     target: str
+    digest: str
+    """The digest of the fallback cache's manifest that its record describes: what is copied,
+    whatever the source ref points to by the time of the copy."""
     image: str = ""
 
 
@@ -65,7 +68,7 @@ def choose(
         image = inputs.image if b.push and all(_repository(t) == _repository(own) for t in b.tags) else ""
         if b.push and not image:
             keep.append(b.without_export())
-        copies.append(Copy(b, source, own, image))
+        copies.append(Copy(b, source, own, inputs.cache, image))
     return keep, copies
 
 
@@ -81,7 +84,7 @@ def run(
         host, repo, tag = split_ref(c.target)
         try:
             client = record.client(host)
-            client.copy_manifest(repo, split_ref(c.source)[2], tag)
+            client.copy_manifest(repo, c.digest, tag)
             for t in c.build.tags if c.image else ():
                 client.copy_manifest(repo, c.image, split_ref(t)[2])
         except StagecacheError as exc:

@@ -203,6 +203,8 @@ def _change(
 def _moved(stage: str, now: StageInputs, before: StageInputs) -> bool:
     """Whether the upstream stage ``stage`` is not what it was when the record was written (its
     fingerprint then and now, where both are known)."""
+    if not before.key:  # written before upstream fingerprints were chained: not comparable
+        return False
     old, new = dict(before.upstream).get(stage), dict(now.upstream).get(stage)
     return old is not None and new is not None and old != new
 

@@ -1,26 +1,27 @@
 """The fast path ([build].fast_path, on by default): every stage cached, at the cost of one
 build when nothing changed.
 
-1. The probe: one build of the target that imports every stage's cache and exports nothing
-   (plan.probe). Its progress stream says, stage by stage, which steps hit: that is the bake's
-   report and what the cache-hit gate reads.
+1. The probe: one build of the target that imports every stage's cache (plan.probe). Its
+   progress stream says, stage by stage, which steps hit: that is the bake's report and what
+   the cache-hit gate reads. When the input records (stagecache.why) forecast that the target
+   will miss, the probe also exports the target's cache and pushes its image
+   (plan.probe_export), and the stages whose inputs changed get their own builds beside it
+   (:func:`first_build`).
 2. Only the stages that need it are then built on their own (by the scheduler, or by one
    bake session), to export their cache and push their image. BuildKit holds their results
    from the probe by then, so these builds run no step again: they export. A stage needs its
-   own build when
-   - one of its steps missed (its cache is out of date), or
-   - its own cache was missing or could not be imported (a first run, a cache folder that
-     was lost), or
-   - its image is pushed (the tag must point at this build's image, whatever it held).
-3. The report keeps the probe's steps (what came from cache on this runner) and adds what
-   each stage's own build exported and pushed.
+   own build when its cache is not known to be current (:func:`_current`), or when its image
+   is pushed and its tags do not all point at the image its record names.
+3. The report keeps the probe's steps (what came from cache on this runner), a step that a
+   build beside the probe ran counting as run, and adds what each own build exported and
+   pushed.
 
-BuildKit does not say which cache served a hit. A stage whose steps all hit is known to be
-in its own cache only when nothing else could have served them, so the fast path runs only
-where that holds (:func:`applies`): on an engine that has not built the project (a new CI
-runner: the engine's own cache is empty of it), and without a fallback branch's caches in
-the probe; and not with ``inline`` (see ``plan.FAST_MODES``), a named builder or several
-platforms. Elsewhere every stage gets its own build, as with ``fast_path = false``.
+BuildKit does not say which cache served a hit. A stage whose steps all hit is known to be in
+its own cache when nothing else could have served them (a new CI runner, without a fallback
+branch's caches: :func:`fresh_runner`), or when the record beside that cache has the stage's
+current inputs (any engine). The plan has no probe with ``classic``, a named builder or
+several platforms (see plan.FAST_MODES): every stage gets its own build there, as with
+``fast_path = false``.
 
 Read-only bakes ([cache].read_only) export and push nothing: the probe is the whole bake.
 Stages other than the target are not loaded into the engine's image store unless they get
@@ -35,7 +36,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from stagecache import branchcopy
-from stagecache.errors import Cancelled, Interrupted
+from stagecache.errors import Cancelled, Interrupted, StagecacheError
 from stagecache.execution import Execution
 from stagecache.plan import BuildPlan, StageBuild
 from stagecache.report import StageResult, mentions, source_of
@@ -81,6 +82,8 @@ def first_build(plan: BuildPlan, record: why.Record | None) -> tuple[StageBuild,
     target = plan.probe.stage
     if target not in misses or (plan.mode.name == "local" and misses != {target}):
         return plan.probe, []
+    if plan.config.execution == "bake":  # one session: its steps are not told apart per build
+        return plan.probe_export, []
     changed = {f.stage for f in forecast if f.miss is not None}  # not a stage without a record
     return plan.probe_export, [b for b in plan.builds if b.stage in changed and b.stage != target]
 
@@ -92,17 +95,22 @@ def bake(run: Execution, execute: Callable[[Execution], None], record: why.Recor
     plan, runner = run.plan, run.runner
     fresh = fresh_runner(plan, runner)  # before the probe loads an image
     first, early = first_build(plan, record)
-    beside = _own(run, early) if early else None
-    thread = threading.Thread(target=execute, args=(beside,), name="stagecache-beside") if beside else None
-    if thread is not None:
+    beside = _own(run, early, beside=True) if early else None
+    thread = None
+    if beside is not None:
+        thread = threading.Thread(target=_execute, args=(execute, beside), name="stagecache-beside")
         thread.start()
     try:
         probe(run, first)
+        if run.error is not None and plan.config.on_failure == "cancel":
+            runner.cancel()  # the builds beside it stop too
     finally:
-        if thread is not None:
+        if thread is not None and beside is not None:
             thread.join()
-    if beside is not None:
-        _fold(run, beside, early)
+            _fold(run, beside, early)
+    stop = run.error is not None and plan.config.on_failure == "cancel"
+    if runner.cancelled or stop:
+        return
     rows = {r.stage: r for r in run.rows}
     # After a failure too (unless on_failure = "cancel"): the stages built before it keep their
     # new caches, as they would with per-stage builds.
@@ -110,12 +118,19 @@ def bake(run: Execution, execute: Callable[[Execution], None], record: why.Recor
     made: dict[str, branchcopy.Copy] = {}
     if record is not None:
         builds, copies = branchcopy.choose(plan, rows, record, builds)
-        if copies and not runner.cancelled:
+        if copies:
             builds, made = branchcopy.run(copies, builds, record, run.display.message)
     run.rows[:] = branchcopy.mark(unchanged(plan, run.rows, builds), made)
-    stop = run.error is not None and plan.config.on_failure == "cancel"
-    if builds and not runner.cancelled and not stop:
+    if builds and not runner.cancelled:
         export(run, builds, execute)
+
+
+def _execute(execute: Callable[[Execution], None], sub: Execution) -> None:
+    """``execute(sub)`` in a thread: an error it raises is the execution's error, not lost."""
+    try:
+        execute(sub)
+    except StagecacheError as exc:
+        sub.fail(exc)
 
 
 def probe(run: Execution, build: StageBuild | None = None) -> dict[str, StageResult]:
@@ -206,7 +221,7 @@ def needing_own_build(
     if plan.config.cache.read_only:
         return []
     now = record.now(list(rows.values())) if record is not None else {}
-    inline = plan.mode.name == "inline"  # the cache is the pushed image: a current one is left as it is
+    inline = plan.mode.name == "inline"
     out = []
     for b in plan.builds:
         if any(rows[label].status != "built" for label in b.reports if label in rows):
@@ -217,8 +232,10 @@ def needing_own_build(
         current = _current(b, rows, fresh, record, now)
         if b.cache.cache_to and not current:
             out.append(b)
-        elif b.push and not (current and (inline or record is not None and record.current_image(b))):
-            out.append(b.without_export())  # its cache is current: pushed, not exported again
+        elif b.push and not (record is not None and record.current_cache(b, now) and record.current_image(b)):
+            # Its cache is current, but its tags may not point at an image of these inputs:
+            # pushed, its cache not exported again (inline: its cache is the image it pushes).
+            out.append(b if inline else b.without_export())
     return out
 
 
@@ -270,20 +287,26 @@ def export(run: Execution, builds: list[StageBuild], execute: Callable[[Executio
     _fold(run, sub, builds)
 
 
-def _own(run: Execution, builds: list[StageBuild]) -> Execution:
+def _own(run: Execution, builds: list[StageBuild], beside: bool = False) -> Execution:
     """The execution of the stages' own builds, beside or after the probe."""
     ordered = run.plan.mode.name == "local"
     return Execution(
         replace(run.plan, builds=tuple(b if ordered else replace(b, upstream=()) for b in builds), probe=None),
         run.runner,
-        _Exporting(run.display, {b.stage for b in builds if not b.cache.cache_to}),
+        _Exporting(run.display, {b.stage for b in builds if not b.cache.cache_to}, beside),
         run.started,
     )
 
 
 def _fold(run: Execution, sub: Execution, builds: list[StageBuild]) -> None:
-    """What the own builds of ``sub`` did, into ``run``'s rows, notes and error."""
-    run.rows[:] = merge({r.stage: r for r in run.rows}, sub.rows, {b.stage for b in builds})
+    """What the own builds of ``sub`` did, into ``run``'s rows, notes and error. A step one
+    of them ran counts as run, whatever the probe's stream said (a build beside the probe may
+    run a step before the probe asks for it, which the probe then reports cached)."""
+    rows = [
+        replace(r, steps=tuple(replace(s, cached=False) if (s.stage, s.number) in sub.ran else s for s in r.steps))
+        for r in run.rows
+    ]
+    run.rows[:] = merge({r.stage: r for r in rows}, sub.rows, {b.stage for b in builds})
     for note in sub.notes:
         run.notes.append(note)
     if sub.error is not None:
@@ -295,12 +318,15 @@ class _Exporting:
     exports its cache or only pushes its image) and messages, not their steps (all cached) nor
     their step counts (the probe's are the report's)."""
 
-    def __init__(self, display: Display, push_only: Collection[str] = ()) -> None:
+    def __init__(self, display: Display, push_only: Collection[str] = (), beside: bool = False) -> None:
         self._display = display
         self._push_only = push_only
+        self._beside = beside
 
     def stage_started(self, stage: str, index: int, count: int, detail: str) -> None:  # noqa: D102
         why = "to push its image" if stage in self._push_only else "to export what the first one built"
+        if self._beside:
+            why = "beside the first one (its inputs changed since its record)"
         self._display.stage_started(stage, index, count, f"{detail}; its own build, {why}")
 
     def event(self, e: Event) -> None:  # noqa: D102

@@ -834,8 +834,8 @@ class _Resolver:
                     step=step,
                     onbuild=onbuild,
                     workdir=workdir,
-                    env=tuple(sorted(env.items())) if step is not None else (),
-                    arg_names=tuple(sorted(arg_names & env.keys())) if step is not None else (),
+                    env=tuple(sorted(env.items())),
+                    arg_names=tuple(sorted(arg_names & env.keys())),
                     context_sources=sources,
                     uses=tuple(ref for ref, _ in _sources(c)),
                 )

@@ -36,7 +36,7 @@ from stagecache import dockerignore
 if TYPE_CHECKING:  # pragma: no cover
     from collections.abc import Collection, Iterator
 
-    from stagecache.graph import Stage, StageGraph
+    from stagecache.graph import Instruction, Stage, StageGraph
 
 SCHEMA = "stagecache.inputs/v1"
 _WILDCARD = re.compile(r"[*?\[]")
@@ -78,9 +78,10 @@ class StageInputs:
     cache: str = ""
     """The digest of the cache this record describes (stagecache.inputstore.identity)."""
     key: str = ""
-    """A digest of the whole stage as written (every instruction, metadata ones such as USER
-    and SHELL too, not their lines) and of the bake settings that enter BuildKit's cache keys
-    (platform, network); empty in records written before it was kept."""
+    """A digest of the whole stage: every instruction as written (metadata ones such as USER,
+    SHELL, LABEL and CMD too, not their lines) with the values of the variables it uses, and
+    the bake settings that enter BuildKit's cache keys (platform, network); empty in records
+    written before it was kept."""
     image: str = ""
     """The digest of the stage image at its first tag, when the bake that wrote the record
     pushed it (or found it there, unchanged): see stagecache.fastpath."""
@@ -271,8 +272,10 @@ def collect(
     steps = []
     args: set[str] = set()
     hidden: set[str] = set()
-    for instr in stage.steps:
-        assert instr.step is not None
+
+    def seen_by(instr: Instruction) -> list[tuple[str, str]]:
+        """The variables ``instr`` sees (a RUN: all; else those its text names), a secret one
+        as a keyed hash."""
         seen = instr.env if instr.keyword == "RUN" else tuple((k, v) for k, v in instr.env if _names(instr.text, k))
         variables = []
         for name, value in seen:
@@ -282,6 +285,14 @@ def collect(
                 hidden.add(name)
                 value = keyed_hash(name, value)
             variables.append((name, value))
+        return variables
+
+    written = [stage.from_text, settings]
+    for instr in stage.instructions:
+        written.append(f"{'onbuild ' if instr.onbuild else ''}{instr.text} {json.dumps(sorted(seen_by(instr)))}")
+    for instr in stage.steps:
+        assert instr.step is not None
+        variables = seen_by(instr)
         files: dict[str, str] = {}
         for src in instr.context_sources:
             if _REMOTE.match(src):
@@ -304,16 +315,8 @@ def collect(
             )
         )
     base = f"stage {graph.stages[stage.base_stage].label}" if stage.base_stage is not None else ""
-    return StageInputs(
-        stage.label, tuple(steps), tuple(sorted(args)), tuple(sorted(hidden)), base, key=_stage_key(stage, settings)
-    )
-
-
-def _stage_key(stage: Stage, settings: str) -> str:
-    """The digest of :attr:`StageInputs.key`: the FROM line and every instruction as written
-    (their lines aside), ONBUILD triggers marked, and ``settings``."""
-    written = [stage.from_text, *(f"{'onbuild ' if i.onbuild else ''}{i.text}" for i in stage.instructions), settings]
-    return hashlib.sha256(json.dumps(written).encode()).hexdigest()[:32]
+    key = hashlib.sha256(json.dumps(written).encode()).hexdigest()[:32]
+    return StageInputs(stage.label, tuple(steps), tuple(sorted(args)), tuple(sorted(hidden)), base, key=key)
 
 
 def _names(text: str, name: str) -> bool:

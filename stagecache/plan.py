@@ -411,7 +411,7 @@ def make_plan(
         if pushing:
             _refuse_default_image(config, f"this bake pushes stage '{pushing[0]}'")
     first = first_export = None
-    # The fast path's conditions that the plan alone decides (the engine's are fastpath.applies'):
+    # The fast path's conditions that the plan decides (which caches are current is fastpath's):
     # a read-only bake anywhere; else a mode with a fast path, the default builder, one platform.
     fast = config.cache.read_only or (mode.name in FAST_MODES and not config.builder and len(config.platforms) <= 1)
     if config.fast_path and fast and scope == "stages" and not mode.legacy_builder and not no_cache and len(builds) > 1:

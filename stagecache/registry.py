@@ -516,13 +516,22 @@ class RegistryClient:
         status, headers, body = self._get(f"/{repository}/manifests/{reference}", accept=_ACCEPT, scope=scope)
         if status != 200:
             raise RegistryError(f"{self.host}/{repository}@{reference}: the manifest could not be read: HTTP {status}")
-        media = str(headers.get("Content-Type", "")).split(";")[0] or _OCI_MANIFEST
-        status, put, said = self._get(f"/{repository}/manifests/{tag}", method="PUT", scope=scope, body=(media, body))
+        digest = "sha256:" + hashlib.sha256(body).hexdigest()
+        if reference.startswith("sha256:") and digest != reference:
+            raise RegistryError(
+                f"{self.host}/{repository}@{reference}: the registry sent a manifest of digest {digest}"
+            )
+        try:
+            media = str(json.loads(body).get("mediaType") or "")
+        except (ValueError, AttributeError):
+            media = ""
+        media = media or str(headers.get("Content-Type", "")).split(";")[0] or _OCI_MANIFEST
+        status, _, said = self._get(f"/{repository}/manifests/{tag}", method="PUT", scope=scope, body=(media, body))
         if status != 201:
             raise RegistryError(
                 f"{self.host}/{repository}:{tag}: the registry refused the manifest: HTTP {status} {said[:200]!r}"
             )
-        return str(put.get("Docker-Content-Digest", ""))
+        return digest
 
     def artifact(self, repository: str, tag: str, media_type: str, max_bytes: int = 64 << 20) -> bytes | None:
         """The one layer of type ``media_type`` of the artifact at ``repository:tag`` (see

@@ -262,6 +262,8 @@ class Record:
         """
         if row.export_errors or row.status != "built" and not row.cache_to:
             return
+        if self.plan.mode.name == "inline" and not (row.pushed or row.unchanged):
+            return  # the cache is the image in the registry, which this bake did not push
         place = self.places[label]
         client = self._client(place)
         now = inputstore.identity(place, client)

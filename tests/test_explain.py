@@ -109,7 +109,7 @@ def steps(*cached: bool) -> tuple[StepResult, ...]:
 
 
 def stage(*step_inputs: StepInputs, base: str = "docker.io/library/gcc:13@sha256:" + "1" * 64) -> StageInputs:
-    return StageInputs("build", step_inputs, args=("VERSION",), secret=("TOKEN",), base=base)
+    return StageInputs("build", step_inputs, args=("VERSION",), secret=("TOKEN",), base=base, key="k")
 
 
 def step(n: int, instruction: str | None = None, variables=(), files=(), uses=()) -> StepInputs:

@@ -1,6 +1,7 @@
 """The fast path, with the scripted runner and streams recorded on the engine: one build of the
-target first; only the stages that missed, lost their own cache or have a pushed image get
-a build of their own; the report keeps the first build's hits."""
+target first; only the stages whose cache is not known to be current, or whose pushed image's
+tags do not point at the image their record names, get a build of their own; the report keeps
+the first build's hits."""
 
 from __future__ import annotations
 
@@ -104,9 +105,9 @@ def test_a_stage_whose_own_cache_is_missing_is_exported_though_every_step_hit(tm
     assert [b.stage for b in fastpath.needing_own_build(plan, probed, fresh=False)] == STAGES
 
 
-def test_a_pushed_image_is_pushed_every_time(tmp_path: Path) -> None:
-    # Its tag must point at this build's image: that the registry has a tag says nothing of what
-    # it holds (a --no-push bake, a push that failed after the cache was written).
+def test_a_pushed_image_without_a_record_is_pushed(tmp_path: Path) -> None:
+    # That the registry has a tag says nothing of what it holds (a --no-push bake, a push that
+    # failed after the cache was written): without a record naming the image, it is pushed.
     plan = many_stages(tmp_path, LOCAL.replace("push = false", "push = true"))
     runner = ScriptedRunner(own_builds(WARM))
     result = run_bake(plan, runner)
@@ -302,13 +303,18 @@ def test_a_branch_copy_that_fails_leaves_the_stage_its_whole_build(tmp_path: Pat
 
     said: list[str] = []
     copies = [
-        branchcopy.Copy(c, "registry.example/app:cache-main-c", "registry.example/app:cache-x-c", "sha256:" + "1" * 64),
-        branchcopy.Copy(d, "registry.example/app:cache-main-d", "registry.example/app:cache-x-d", "sha256:" + "2" * 64),
+        branchcopy.Copy(
+            c, "registry.example/app:cache-main-c", "registry.example/app:cache-x-c", "sha256:c", "sha256:1"
+        ),
+        branchcopy.Copy(
+            d, "registry.example/app:cache-main-d", "registry.example/app:cache-x-d", "sha256:d", "sha256:2"
+        ),
     ]
     record = SimpleNamespace(client=lambda host: Client())
     builds, made = branchcopy.run(copies, [c.without_export()], record, said.append)  # type: ignore[arg-type]
     assert builds == [c] and set(made) == {"d"}  # c: its whole build (export and push) instead
-    assert done == [("app", "cache-main-d", "cache-x-d"), ("app", "sha256:" + "2" * 64, "d")]
+    # The cache manifest its record describes, by digest (not whatever the tag holds now), and the image.
+    assert done == [("app", "sha256:d", "cache-x-d"), ("app", "sha256:2", "d")]
     assert (
         said[0]
         == "note: c: the fallback branch's cache could not be copied (the registry refused the manifest: HTTP 403)."
