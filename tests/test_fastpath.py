@@ -13,7 +13,7 @@ from stagecache.bake import run_bake
 from stagecache.errors import BuildFailed
 from stagecache.plan import BuildPlan
 from stagecache.report import source_of
-from tests.fake_runner import RecordingDisplay, Script, ScriptedRunner, plan_for, recording
+from tests.fake_runner import RAW, RecordingDisplay, Script, ScriptedRunner, plan_for, recording
 
 STAGES = ["base", "a", "b", "c", "d", "e", "f", "final"]
 WARM = recording("many-stages.warm.rawjson")
@@ -353,3 +353,31 @@ def test_a_change_to_the_target_alone_is_exported_by_the_first_build(tmp_path: P
     record.stored["e"] = replace(e, steps=(replace(e.steps[0], instruction="RUN old"), *e.steps[1:]))
     first, beside = fastpath.first_build(registry, record)
     assert first is registry.probe_export and [b.stage for b in beside] == ["e", "f"]
+
+
+def test_a_line_that_makes_no_step_still_decides_whether_an_image_is_pushed(tmp_path: Path, monkeypatch) -> None:
+    # A LABEL made from a build arg, a new CMD: no step changes (every step hits, even on a new
+    # runner), but the image does, so it is pushed again; its cache needs no export.
+    image = "sha256:" + "1" * 64
+    monkeypatch.setattr(why.Record, "_image", lambda self, tag: image)  # every tag points at it
+    (tmp_path / "hello.txt").write_text("hello\n")
+    dockerfile = (
+        (RAW / "many-stages.Dockerfile")
+        .read_text()
+        .replace("FROM c AS e\n", "FROM c AS e\nARG VERSION=1\nLABEL version=$VERSION\n")
+    )
+    plan = many_stages(tmp_path, LOCAL.replace("push = false", "push = true"))
+    (tmp_path / "Dockerfile").write_text(dockerfile)
+    plan = _plan_here(tmp_path)
+    _record_every_stage(plan, image=image)
+    probed = fastpath.probe(_execution(plan, ScriptedRunner(own_builds(WARM))))
+    assert fastpath.needing_own_build(plan, probed, True, why.Record.start(plan)) == []
+    for changed in (
+        dockerfile.replace("VERSION=1", "VERSION=2"),
+        dockerfile.replace("FROM c AS e\n", 'FROM c AS e\nCMD ["new"]\n'),
+    ):
+        (tmp_path / "Dockerfile").write_text(changed)
+        again = _plan_here(tmp_path)
+        builds = fastpath.needing_own_build(again, probed, True, why.Record.start(again))
+        # e, and the stages built on it (whose records name e as it was): pushed, not exported.
+        assert [(b.stage, b.cache.cache_to) for b in builds] == [("e", ()), ("f", ()), ("final", ())]
