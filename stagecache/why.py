@@ -200,20 +200,21 @@ class Record:
         return out
 
     def forecast(self) -> list[Forecast]:
-        """:func:`forecast`, from the records read by :meth:`start`."""
+        """:func:`forecast`, from the records read by :meth:`start` (on a new branch, a stage
+        without a record of its own is compared with the fallback branch's)."""
         # Base images are not resolved without a build: each is taken to be the one recorded.
         current = _linked(
             {
                 label: inputs.with_base(inputs.base or (stored.base if stored is not None else ""))
                 for label, inputs in self.current.items()
-                for stored in [self.stored.get(label)]
+                for stored in [self._before(label)]
             }
         )
         rebuilt: set[str] = set()
         out = []
         for build in self.plan.builds:
             label = build.stage
-            now, before = current.get(label), self.stored.get(label)
+            now, before = current.get(label), self._before(label)
             if now is None or before is None:
                 out.append(Forecast(label, None, NO_RECORD))
                 rebuilt.add(label)
@@ -223,6 +224,11 @@ class Record:
                 rebuilt.add(label)
             out.append(Forecast(label, miss, "" if miss else UP_TO_DATE))
         return out
+
+    def _before(self, label: str) -> StageInputs | None:
+        """The stage's record: its own, else (a new branch) the fallback branch's."""
+        own = self.stored.get(label)
+        return own if own is not None else self.fallback.get(label, ("", "", None))[2]
 
     def close(self) -> None:
         """Close the registry connections the records were read and written through."""
