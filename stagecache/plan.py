@@ -162,6 +162,22 @@ class StageBuild:
         """Stage labels whose steps this build's progress is attributed to."""
         return (*self.folded, self.stage)
 
+    def importing(self, keep: Collection[str]) -> StageBuild:
+        """This build importing only the caches in ``keep`` (``str`` of its cache specs)."""
+        argv = list(self.build.argv)
+        out: list[str] = []
+        i = 0
+        while i < len(argv):
+            if argv[i] == "--cache-from" and i + 1 < len(argv) and argv[i + 1] not in keep:
+                i += 2
+                continue
+            out.append(argv[i])
+            i += 1
+        cache_from = tuple(spec for spec in self.cache.cache_from if str(spec) in keep)
+        return replace(
+            self, cache=replace(self.cache, cache_from=cache_from), build=replace(self.build, argv=tuple(out))
+        )
+
     def without_export(self) -> StageBuild:
         """This build without its cache export (and so without a local cache swap)."""
         argv = list(self.build.argv)

@@ -331,12 +331,19 @@ def test_a_change_to_the_target_alone_is_exported_by_the_first_build(tmp_path: P
     (tmp_path / "hello.txt").write_text("hello\n")
     plan = many_stages(tmp_path)
     _record_every_stage(plan)
-    assert fastpath.first_build(plan, why.Record.start(plan)) == (plan.probe, [])  # nothing to export
+    first, beside = fastpath.first_build(plan, why.Record.start(plan))  # nothing to export
+    assert beside == [] and "--cache-to" not in first.build.argv
+    # The caches of base, c and d (which other current stages are built FROM) are not imported:
+    # those stages' caches hold their steps.
+    imported = {Path(source_of(str(spec))).name for spec in first.cache.cache_from}
+    assert imported == {"a", "b", "e", "f", "final"}
+    assert first.build.argv.count("--cache-from") == 5 and plan.probe.build.argv.count("--cache-from") == 8
     dockerfile = tmp_path / "Dockerfile"
     dockerfile.write_text(dockerfile.read_text().replace("many-stages final 1", "many-stages final 2"))
     changed = _plan_here(tmp_path)
     assert changed.probe_export is not None and "--cache-to" in changed.probe_export.build.argv
-    assert fastpath.first_build(changed, why.Record.start(changed)) == (changed.probe_export, [])
+    first, beside = fastpath.first_build(changed, why.Record.start(changed))
+    assert "--cache-to" in first.build.argv and first.stage == "final" and beside == []
     runner = ScriptedRunner(own_builds(WARM), local_images=("registry.example/app:final",))
     result = run_bake(changed, runner)
     assert result.error is None and [c.key for c in runner.calls] == ["final"]  # no build of its own after it
@@ -345,14 +352,18 @@ def test_a_change_to_the_target_alone_is_exported_by_the_first_build(tmp_path: P
     # one, which exports the target; with local caches (whose folders the first build imports
     # while those builds would replace them), the plain first build, and the own builds after.
     (tmp_path / "hello.txt").write_text("changed\n")
-    assert fastpath.first_build(changed, why.Record.start(changed)) == (changed.probe, [])
+    first, beside = fastpath.first_build(changed, why.Record.start(changed))
+    assert "--cache-to" not in first.build.argv and beside == []
+    # base's own cache is left out (a, b, c and d, built FROM it, are current); c's and d's are
+    # imported (e and f, built FROM them, changed).
+    assert {Path(source_of(str(spec))).name for spec in first.cache.cache_from} == {*STAGES} - {"base"}
     registry = _plan_here(tmp_path, toml=REGISTRY)
     record = why.Record.start(registry)
     record.stored = dict(why._linked(record.current))  # every stage as recorded, but e's first step
     e = record.stored["e"]
     record.stored["e"] = replace(e, steps=(replace(e.steps[0], instruction="RUN old"), *e.steps[1:]))
     first, beside = fastpath.first_build(registry, record)
-    assert first is registry.probe_export and [b.stage for b in beside] == ["e", "f"]
+    assert "--cache-to" in first.build.argv and [b.stage for b in beside] == ["e", "f"]
 
 
 def test_a_line_that_makes_no_step_still_decides_whether_an_image_is_pushed(tmp_path: Path, monkeypatch) -> None:
