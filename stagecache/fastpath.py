@@ -78,25 +78,26 @@ def first_build(plan: BuildPlan, record: why.Record | None) -> tuple[StageBuild,
         return plan.probe, []
     forecast = record.forecast()
     misses = {f.stage for f in forecast if f.rebuilt}
-    first = _importing(plan, plan.probe, misses)
+    first = _importing(plan, plan.probe, misses, record)
     target = plan.probe.stage
     if plan.probe_export is None or target not in misses or (plan.mode.name == "local" and misses != {target}):
         return first, []
-    first = _importing(plan, plan.probe_export, misses)
+    first = _importing(plan, plan.probe_export, misses, record)
     if plan.config.execution == "bake":  # one session: its steps are not told apart per build
         return first, []
     changed = {f.stage for f in forecast if f.miss is not None}  # not a stage without a record
     return first, [b for b in plan.builds if b.stage in changed and b.stage != target]
 
 
-def _importing(plan: BuildPlan, probe: StageBuild, misses: Collection[str]) -> StageBuild:
+def _importing(plan: BuildPlan, probe: StageBuild, misses: Collection[str], record: why.Record) -> StageBuild:
     """``probe`` without the own caches of the stages that it need not import: a stage whose
-    record has its current inputs and that other stages are built FROM, each of them current
-    too. A stage's cache holds the steps of the stages its image is built on (``mode=min``
-    and ``inline`` keep the image's layers, ``max`` more), so their caches serve its steps;
-    BuildKit's time to take a step from cache grows with the number of caches imported (in a
-    chain of 30 stages, one cache per stage made a fully cached build three times as slow as
-    one cache of the last stage)."""
+    record has its current inputs (one a record can prove current: Record.provable) and that
+    other stages are built FROM, each of them current too. A stage's cache holds the steps of
+    the stages its image is built on (``mode=min`` and ``inline`` keep the image's layers,
+    ``max`` more), so their caches serve its steps. BuildKit's time to take a step from cache
+    grows with the number of caches imported: in a chain of 20 stages (benchmarks/deep.py's),
+    a fully cached build took 29.9 s importing the 20 caches and 22.5 s importing the 4 that
+    end its chains."""
     children: dict[str, list[str]] = {}
     planned = {b.stage for b in plan.builds}
     for b in plan.builds:
@@ -108,6 +109,7 @@ def _importing(plan: BuildPlan, probe: StageBuild, misses: Collection[str]) -> S
         for b in plan.builds
         if b.cache.cache_from
         and b.stage not in misses
+        and record.provable(b)
         and children.get(b.stage)
         and all(k in planned and k not in misses for k in children[b.stage])
     }
@@ -123,8 +125,9 @@ def bake(run: Execution, execute: Callable[[Execution], None], record: why.Recor
     first, early = first_build(plan, record)
     beside = _own(run, early, beside=True) if early else None
     thread = None
+    raised: list[BaseException] = []
     if beside is not None:
-        thread = threading.Thread(target=_execute, args=(execute, beside), name="stagecache-beside")
+        thread = threading.Thread(target=_execute, args=(execute, beside, raised), name="stagecache-beside")
         thread.start()
     try:
         probe(run, first)
@@ -134,6 +137,8 @@ def bake(run: Execution, execute: Callable[[Execution], None], record: why.Recor
         if thread is not None and beside is not None:
             thread.join()
             _fold(run, beside, early)
+    if raised:
+        raise raised[0]
     stop = run.error is not None and plan.config.on_failure == "cancel"
     if runner.cancelled or stop:
         return
@@ -151,12 +156,15 @@ def bake(run: Execution, execute: Callable[[Execution], None], record: why.Recor
         export(run, builds, execute)
 
 
-def _execute(execute: Callable[[Execution], None], sub: Execution) -> None:
-    """``execute(sub)`` in a thread: an error it raises is the execution's error, not lost."""
+def _execute(execute: Callable[[Execution], None], sub: Execution, raised: list[BaseException]) -> None:
+    """``execute(sub)`` in a thread: an error it raises is the execution's error, and anything
+    else it raises is raised again in the bake's thread (``raised``), not lost."""
     try:
         execute(sub)
     except StagecacheError as exc:
         sub.fail(exc)
+    except BaseException as exc:  # noqa: BLE001 - handed to the bake's thread
+        raised.append(exc)
 
 
 def probe(run: Execution, build: StageBuild | None = None) -> dict[str, StageResult]:
@@ -166,7 +174,13 @@ def probe(run: Execution, build: StageBuild | None = None) -> dict[str, StageRes
     plan, runner, display = run.plan, run.runner, run.display
     build = build or plan.probe
     assert build is not None
-    display.stage_started(build.stage, 1, 1, detail(plan, build) + ", importing every stage's cache")
+    left = len(plan.probe.cache.cache_from) - len(build.cache.cache_from) if plan.probe is not None else 0
+    imports = (
+        f", importing every stage's cache but {left} that others hold"
+        if left > 0
+        else ", importing every stage's cache"
+    )
+    display.stage_started(build.stage, 1, 1, detail(plan, build) + imports)
     exported = bool(build.cache.cache_to or build.push)
     offset = time.monotonic() - run.started
     outcome = build_stage(plan, build, runner, display)
@@ -249,6 +263,7 @@ def needing_own_build(
         return []
     now = record.now(list(rows.values())) if record is not None else {}
     inline = plan.mode.name == "inline"
+    used = _used(plan)
     out = []
     for b in plan.builds:
         if any(rows[label].status != "built" for label in b.reports if label in rows):
@@ -256,7 +271,7 @@ def needing_own_build(
         row = rows.get(b.stage)
         if row is not None and row.cache_to and not row.export_errors and (row.pushed or not b.push):
             continue  # the first build exported it (first_build)
-        current = _current(b, rows, fresh, record, now)
+        current = _current(b, rows, fresh and b.stage not in used, record, now)
         if b.cache.cache_to and not current:
             out.append(b)
         elif b.push and not (record is not None and record.current_cache(b, now) and record.current_image(b)):
@@ -280,6 +295,19 @@ def unchanged(plan: BuildPlan, rows: list[StageResult], builds: list[StageBuild]
     ]
 
 
+def _used(plan: BuildPlan) -> set[str]:
+    """The stages that another stage of the bake is built FROM, copies from or mounts: that
+    stage's cache may hold their steps (it holds the steps its image is built on; with
+    ``mode=max`` or a local cache, all the steps its build ran)."""
+    out: set[str] = set()
+    for b in plan.builds:
+        for label in b.reports:
+            stage = plan.stage_of(label)
+            if stage is not None:
+                out.update(plan.graph.stages[i].label for i in stage.deps if plan.graph.stages[i].label != label)
+    return out
+
+
 def _current(
     build: StageBuild,
     rows: dict[str, StageResult],
@@ -289,8 +317,9 @@ def _current(
 ) -> bool:
     """Whether the stage's own cache holds its current result, given its stages' rows from the
     probe: every step hit, and either nothing but the stage's own cache could have served them
-    (``fresh``, and that cache was imported) or the record beside that cache has the current
-    inputs (:meth:`why.Record.current_cache`)."""
+    (``fresh``: a new runner, and no other stage of the bake uses the stage, whose cache could
+    hold its steps; and that cache was imported) or the record beside that cache has the
+    current inputs (:meth:`why.Record.current_cache`)."""
     labelled = [rows[label] for label in build.reports if label in rows]
     if not labelled or any(not s.cached for r in labelled for s in r.steps):
         return False

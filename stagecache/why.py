@@ -158,12 +158,17 @@ class Record:
             return None
         return (ref, found) if self._describes(found, build, now) else None
 
+    def provable(self, build: StageBuild) -> bool:
+        """Whether a record can prove the stage's cache current at all: not when its build
+        builds unnamed stages inside it (their inputs are not recorded), nor when the stage
+        takes files from an image (the record does not keep that image's digest)."""
+        inputs = self.current.get(build.stage)
+        stages = {s.label for s in self.plan.graph.stages}
+        return inputs is not None and not build.folded and all(u in stages for u in inputs.uses())
+
     def _describes(self, before: StageInputs | None, build: StageBuild, now: Mapping[str, StageInputs]) -> bool:
         inputs = now.get(build.stage)
-        if before is None or inputs is None or not before.key or build.folded:
-            return False
-        stages = {s.label for s in self.plan.graph.stages}
-        if any(u not in stages for u in inputs.uses()):
+        if before is None or inputs is None or not before.key or not self.provable(build):
             return False
         return (inputs.key, inputs.fingerprint(), inputs.base, dict(inputs.upstream)) == (
             before.key,
@@ -195,7 +200,7 @@ class Record:
             out.append(replace(row, first_miss=miss) if miss is not None else row)
         if not self.plan.config.cache.read_only:
             for label, inputs in current.items():
-                self._store(label, inputs, by_stage[label], complete)
+                self._store(label, inputs, by_stage[label], complete, current)
         self.close()
         return out
 
@@ -226,9 +231,12 @@ class Record:
         return out
 
     def _before(self, label: str) -> StageInputs | None:
-        """The stage's record: its own, else (a new branch) the fallback branch's."""
+        """The stage's record: its own, else, when it has no cache of its own (a new branch),
+        the fallback branch's."""
         own = self.stored.get(label)
-        return own if own is not None else self.fallback.get(label, ("", "", None))[2]
+        if own is not None or self.before.get(label):
+            return own
+        return self.fallback.get(label, ("", "", None))[2]
 
     def close(self) -> None:
         """Close the registry connections the records were read and written through."""
@@ -257,7 +265,9 @@ class Record:
         )
         return replace(miss, detail=miss.detail + via) if miss is not None and via else miss
 
-    def _store(self, label: str, inputs: StageInputs, row: StageResult, complete: bool) -> None:
+    def _store(
+        self, label: str, inputs: StageInputs, row: StageResult, complete: bool, current: Mapping[str, StageInputs]
+    ) -> None:
         """Store the record of the stage's cache as it is after the bake, when
         - this bake wrote the cache (its digest changed, after an export that BuildKit did not
           report as failed: a push that failed afterwards does not undo it), or
@@ -275,9 +285,18 @@ class Record:
         now = inputstore.identity(place, client)
         if not now:
             return
-        wrote = bool(row.cache_to or row.copied_from) and now != self.before.get(label, "")
+        wrote = bool(row.cache_to or row.copied_from) and (row.status == "built" or now != self.before.get(label, ""))
         swapped = place.kind == "local" and not inputstore.stored(place)
-        hit = row.status == "built" and bool(row.steps) and all(s.cached for s in row.steps)
+        build = _build_of(self.plan, label)
+        # Every step hit, and the record beside the cache had the current inputs: the record is
+        # brought up to date (the image its tags point at). Hits alone prove nothing of which
+        # cache served them.
+        hit = (
+            row.status == "built"
+            and all(s.cached for s in row.steps)
+            and build is not None
+            and self._describes(self.stored.get(label), build, current)
+        )
         fresh = replace(inputs, cache=now, image=self._image_of(label, row))
         if not (wrote or (complete and (swapped or hit))) or fresh == self.stored.get(label):
             return

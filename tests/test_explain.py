@@ -416,8 +416,13 @@ def test_records_are_written_when_the_cache_is_and_kept_through_a_swap(project: 
     (project / "requirements.txt").write_text("flask\ndjango\n")
     Record.start(plan).finish(rows(hit=False, exported=False))
     assert records() == first
-    # Every step hit: the cache serves the current inputs, and the record says so.
+    # Every step hit, but the record beside the cache describes other inputs: hits alone do not
+    # say which cache served them (another stage's, the engine's own), so the record stays.
     Record.start(plan).finish(rows(hit=True, exported=False))
+    assert records() == first
+    # Exported by this bake, with the same index.json as before: the cache holds the current
+    # inputs, and its record says so.
+    Record.start(plan).finish(rows(hit=True, exported=True))
     assert json.loads(records()["deps"])["steps"] != json.loads(first["deps"])["steps"]
     # A read-only bake writes nothing.
     before = records()

@@ -55,8 +55,11 @@ def test_the_plan_has_a_probe_that_imports_every_stage_and_exports_nothing(tmp_p
 
 
 def test_nothing_changed_one_build_and_nothing_exported(tmp_path: Path) -> None:
+    (tmp_path / "hello.txt").write_text("hello\n")
+    plan = many_stages(tmp_path)
+    _record_every_stage(plan)
     runner = ScriptedRunner(own_builds(WARM))
-    result = run_bake(many_stages(tmp_path), runner)
+    result = run_bake(plan, runner)
     assert result.error is None
     assert [c.key for c in runner.calls] == ["final"]
     assert hits(result) == {
@@ -68,9 +71,12 @@ def test_nothing_changed_one_build_and_nothing_exported(tmp_path: Path) -> None:
 
 
 def test_one_stage_missed_only_it_gets_its_own_build(tmp_path: Path) -> None:
+    (tmp_path / "hello.txt").write_text("hello\n")
+    plan = many_stages(tmp_path)
+    _record_every_stage(plan)
     runner = ScriptedRunner(own_builds(EDIT_E))
     display = RecordingDisplay()
-    result = run_bake(many_stages(tmp_path), runner, display)
+    result = run_bake(plan, runner, display)
     assert result.error is None
     assert [c.key for c in runner.calls] == ["final", "e"]
     assert hits(result)["e"] == (1, 2)  # the probe's miss stays in the report (the own build hit all)
@@ -94,13 +100,15 @@ def test_a_cold_runner_builds_each_stage_after_the_probe(tmp_path: Path) -> None
 def test_a_stage_whose_own_cache_is_missing_is_exported_though_every_step_hit(tmp_path: Path) -> None:
     plan = many_stages(tmp_path)
     probed = fastpath.probe(_execution(plan, ScriptedRunner(own_builds(WARM))))
-    assert fastpath.needing_own_build(plan, probed, fresh=True) == []
-    # BuildKit said c's own cache could not be found (as in rawjson-runtime-import-missing.txt,
+    # On a new runner without records, hits prove a cache current only for a stage that no other
+    # stage uses (final): the others' steps may have come from the caches of stages built on them.
+    assert [b.stage for b in fastpath.needing_own_build(plan, probed, fresh=True)] == STAGES[:-1]
+    # BuildKit said final's own cache could not be found (as in rawjson-runtime-import-missing.txt,
     # where progress reads the ref from the "failed to configure registry cache importer" line):
-    # its steps hit from the other stages' caches, but the next run needs c's own.
-    c_cache = source_of(str(next(b for b in plan.builds if b.stage == "c").cache.cache_from[0]))
-    lost = {**probed, "c": replace(probed["c"], missing_caches=(c_cache,))}
-    assert [b.stage for b in fastpath.needing_own_build(plan, lost, fresh=True)] == ["c"]
+    # its steps hit from the other stages' caches, but the next run needs its own.
+    own = source_of(str(next(b for b in plan.builds if b.stage == "final").cache.cache_from[0]))
+    lost = {**probed, "final": replace(probed["final"], missing_caches=(own,))}
+    assert [b.stage for b in fastpath.needing_own_build(plan, lost, fresh=True)] == STAGES
     # Hits prove nothing on an engine that may have served them itself.
     assert [b.stage for b in fastpath.needing_own_build(plan, probed, fresh=False)] == STAGES
 
@@ -390,5 +398,54 @@ def test_a_line_that_makes_no_step_still_decides_whether_an_image_is_pushed(tmp_
         (tmp_path / "Dockerfile").write_text(changed)
         again = _plan_here(tmp_path)
         builds = fastpath.needing_own_build(again, probed, True, why.Record.start(again))
-        # e, and the stages built on it (whose records name e as it was): pushed, not exported.
-        assert [(b.stage, b.cache.cache_to) for b in builds] == [("e", ()), ("f", ()), ("final", ())]
+        # e, and f built on it (whose records name e as it was): their caches are not proven
+        # current (other stages' caches could have served their hits), so exported and pushed;
+        # final, which no stage uses, hit from its own cache on a new runner: pushed only.
+        assert [(b.stage, bool(b.cache.cache_to)) for b in builds] == [("e", True), ("f", True), ("final", False)]
+
+
+def test_a_step_a_build_beside_the_first_one_ran_counts_as_run(tmp_path: Path) -> None:
+    from stagecache.scheduler import schedule
+
+    plan = many_stages(tmp_path)
+    # The scheduler keeps, from every build's stream, the steps that ran, of any stage it listed.
+    sub = _execution(plan, ScriptedRunner(own_builds(COLD)))
+    schedule(sub)
+    assert ("base", 2) in sub.ran and ("final", 2) in sub.ran
+    # The first build said "cached" for a step that a build beside it ran first: it ran.
+    run = _execution(plan, ScriptedRunner(own_builds(WARM)))
+    fastpath.probe(run)
+    assert all(s.cached for r in run.rows for s in r.steps)
+    beside = _execution(plan, ScriptedRunner(own_builds(WARM)))
+    beside.ran = {("e", 2)}
+    fastpath._fold(run, beside, [])
+    assert [(r.stage, s.number) for r in run.rows for s in r.steps if not s.cached] == [("e", 2)]
+
+
+def test_what_the_builds_beside_the_first_one_raise_is_not_lost(tmp_path: Path) -> None:
+    plan = many_stages(tmp_path)
+    sub, raised = _execution(plan, ScriptedRunner(own_builds(WARM))), []
+
+    def broken(_: object) -> None:
+        raise OSError("no space left on device")
+
+    def failed(_: object) -> None:
+        raise BuildFailed("stage 'e' failed")
+
+    fastpath._execute(broken, sub, raised)
+    assert [str(e) for e in raised] == ["no space left on device"]  # raised again in the bake's thread
+    fastpath._execute(failed, sub, raised)
+    assert str(sub.error) == "stage 'e' failed" and len(raised) == 1  # the execution's error
+
+
+def test_a_stage_with_a_cache_of_its_own_is_not_forecast_from_the_fallback_branch(tmp_path: Path) -> None:
+    (tmp_path / "hello.txt").write_text("hello\n")
+    plan = many_stages(tmp_path)
+    record = why.Record.start(plan)
+    now = why._linked(record.current)
+    record.fallback = {label: ("spec", "ref", inputs) for label, inputs in now.items()}
+    # No cache of its own (a new branch): compared with the fallback branch's record.
+    assert {f.stage for f in record.forecast() if f.rebuilt} == set()
+    # A cache of its own without a record: nothing can be said of it.
+    record.before = dict.fromkeys(now, "sha256:" + "0" * 64)
+    assert {f.stage for f in record.forecast() if f.rebuilt} == set(STAGES)
