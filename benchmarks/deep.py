@@ -152,6 +152,7 @@ def chart(rows: list[dict], path: Path) -> None:
     for ax in (left, right):
         ax.set_xlabel("stages (10 instructions each)")
         ax.set_ylabel("seconds")
+        ax.set_ylim(bottom=0)
         ax.grid(alpha=0.3)
         ax.legend()
     fig.suptitle("A deep Dockerfile: stagecache against one plain build (benchmarks/deep.py)")
