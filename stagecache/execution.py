@@ -30,9 +30,6 @@ class Execution:
     notes: list[str] = field(default_factory=list)
     """What the builder said of the whole run rather than of one stage (the report's warnings)."""
     error: StagecacheError | None = None
-    ran: set[tuple[str, int]] = field(default_factory=set)
-    """(stage, step number) of every step its builds ran rather than took from cache, whatever
-    stage's build listed it (a build lists the steps of the stages it needs too)."""
 
     def finish(self, rows: Iterable[StageResult], offset: float) -> None:
         """Record finished rows, with when their build started and ended (seconds from the

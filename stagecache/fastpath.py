@@ -1,20 +1,18 @@
 """The fast path ([build].fast_path, on by default): every stage cached, at the cost of one
 build when nothing changed.
 
-1. The probe: one build of the target that imports every stage's cache (plan.probe). Its
-   progress stream says, stage by stage, which steps hit: that is the bake's report and what
-   the cache-hit gate reads. When the input records (stagecache.why) forecast that the target
-   will miss, the probe also exports the target's cache and pushes its image
-   (plan.probe_export), and the stages whose inputs changed get their own builds beside it
-   (:func:`first_build`).
+1. The probe: one build of the target that imports every stage's cache (plan.probe), but
+   those that others hold. Its progress stream says, stage by stage, which steps hit: that is
+   the bake's report and what the cache-hit gate reads. When the input records (stagecache.why)
+   forecast that the target alone will miss, the probe also exports the target's cache and
+   pushes its image (plan.probe_export: :func:`first_build`).
 2. Only the stages that need it are then built on their own (by the scheduler, or by one
    bake session), to export their cache and push their image. BuildKit holds their results
    from the probe by then, so these builds run no step again: they export. A stage needs its
    own build when its cache is not known to be current (:func:`_current`), or when its image
    is pushed and its tags do not all point at the image its record names.
-3. The report keeps the probe's steps (what came from cache on this runner), a step that a
-   build beside the probe ran counting as run, and adds what each own build exported and
-   pushed.
+3. The report keeps the probe's steps (what came from cache on this runner) and adds what
+   each own build exported and pushed.
 
 BuildKit does not say which cache served a hit. A stage whose steps all hit is known to be in
 its own cache when nothing else could have served them (a new CI runner, without a fallback
@@ -30,13 +28,12 @@ a build of their own.
 
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from stagecache import branchcopy, why
-from stagecache.errors import Cancelled, Interrupted, StagecacheError
+from stagecache.errors import Cancelled, Interrupted
 from stagecache.execution import Execution
 from stagecache.plan import BuildPlan, StageBuild
 from stagecache.report import StageResult, mentions, source_of
@@ -62,31 +59,18 @@ def fresh_runner(plan: BuildPlan, runner: Runner) -> bool:
     return not runner.local_tags(plan.config.image)
 
 
-def first_build(plan: BuildPlan, record: why.Record | None) -> tuple[StageBuild, list[StageBuild]]:
-    """The probe, and the own builds to start beside it.
-
-    When the input records forecast that the target will miss, the probe also exports the
-    target's cache and pushes its image (``plan.probe_export``), which saves the target the
-    build of its own that would follow; the other stages whose inputs changed since their
-    records get their own builds at the same time (BuildKit runs a step that two builds need
-    once), rather than after it (a stage without a record gets one after it, if it needs one).
-    With local caches, whose own builds replace folders the probe imports, only a change to the
-    target alone is handled so. A wrong forecast costs an export, nothing else: a stage that
-    missed unforeseen still gets its own build after the probe."""
+def first_build(plan: BuildPlan, record: why.Record | None) -> StageBuild:
+    """The probe to run: ``plan.probe``, or, when the input records forecast that the target
+    and no other stage will miss (a change to the last stage alone: the common edit), the probe
+    that also exports the target's cache and pushes its image (``plan.probe_export``), which
+    saves the target the build of its own that would follow. A wrong forecast costs an export,
+    nothing else. Either leaves out the caches that others hold (:func:`_importing`)."""
     assert plan.probe is not None
     if record is None or plan.mode.name not in why.EXPLAINED_MODES:
-        return plan.probe, []
-    forecast = record.forecast()
-    misses = {f.stage for f in forecast if f.rebuilt}
-    first = _importing(plan, plan.probe, misses, record)
-    target = plan.probe.stage
-    if plan.probe_export is None or target not in misses or (plan.mode.name == "local" and misses != {target}):
-        return first, []
-    first = _importing(plan, plan.probe_export, misses, record)
-    if plan.config.execution == "bake":  # one session: its steps are not told apart per build
-        return first, []
-    changed = {f.stage for f in forecast if f.miss is not None}  # not a stage without a record
-    return first, [b for b in plan.builds if b.stage in changed and b.stage != target]
+        return plan.probe
+    misses = {f.stage for f in record.forecast() if f.rebuilt}
+    alone = plan.probe_export is not None and misses == {plan.probe.stage}
+    return _importing(plan, plan.probe_export if alone and plan.probe_export else plan.probe, misses, record)
 
 
 def _importing(plan: BuildPlan, probe: StageBuild, misses: Collection[str], record: why.Record) -> StageBuild:
@@ -115,28 +99,11 @@ def _importing(plan: BuildPlan, probe: StageBuild, misses: Collection[str], reco
 
 
 def bake(run: Execution, execute: Callable[[Execution], None], record: why.Record | None) -> None:
-    """The fast path of a bake (see the module docstring): the probe (with the own builds
-    :func:`first_build` starts beside it), then the builds of the stages that still need one,
-    or the registry copies that replace them (stagecache.branchcopy)."""
+    """The fast path of a bake (see the module docstring): the probe, then the builds of the
+    stages that still need one, or the registry copies that replace them (stagecache.branchcopy)."""
     plan, runner = run.plan, run.runner
     fresh = fresh_runner(plan, runner)  # before the probe loads an image
-    first, early = first_build(plan, record)
-    beside = _own(run, early, beside=True) if early else None
-    thread = None
-    raised: list[BaseException] = []
-    if beside is not None:
-        thread = threading.Thread(target=_execute, args=(execute, beside, raised), name="stagecache-beside")
-        thread.start()
-    try:
-        probe(run, first)
-        if run.error is not None and plan.config.on_failure == "cancel":
-            runner.cancel()  # the builds beside it stop too
-    finally:
-        if thread is not None and beside is not None:
-            thread.join()
-            _fold(run, beside, early)
-    if raised:
-        raise raised[0]
+    probe(run, first_build(plan, record))
     stop = run.error is not None and plan.config.on_failure == "cancel"
     if runner.cancelled or stop:
         return
@@ -152,17 +119,6 @@ def bake(run: Execution, execute: Callable[[Execution], None], record: why.Recor
     run.rows[:] = branchcopy.mark(unchanged(plan, run.rows, builds), made)
     if builds and not runner.cancelled:
         export(run, builds, execute)
-
-
-def _execute(execute: Callable[[Execution], None], sub: Execution, raised: list[BaseException]) -> None:
-    """``execute(sub)`` in a thread: an error it raises is the execution's error, and anything
-    else it raises is raised again in the bake's thread (``raised``), not lost."""
-    try:
-        execute(sub)
-    except StagecacheError as exc:
-        sub.fail(exc)
-    except BaseException as exc:  # noqa: BLE001 - handed to the bake's thread
-        raised.append(exc)
 
 
 def probe(run: Execution, build: StageBuild | None = None) -> dict[str, StageResult]:
@@ -341,26 +297,20 @@ def export(run: Execution, builds: list[StageBuild], execute: Callable[[Executio
     _fold(run, sub, builds)
 
 
-def _own(run: Execution, builds: list[StageBuild], beside: bool = False) -> Execution:
-    """The execution of the stages' own builds, beside or after the probe."""
+def _own(run: Execution, builds: list[StageBuild]) -> Execution:
+    """The execution of the stages' own builds after the probe."""
     ordered = run.plan.mode.name == "local"
     return Execution(
         replace(run.plan, builds=tuple(b if ordered else replace(b, upstream=()) for b in builds), probe=None),
         run.runner,
-        _Exporting(run.display, {b.stage for b in builds if not b.cache.cache_to}, beside),
+        _Exporting(run.display, {b.stage for b in builds if not b.cache.cache_to}),
         run.started,
     )
 
 
 def _fold(run: Execution, sub: Execution, builds: list[StageBuild]) -> None:
-    """What the own builds of ``sub`` did, into ``run``'s rows, notes and error. A step one
-    of them ran counts as run, whatever the probe's stream said (a build beside the probe may
-    run a step before the probe asks for it, which the probe then reports cached)."""
-    rows = [
-        replace(r, steps=tuple(replace(s, cached=False) if (s.stage, s.number) in sub.ran else s for s in r.steps))
-        for r in run.rows
-    ]
-    run.rows[:] = merge({r.stage: r for r in rows}, sub.rows, {b.stage for b in builds})
+    """What the own builds of ``sub`` did, into ``run``'s rows, notes and error."""
+    run.rows[:] = merge({r.stage: r for r in run.rows}, sub.rows, {b.stage for b in builds})
     for note in sub.notes:
         run.notes.append(note)
     if sub.error is not None:
@@ -372,15 +322,12 @@ class _Exporting:
     exports its cache or only pushes its image) and messages, not their steps (all cached) nor
     their step counts (the probe's are the report's)."""
 
-    def __init__(self, display: Display, push_only: Collection[str] = (), beside: bool = False) -> None:
+    def __init__(self, display: Display, push_only: Collection[str] = ()) -> None:
         self._display = display
         self._push_only = push_only
-        self._beside = beside
 
     def stage_started(self, stage: str, index: int, count: int, detail: str) -> None:  # noqa: D102
         why = "to push its image" if stage in self._push_only else "to export what the first one built"
-        if self._beside:
-            why = "beside the first one (its inputs changed since its record)"
         self._display.stage_started(stage, index, count, f"{detail}; its own build, {why}")
 
     def event(self, e: Event) -> None:  # noqa: D102

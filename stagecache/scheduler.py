@@ -33,7 +33,6 @@ def schedule(run: Execution) -> None:
 
     def record(build: StageBuild, outcome: StageOutcome, offset: float) -> None:
         run.finish(outcome.rows, offset)
-        run.ran |= outcome.ran
         error = outcome.error
         if error is None:
             done_ok.add(build.stage)

@@ -30,8 +30,6 @@ class StageOutcome:
 
     rows: tuple[StageResult, ...]
     error: StagecacheError | None = None
-    ran: frozenset[tuple[str, int]] = frozenset()
-    """(stage, step number) of the steps it ran, of every stage it listed (Execution.ran)."""
 
 
 def stage_base(plan: BuildPlan, label: str, steps: Iterable[Step], default: str) -> str:
@@ -102,7 +100,6 @@ def build_stage(plan: BuildPlan, build: StageBuild, runner: Runner, display: Dis
         display.message(f"note: {build.stage}: building again after a transient error ({why})")
         transient.pause(retries)
     seconds = time.monotonic() - t0
-    ran = frozenset((s.stage or build.stage, s.number) for s in progress.steps.values() if not s.cached and s.started)
     steps: dict[str, tuple] = {}
     only = build.platforms[0] if len(build.platforms) == 1 and len(plan.config.platforms) > 1 else None
     for label in build.reports:
@@ -142,20 +139,20 @@ def build_stage(plan: BuildPlan, build: StageBuild, runner: Runner, display: Dis
         base=bases[build.stage],
     )
     if stopped is not None:
-        return StageOutcome((*folded, replace(result, pushed=())), stopped, ran)
+        return StageOutcome((*folded, replace(result, pushed=())), stopped)
     if rc != 0:
         localcache.discard(build)
-        return StageOutcome((*folded, result), build_failure(build, progress, rc, result), ran)
+        return StageOutcome((*folded, result), build_failure(build, progress, rc, result))
     localcache.keep(build)
     if not build.push_commands:
-        return StageOutcome((*folded, result), ran=ran)
+        return StageOutcome((*folded, result))
     try:
         pushed_in, push_retries = push(build, runner, display)
     except RegistryError as exc:
-        return StageOutcome((*folded, replace(result, status="failed")), exc, ran)
+        return StageOutcome((*folded, replace(result, status="failed")), exc)
     except (Interrupted, Cancelled) as exc:  # stopped during its push: built, not (all) pushed
         status = "cancelled" if isinstance(exc, Cancelled) else "interrupted"
-        return StageOutcome((*folded, replace(result, status=status)), exc, ran)
+        return StageOutcome((*folded, replace(result, status=status)), exc)
     result = replace(
         result,
         retries=result.retries + push_retries,
@@ -163,7 +160,7 @@ def build_stage(plan: BuildPlan, build: StageBuild, runner: Runner, display: Dis
         seconds=round(result.seconds + pushed_in, 3),
         export_seconds=round(result.export_seconds + pushed_in, 3),
     )
-    return StageOutcome((*folded, result), ran=ran)
+    return StageOutcome((*folded, result))
 
 
 def push(build: StageBuild, runner: Runner, display: Display) -> tuple[float, int]:

@@ -339,8 +339,8 @@ def test_a_change_to_the_target_alone_is_exported_by_the_first_build(tmp_path: P
     (tmp_path / "hello.txt").write_text("hello\n")
     plan = many_stages(tmp_path)
     _record_every_stage(plan)
-    first, beside = fastpath.first_build(plan, why.Record.start(plan))  # nothing to export
-    assert beside == [] and "--cache-to" not in first.build.argv
+    first = fastpath.first_build(plan, why.Record.start(plan))  # nothing to export
+    assert "--cache-to" not in first.build.argv
     # The caches of base, c and d (which other current stages are built FROM) are not imported:
     # those stages' caches hold their steps.
     imported = {Path(source_of(str(spec))).name for spec in first.cache.cache_from}
@@ -350,28 +350,19 @@ def test_a_change_to_the_target_alone_is_exported_by_the_first_build(tmp_path: P
     dockerfile.write_text(dockerfile.read_text().replace("many-stages final 1", "many-stages final 2"))
     changed = _plan_here(tmp_path)
     assert changed.probe_export is not None and "--cache-to" in changed.probe_export.build.argv
-    first, beside = fastpath.first_build(changed, why.Record.start(changed))
-    assert "--cache-to" in first.build.argv and first.stage == "final" and beside == []
+    first = fastpath.first_build(changed, why.Record.start(changed))
+    assert "--cache-to" in first.build.argv and first.stage == "final"
     runner = ScriptedRunner(own_builds(WARM), local_images=("registry.example/app:final",))
     result = run_bake(changed, runner)
     assert result.error is None and [c.key for c in runner.calls] == ["final"]  # no build of its own after it
     assert [s.stage for s in result.stages if s.cache_to] == ["final"]
-    # A change upstream too: e and f (forecast to miss) get their own builds beside the first
-    # one, which exports the target; with local caches (whose folders the first build imports
-    # while those builds would replace them), the plain first build, and the own builds after.
+    # A change upstream too: the first build exports nothing (the own builds follow it).
     (tmp_path / "hello.txt").write_text("changed\n")
-    first, beside = fastpath.first_build(changed, why.Record.start(changed))
-    assert "--cache-to" not in first.build.argv and beside == []
+    first = fastpath.first_build(changed, why.Record.start(changed))
+    assert "--cache-to" not in first.build.argv
     # base's own cache is left out (a, b, c and d, built FROM it, are current); c's and d's are
     # imported (e and f, built FROM them, changed).
     assert {Path(source_of(str(spec))).name for spec in first.cache.cache_from} == {*STAGES} - {"base"}
-    registry = _plan_here(tmp_path, toml=REGISTRY)
-    record = why.Record.start(registry)
-    record.stored = dict(why._linked(record.current))  # every stage as recorded, but e's first step
-    e = record.stored["e"]
-    record.stored["e"] = replace(e, steps=(replace(e.steps[0], instruction="RUN old"), *e.steps[1:]))
-    first, beside = fastpath.first_build(registry, record)
-    assert "--cache-to" in first.build.argv and [b.stage for b in beside] == ["e", "f"]
 
 
 def test_a_line_that_makes_no_step_still_decides_whether_an_image_is_pushed(tmp_path: Path, monkeypatch) -> None:
@@ -402,40 +393,6 @@ def test_a_line_that_makes_no_step_still_decides_whether_an_image_is_pushed(tmp_
         # current (other stages' caches could have served their hits), so exported and pushed;
         # final, which no stage uses, hit from its own cache on a new runner: pushed only.
         assert [(b.stage, bool(b.cache.cache_to)) for b in builds] == [("e", True), ("f", True), ("final", False)]
-
-
-def test_a_step_a_build_beside_the_first_one_ran_counts_as_run(tmp_path: Path) -> None:
-    from stagecache.scheduler import schedule
-
-    plan = many_stages(tmp_path)
-    # The scheduler keeps, from every build's stream, the steps that ran, of any stage it listed.
-    sub = _execution(plan, ScriptedRunner(own_builds(COLD)))
-    schedule(sub)
-    assert ("base", 2) in sub.ran and ("final", 2) in sub.ran
-    # The first build said "cached" for a step that a build beside it ran first: it ran.
-    run = _execution(plan, ScriptedRunner(own_builds(WARM)))
-    fastpath.probe(run)
-    assert all(s.cached for r in run.rows for s in r.steps)
-    beside = _execution(plan, ScriptedRunner(own_builds(WARM)))
-    beside.ran = {("e", 2)}
-    fastpath._fold(run, beside, [])
-    assert [(r.stage, s.number) for r in run.rows for s in r.steps if not s.cached] == [("e", 2)]
-
-
-def test_what_the_builds_beside_the_first_one_raise_is_not_lost(tmp_path: Path) -> None:
-    plan = many_stages(tmp_path)
-    sub, raised = _execution(plan, ScriptedRunner(own_builds(WARM))), []
-
-    def broken(_: object) -> None:
-        raise OSError("no space left on device")
-
-    def failed(_: object) -> None:
-        raise BuildFailed("stage 'e' failed")
-
-    fastpath._execute(broken, sub, raised)
-    assert [str(e) for e in raised] == ["no space left on device"]  # raised again in the bake's thread
-    fastpath._execute(failed, sub, raised)
-    assert str(sub.error) == "stage 'e' failed" and len(raised) == 1  # the execution's error
 
 
 def test_a_stage_with_a_cache_of_its_own_is_not_forecast_from_the_fallback_branch(tmp_path: Path) -> None:
