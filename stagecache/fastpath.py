@@ -292,24 +292,14 @@ def export(run: Execution, builds: list[StageBuild], execute: Callable[[Executio
     They need not wait for each other (BuildKit holds every result from the probe), so they
     run side by side, up to ``jobs`` at a time; except with local caches, where a build imports
     the folders of the stages it uses, which their own builds replace when they finish."""
-    sub = _own(run, builds)
-    execute(sub)
-    _fold(run, sub, builds)
-
-
-def _own(run: Execution, builds: list[StageBuild]) -> Execution:
-    """The execution of the stages' own builds after the probe."""
     ordered = run.plan.mode.name == "local"
-    return Execution(
+    sub = Execution(
         replace(run.plan, builds=tuple(b if ordered else replace(b, upstream=()) for b in builds), probe=None),
         run.runner,
         _Exporting(run.display, {b.stage for b in builds if not b.cache.cache_to}),
         run.started,
     )
-
-
-def _fold(run: Execution, sub: Execution, builds: list[StageBuild]) -> None:
-    """What the own builds of ``sub`` did, into ``run``'s rows, notes and error."""
+    execute(sub)
     run.rows[:] = merge({r.stage: r for r in run.rows}, sub.rows, {b.stage for b in builds})
     for note in sub.notes:
         run.notes.append(note)
