@@ -461,3 +461,13 @@ def test_a_line_that_makes_no_step_is_named_by_the_stage_key() -> None:
     assert explain.first_miss(steps(True, False, False), now, replace(BEFORE, key=""), "imported").cause == (
         "not-in-cache"
     )
+
+
+def test_a_key_changed_by_a_later_step_says_nothing_of_an_earlier_miss() -> None:
+    # A build arg that only step 4 uses changed, so the stage's key changed too; step 2 missed
+    # all the same (the engine's builder ran it again): that miss is not-in-cache, not the key.
+    before = replace(BEFORE, key="k1", steps=(*BEFORE.steps[:2], step(4, variables=[("LEVEL", "1")])))
+    now = replace(before, key="k2", steps=(*BEFORE.steps[:2], step(4, variables=[("LEVEL", "2")])))
+    assert explain.first_miss(steps(False, True, False), now, before, "imported").cause == "not-in-cache"
+    changed = "variable changed: LEVEL: '1' -> '2'"
+    assert explain.predict(now, before) == explain.Miss(4, 14, "RUN step4", "env", changed)
