@@ -36,7 +36,8 @@ def _cell_text(cell: Cell) -> str:
     return f"{pct} / {seconds[0]:.1f}s"
 
 
-def _size(n: int | None) -> str:
+def size_text(n: int | None) -> str:
+    """Bytes as people read them: 512 B, 1.5 kB, 12.3 MB, 1.2 GB (powers of 1000)."""
     if n is None:
         return "?"
     size = float(n)
@@ -67,7 +68,7 @@ def _matrix(result: BenchResult, mark: tuple[str, str]) -> tuple[list[str], list
             if result.best(scenario) == name:
                 text = f"{mark[0]}{text}{mark[1]}"
             cells.append(text)
-        rows.append([name, *cells, _size(o.cache_bytes), _export(result, name)])
+        rows.append([name, *cells, size_text(o.cache_bytes), _export(result, name)])
     return header, rows
 
 

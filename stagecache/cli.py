@@ -566,6 +566,47 @@ def bench(
         raise BuildFailed(f"some strategies failed, so their columns are incomplete: {failed}")
 
 
+@app.command(short_help="Remove the caches and images no branch needs any more.")
+@_boundary
+@_config_options("directory", "config", "cache_mode")
+def gc(
+    selection: dict[str, Any],
+    keep_branch: Optional[list[str]] = typer.Option(
+        None, "--keep-branch", help="A branch that is alive (repeat, or comma-separated); the fallback branch is."
+    ),
+    remote: Optional[str] = typer.Option(
+        None, "--remote", help="Keep the branches this git remote has (git ls-remote --heads REMOTE), e.g. origin."
+    ),
+    max_age: Optional[float] = typer.Option(
+        None, "--max-age", min=0, help="Keep the branches that wrote a cache within this many days."
+    ),
+    yes: bool = typer.Option(False, "--yes", help="Delete. Without it, gc only lists what it would delete."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON (schema stagecache.gc/v1)."),
+) -> None:
+    """Remove what stagecache made and no branch needs: the cache refs, input records and stage
+    images of branches that are not alive and of stages the Dockerfile no longer has (registry),
+    and stale stage folders (local cache). Deletes only manifests proven stagecache's, never one
+    a kept tag points to. A dry run unless --yes."""
+    from stagecache import gc as gcmod
+    from stagecache import gcview
+    from stagecache.plan import make_plan
+
+    p = make_plan(_load(selection))
+    liveness = gcmod.Liveness(_split(keep_branch), remote or "", max_age)
+    clients = gcmod.Clients()
+    try:
+        report = gcmod.collect(p, liveness, clients)
+        if yes:
+            try:
+                gcmod.apply(report, clients)
+            except gcmod.GcFailed as exc:
+                typer.echo(json.dumps(exc.report.to_json(), indent=2) if as_json else gcview.render(exc.report))
+                raise
+    finally:
+        clients.close()
+    typer.echo(json.dumps(report.to_json(), indent=2) if as_json else gcview.render(report))
+
+
 def main() -> None:
     """Console entry point."""
     app(prog_name="stagecache")

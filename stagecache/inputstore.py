@@ -13,14 +13,17 @@ index.json, or of the registry cache's manifest): a record beside another cache 
 was written again without one: a bake that stopped before storing it, another tool) is not
 read. It is written only when this bake wrote the cache, never by a read-only bake. Reading one
 never fails a bake: a record that cannot be read is as good as none (the miss is then said
-to be "unrecorded").
+to be "unrecorded"). A record also says when it was written (``written``, UTC), which
+``stagecache gc --max-age`` reads as the last time its branch wrote a cache.
 """
 
 from __future__ import annotations
 
+import calendar
 import hashlib
 import json
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -133,10 +136,30 @@ def read(place: Place, stage: str, client: RegistryClient | None = None) -> Stag
     return inputs if inputs.stage == stage else None
 
 
+def fetch(client: RegistryClient, repository: str, tag: str) -> tuple[StageInputs, float | None] | None:
+    """The record at the registry tag ``repository:tag`` and when it was written (seconds
+    since the epoch; None in records written before the time was kept), or None when the
+    tag holds no record."""
+    try:
+        found = client.artifact(repository, tag, MEDIA_TYPE, _MAX_BYTES)
+        if found is None:
+            return None
+        doc = json.loads(found)
+        inputs = StageInputs.from_json(doc)
+    except _UNREADABLE:
+        return None
+    try:
+        written: float | None = calendar.timegm(time.strptime(str(doc.get("written")), "%Y-%m-%dT%H:%M:%SZ"))
+    except ValueError:
+        written = None
+    return inputs, written
+
+
 def write(place: Place, inputs: StageInputs, client: RegistryClient | None = None) -> None:
     """Store ``inputs`` at ``place`` (replacing what was there); OSError or a StagecacheError
     when it cannot be."""
-    data = json.dumps(inputs.to_json(), sort_keys=True, separators=(",", ":")).encode()
+    doc = {**inputs.to_json(), "written": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    data = json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
     if place.kind == "local":
         path = Path(place.where)
         tmp = path.with_name(FILE + ".tmp")

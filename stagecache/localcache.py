@@ -150,17 +150,27 @@ def claim(d: Path) -> None:
 @contextlib.contextmanager
 def lock(plan: BuildPlan, on_wait: Callable[[str], None]) -> Iterator[None]:
     """Serialise bakes that share a local cache directory, and finish any swap that a
-    crash interrupted.
-
-    The lock file is never deleted: a bake waiting on it holds the same file as the next
-    one to come, so two bakes can never hold the lock at once."""
+    crash interrupted."""
     if plan.mode.name != "local":
         yield
         return
     d = plan.config.cache.local_dir
+    with held(d, on_wait):
+        with _disk():
+            recover(d)
+        yield
+
+
+@contextlib.contextmanager
+def held(d: Path, on_wait: Callable[[str], None]) -> Iterator[None]:
+    """The lock of the cache directory ``d`` (created and tagged if needed), held for the
+    block; ``on_wait`` is told when another process holds it.
+
+    The lock file is never deleted: a bake waiting on it holds the same file as the next
+    one to come, so two bakes can never hold the lock at once."""
     with _disk():
         claim(d)
-        fh = open(d / LOCK, "a")  # noqa: SIM115 - closed below, after the bake
+        fh = open(d / LOCK, "a")  # noqa: SIM115 - closed below, after the block
     with fh:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -168,8 +178,6 @@ def lock(plan: BuildPlan, on_wait: Callable[[str], None]) -> Iterator[None]:
             on_wait(f"waiting for another stagecache bake that uses {d} ...")
             fcntl.flock(fh, fcntl.LOCK_EX)
         try:
-            with _disk():
-                recover(d)
             yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
@@ -196,14 +204,14 @@ def recover(d: Path) -> None:
             continue
         final = d / old.name[1 : -len(".old")]
         if final.exists():
-            _remove(old)
+            remove(old)
         else:
             os.replace(old, final)
     for incoming in d.glob(".*.incoming"):
-        _remove(incoming)
+        remove(incoming)
 
 
-def _remove(path: Path) -> None:
+def remove(path: Path) -> None:
     """Delete a folder stagecache made (a cache layout); anything else is left alone."""
     if is_layout(path):
         shutil.rmtree(path, ignore_errors=True)
@@ -217,7 +225,7 @@ def prepare(build: StageBuild) -> str | None:
     incoming = build.local_swap[0]
     sources = [Path(s.get("src") or "") for s in build.cache.cache_from if s.type == "local"]
     with _disk():
-        _remove(incoming)
+        remove(incoming)
         return seed(incoming, [s for s in sources if s.name])
 
 
@@ -249,7 +257,7 @@ def discard(build: StageBuild) -> None:
     """Drop the incoming folder of a build that failed or was interrupted."""
     if build.local_swap:
         with _disk():
-            _remove(build.local_swap[0])
+            remove(build.local_swap[0])
 
 
 def keep(build: StageBuild) -> None:
@@ -266,7 +274,7 @@ def _keep(incoming: Path, final: Path) -> None:
     blobs = incoming / "blobs" / "sha256"
     present = {b.name for b in blobs.iterdir()} if blobs.is_dir() else set()
     if used is None or not used <= present:
-        _remove(incoming)
+        remove(incoming)
         return
     for name in present - used:
         (blobs / name).unlink()
@@ -329,4 +337,4 @@ def _swap_in(incoming: Path, final: Path) -> None:
     if final.exists():
         os.replace(final, old)
     os.replace(incoming, final)
-    _remove(old)
+    remove(old)

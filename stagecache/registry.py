@@ -483,12 +483,30 @@ class RegistryClient:
             return False
         return status in (200, 401)
 
-    def tags(self, repository: str) -> list[str]:
-        """Tags of ``repository`` (empty when it does not exist)."""
-        status, _, body = self._get(f"/{repository}/tags/list", scope=f"repository:{repository}:pull")
-        if status != 200:
-            return []
-        return sorted(json.loads(body).get("tags") or [])
+    def tags(self, repository: str, page: int = 1000) -> list[str]:
+        """Tags of ``repository`` (empty when it does not exist), every page of them: the
+        registry may answer ``n`` tags at a time, with a ``Link: <...>; rel="next"`` header
+        to the next page (distribution's pagination, which GHCR and others follow)."""
+        scope = f"repository:{repository}:pull"
+        found: list[str] = []
+        path = f"/{repository}/tags/list?n={page}"
+        for _ in range(100_000):  # a registry that links back to a page it sent cannot loop forever
+            status, headers, body = self._get(path, scope=scope)
+            if status != 200:
+                if found:
+                    raise RegistryError(f"{self.host}/{repository}: listing the tags failed part-way: HTTP {status}")
+                return []
+            try:
+                found.extend(str(t) for t in json.loads(body).get("tags") or [])
+            except (ValueError, AttributeError):
+                raise RegistryError(f"{self.host}/{repository}: the tag list is not JSON") from None
+            nxt = re.search(r'<([^>]+)>\s*;\s*rel="?next"?', str(headers.get("Link", "")))
+            if nxt is None:
+                break
+            path = urllib.parse.urljoin(self._url(path), nxt.group(1))
+            if _origin(path) != self._origin:
+                raise RegistryError(f"{self.host}/{repository}: the tag list's next page is on another host: {path}")
+        return sorted(set(found))
 
     def manifest(self, repository: str, reference: str) -> dict | None:
         """The manifest (or index) of ``repository:reference``, or None."""
@@ -542,8 +560,15 @@ class RegistryClient:
         layer = next((x for x in layers or [] if isinstance(x, dict) and x.get("mediaType") == media_type), None)
         if layer is None or not isinstance(layer.get("digest"), str) or int(layer.get("size") or 0) > max_bytes:
             return None
-        status, _, data = self._get(f"/{repository}/blobs/{layer['digest']}", scope=f"repository:{repository}:pull")
-        if status != 200 or "sha256:" + hashlib.sha256(data).hexdigest() != layer["digest"]:
+        return self.blob(repository, layer["digest"])
+
+    def blob(self, repository: str, digest: str) -> bytes | None:
+        """The blob ``digest`` of ``repository``, checked against its digest; None when the
+        registry has none (or sent other bytes)."""
+        if not re.fullmatch(r"sha256:[0-9a-f]{64}", digest):
+            return None
+        status, _, data = self._get(f"/{repository}/blobs/{digest}", scope=f"repository:{repository}:pull")
+        if status != 200 or "sha256:" + hashlib.sha256(data).hexdigest() != digest:
             return None
         return data
 
@@ -589,6 +614,21 @@ class RegistryClient:
         raise RegistryError(
             f"{self.host}/{repository}: the registry refused a blob upload: HTTP {status} {said[:200]!r}"
         )
+
+    def delete_manifest(self, repository: str, digest: str) -> int:
+        """Delete the manifest ``digest`` (every tag that points to it goes with it); the HTTP
+        status: 202 deleted, 404 not there, 405 deletes disabled, 401/403 not allowed."""
+        if not re.fullmatch(r"sha256:[0-9a-f]{64}", digest):
+            raise ValueError(f"not a manifest digest: {digest!r}")
+        scope = f"repository:{repository}:pull,push,delete"
+        status, _, _ = self._get(f"/{repository}/manifests/{digest}", method="DELETE", scope=scope)
+        return status
+
+    def deletes_allowed(self, repository: str) -> int:
+        """Whether ``repository`` takes manifest deletes, asked without deleting anything: the
+        delete of a digest no manifest has. The HTTP status: 404 (allowed, nothing there),
+        405 (deletes disabled), 401/403 (these credentials may not delete)."""
+        return self.delete_manifest(repository, "sha256:" + "0" * 64)
 
     def delete_tag(self, repository: str, tag: str) -> bool:
         """Delete the manifest ``repository:tag`` points to. False when the registry refuses

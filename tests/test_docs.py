@@ -59,7 +59,16 @@ def option_names(command: Any) -> list[str]:
 
 
 def test_every_command_has_help_and_a_section_in_the_command_reference() -> None:
-    assert sorted(click_commands()) == ["bake", "bench", "doctor", "explain", "export-bake", "fresh-runner", "plan"]
+    assert sorted(click_commands()) == [
+        "bake",
+        "bench",
+        "doctor",
+        "explain",
+        "export-bake",
+        "fresh-runner",
+        "gc",
+        "plan",
+    ]
     for name, command in click_commands().items():
         assert (command.help or "").strip(), name
         assert re.search(rf"^## `stagecache {re.escape(name)}`$", COMMANDS, re.M), name
@@ -182,6 +191,7 @@ def test_the_command_list_is_one_whole_line_per_command() -> None:
         "fresh-runner",
         "doctor",
         "bench",
+        "gc",
     ]
     assert all(len(ln) <= 80 and not ln.rstrip().endswith("...") for ln in listed), listed
 

@@ -81,7 +81,7 @@ class OwnRegistry:
     """A registry a test owns: started, stopped, killed and restarted on the same port and data,
     optionally behind htpasswd basic auth."""
 
-    def __init__(self, root: Path, auth: tuple[str, str] | None = None) -> None:
+    def __init__(self, root: Path, auth: tuple[str, str] | None = None, delete: bool = True) -> None:
         self.root = root
         self.data = root / "data"
         self.data.mkdir(parents=True, exist_ok=True)
@@ -99,7 +99,7 @@ class OwnRegistry:
         self.config = root / "registry.yml"
         self.config.write_text(
             "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n"
-            f"    rootdirectory: {self.data}\n  delete:\n    enabled: true\n"
+            f"    rootdirectory: {self.data}\n  delete:\n    enabled: {str(delete).lower()}\n"
             f"http:\n  addr: {self.addr}\n{auth_yaml}"
         )
         self.proc: subprocess.Popen | None = None
@@ -130,11 +130,12 @@ class OwnRegistry:
 
 @pytest.fixture
 def own_registry(tmp_path: Path):
-    """Factory: own_registry(auth=None) -> a started OwnRegistry; all are stopped afterwards."""
+    """Factory: own_registry(auth=None, delete=True) -> a started OwnRegistry; all are stopped
+    afterwards."""
     made: list[OwnRegistry] = []
 
-    def make(auth: tuple[str, str] | None = None) -> OwnRegistry:
-        reg = OwnRegistry(tmp_path / f"registry{len(made)}", auth).start()
+    def make(auth: tuple[str, str] | None = None, delete: bool = True) -> OwnRegistry:
+        reg = OwnRegistry(tmp_path / f"registry{len(made)}", auth, delete).start()
         made.append(reg)
         return reg
 

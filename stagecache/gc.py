@@ -1,0 +1,434 @@
+"""``stagecache gc``: remove the caches, input records and stage images that stagecache made
+and no longer needs, in the registry and in the local cache folder.
+
+The pipeline: find the branches that are alive (:func:`alive_branches`), read the
+repository's tags against the templates (stagecache.gcselect), keep every tag that is not
+proven stagecache's or that shares its manifest with a kept tag, then (with ``yes``) delete
+by digest. A dry run reads only.
+
+What is proven stagecache's (and so may be deleted):
+- a cache ref whose manifest is a BuildKit cache (its cache config media type);
+- an input record (stagecache.inputstore's media type);
+- a stage image whose digest the record beside the same branch's and stage's cache names
+  (registry mode), or whose config holds BuildKit's inline cache (inline mode).
+A tag that a template makes but that is not proven so (a release tag ``v1.2-rc1`` read as
+branch ``v1.2``, stage ``rc1``; the classic mode's images) is listed as kept, with the reason.
+
+The registry deletes a manifest by digest, and every tag that points to it goes with it: a
+manifest that any kept tag points to is never deleted (the dead tag stays, listed as kept).
+Before the first delete, each repository is asked whether it takes deletes at all; a refusal
+deletes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from stagecache import gcselect, inputstore, localcache
+from stagecache.errors import EnvironmentProblem, RegistryError, UsageError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from stagecache.plan import BuildPlan
+    from stagecache.registry import RegistryClient
+
+SCHEMA = "stagecache.gc/v1"
+_CACHE_CONFIG = "application/vnd.buildkit.cacheconfig.v0"
+_INLINE_CACHE = "moby.buildkit.cache.v0"
+_DAY = 86400.0
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One thing gc removes, or would remove but keeps (``kept`` says why)."""
+
+    where: str
+    """"registry" or "local"."""
+    name: str
+    """``host/repository:tag``, or the folder's path."""
+    kind: str
+    """"cache", "record", "image" (registry); "cache", "incoming" (local folders)."""
+    branch: str
+    stage: str
+    reason: str
+    """Why it goes: "branch 'x' is not alive", "stage 'y' is not in the Dockerfile", ..."""
+    digest: str = ""
+    size: int = 0
+    written: float | None = None
+    """When the record of its branch and stage was written (seconds since the epoch)."""
+    kept: str = ""
+    deleted: bool = False
+
+    def to_json(self, now: float) -> dict[str, object]:
+        """The entry as the JSON report has it."""
+        return {
+            "where": self.where,
+            "name": self.name,
+            "kind": self.kind,
+            "branch": self.branch,
+            "stage": self.stage,
+            "reason": self.reason,
+            "digest": self.digest,
+            "size": self.size,
+            "age_days": None if self.written is None else round((now - self.written) / _DAY, 2),
+            "kept": self.kept,
+            "deleted": self.deleted,
+        }
+
+
+@dataclass
+class Report:
+    """What gc found and did."""
+
+    dry_run: bool
+    alive: tuple[str, ...]
+    alive_from: str
+    entries: list[Entry] = field(default_factory=list)
+    freed: int = 0
+    """Bytes that deleting the entries frees (blobs no kept tag reaches; local files)."""
+    notes: list[str] = field(default_factory=list)
+    failure: str = ""
+
+    @property
+    def doomed(self) -> list[Entry]:
+        """The entries to delete (or deleted)."""
+        return [e for e in self.entries if not e.kept]
+
+    def to_json(self, now: float | None = None) -> dict[str, object]:
+        """The report as ``--json`` prints it (schema stagecache.gc/v1)."""
+        now = time.time() if now is None else now
+        return {
+            "schema": SCHEMA,
+            "dry_run": self.dry_run,
+            "alive": list(self.alive),
+            "alive_from": self.alive_from,
+            "entries": [e.to_json(now) for e in self.entries],
+            "freed_bytes": self.freed,
+            "notes": self.notes,
+            "failure": self.failure,
+        }
+
+
+class GcFailed(RegistryError):
+    """A delete failed part-way (exit 5); ``report`` says what was deleted before."""
+
+    def __init__(self, message: str, report: Report) -> None:
+        super().__init__(message)
+        self.report = report
+
+
+@dataclass(frozen=True)
+class Liveness:
+    """How the alive branches are found: named (``--keep-branch``), the heads of a git remote
+    (``--remote``), or those whose newest record is younger than ``max_age`` days."""
+
+    keep: tuple[str, ...] = ()
+    remote: str = ""
+    max_age: float | None = None
+
+
+def remote_heads(root: Path, remote: str) -> tuple[str, ...]:
+    """The branch names ``git ls-remote --heads REMOTE`` lists in ``root``."""
+    if remote.startswith("-"):
+        raise UsageError(f"--remote {remote!r}: a remote name cannot start with '-'.")
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(root), "ls-remote", "--heads", "--", remote],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise EnvironmentProblem(f"git ls-remote --heads {remote} could not run in {root}: {exc}.") from None
+    if out.returncode != 0:
+        said = " ".join(out.stderr.split())[:300]
+        raise EnvironmentProblem(
+            f"git ls-remote --heads {remote} failed in {root} (exit {out.returncode}): {said}. Check the remote's "
+            "name and access, or name the alive branches with --keep-branch."
+        )
+    return tuple(line.split("refs/heads/", 1)[1] for line in out.stdout.splitlines() if "\trefs/heads/" in line)
+
+
+def collect(plan: BuildPlan, liveness: Liveness, clients: Clients) -> Report:
+    """What gc would delete for ``plan``'s project: reads only."""
+    config = plan.config
+    fallback = config.cache.fallback_branch
+    alive = {fallback, *liveness.keep}
+    sources = ["the fallback branch"]
+    if liveness.keep:
+        sources.append("--keep-branch")
+    if liveness.remote:
+        alive.update(remote_heads(config.root, liveness.remote))
+        sources.append(f"the heads of git remote '{liveness.remote}'")
+    if liveness.max_age is not None:
+        sources.append(f"a record written within {liveness.max_age:g} days")
+    report = Report(True, (), ", ".join(sources))
+    stages = sorted({s.label for g in plan.graphs for s in g.stages})
+    templates = _templates(plan)
+    if any(t.has_branch for t in templates) and len(sources) == 1:
+        report.notes.append(
+            "no --keep-branch, --remote or --max-age: only the fallback branch "
+            f"'{fallback}' is alive, and every other branch's caches and images are listed."
+        )
+    for repository in dict.fromkeys(t.repository for t in templates):
+        _collect_repository(report, plan, templates, repository, stages, alive, liveness, clients)
+    if plan.mode.name == "local":
+        _collect_local(report, plan.config.cache.local_dir, stages)
+    report.alive = tuple(sorted(alive))
+    return report
+
+
+def _templates(plan: BuildPlan) -> list[gcselect.Template]:
+    """The templates whose tags gc reads: the cache ref's (registry mode) and the stage
+    tag's (when stage images are pushed)."""
+    config = plan.config
+    out = []
+    if plan.mode.name == "registry":
+        out.append(gcselect.split("cache", config.cache.ref, config.image, "[cache].ref"))
+    if config.push_enabled and config.image:
+        out.append(gcselect.split("image", config.cache.tag, config.image, "[cache].tag"))
+    return out
+
+
+class Clients:
+    """One RegistryClient per registry host, with the docker credentials for it."""
+
+    def __init__(self) -> None:
+        self._clients: dict[str, RegistryClient] = {}
+
+    def __call__(self, host: str) -> RegistryClient:
+        from stagecache.registry import RegistryClient, docker_credentials
+
+        if host not in self._clients:
+            self._clients[host] = RegistryClient(host, credentials=docker_credentials(host))
+        return self._clients[host]
+
+    def close(self) -> None:
+        """Close every connection."""
+        for client in self._clients.values():
+            client.close()
+
+
+def _collect_repository(
+    report: Report,
+    plan: BuildPlan,
+    templates: list[gcselect.Template],
+    repository: str,
+    stages: list[str],
+    alive: set[str],
+    liveness: Liveness,
+    clients: Clients,
+) -> None:
+    host, repo, _ = inputstore.split_ref(repository + ":x")
+    client = clients(host)
+    fallback = plan.config.cache.fallback_branch
+    tags = client.tags(repo)
+    selector = gcselect.Selector(templates, sorted(alive), fallback, stages, repository)
+    readings = {t: r for t in tags if (r := selector.read(t)) is not None}
+    records = {
+        (r.branch, r.stage): found
+        for r in readings.values()
+        if r.kind == "record" and (found := inputstore.fetch(client, repo, r.tag)) is not None
+    }
+    if liveness.max_age is not None:
+        newest: dict[str, float] = {}
+        for (branch, _), (_, written) in records.items():
+            if written is not None:
+                newest[branch] = max(newest.get(branch, 0.0), written)
+        recent = {b for b, w in newest.items() if time.time() - w <= liveness.max_age * _DAY}
+        # A tag holds the branch in its tag form: only a dead reading's branch can be revived.
+        revived = {r.branch for r in readings.values() if r.reason.startswith("branch ") and r.branch in recent}
+        if revived:
+            alive.update(revived)
+            selector = gcselect.Selector(templates, sorted(alive), fallback, stages, repository)
+            readings = {t: r for t in tags if (r := selector.read(t)) is not None}
+    digests = {t: client.digest(repo, t) for t in tags}
+    doomed: list[Entry] = []
+    for tag, r in readings.items():
+        if not r.reason:
+            continue
+        record = records.get((r.branch, r.stage))
+        entry = Entry(
+            "registry",
+            f"{repository}:{tag}",
+            r.kind,
+            r.branch,
+            r.stage,
+            r.reason,
+            digests[tag],
+            written=record[1] if record is not None else None,
+        )
+        doomed.append(replace(entry, kept=_unproven(client, repo, tag, r, record, digests[tag], plan.mode.name)))
+    kept_by_digest: dict[str, str] = {}
+    for tag in tags:
+        if tag not in {_tag(e) for e in doomed if not e.kept} and digests[tag]:
+            kept_by_digest.setdefault(digests[tag], tag)
+    blobs = {t: client.blob_digests(repo, t) for t in tags}
+    for i, e in enumerate(doomed):
+        kept = e.kept
+        if not kept and e.digest in kept_by_digest:
+            kept = (
+                f"shares its manifest with the kept tag '{kept_by_digest[e.digest]}': the registry deletes by "
+                "digest, which would delete that tag too"
+            )
+        doomed[i] = replace(e, size=sum(blobs[_tag(e)].values()), kept=kept)
+    going = {_tag(e) for e in doomed if not e.kept}
+    reachable_kept = {b for t in tags if t not in going for b in blobs[t]}
+    freed = {b: s for t in going for b, s in blobs[t].items()}
+    report.freed += sum(s for b, s in freed.items() if b not in reachable_kept)
+    order = {"image": 0, "cache": 1, "record": 2}
+    report.entries.extend(sorted(doomed, key=lambda e: (e.branch, e.stage, order.get(e.kind, 3), e.name)))
+
+
+def _tag(entry: Entry) -> str:
+    """The tag of a registry entry."""
+    return entry.name.rpartition(":")[2]
+
+
+def _unproven(
+    client: RegistryClient,
+    repo: str,
+    tag: str,
+    reading: gcselect.Reading,
+    record: tuple[object, float | None] | None,
+    digest: str,
+    mode: str,
+) -> str:
+    """Why the manifest at ``tag`` is not shown to be stagecache's ("" when it is)."""
+    if not digest:
+        return "its manifest could not be read"
+    if reading.kind == "record":
+        return "" if inputstore.fetch(client, repo, tag) is not None else "it holds no stagecache input record"
+    manifest = client.manifest(repo, tag)
+    text = json.dumps(manifest) if manifest is not None else ""
+    if reading.kind == "cache":
+        return "" if _CACHE_CONFIG in text else "its manifest is not a BuildKit cache"
+    inputs = record[0] if record is not None else None
+    if inputs is not None and getattr(inputs, "image", "") == digest:
+        return ""
+    if mode == "inline" and manifest is not None and _has_inline_cache(client, repo, manifest):
+        return ""
+    return (
+        "not shown to be stagecache's: no input record of its branch and stage names this image "
+        "(the classic mode keeps none); remove it by hand if it is"
+    )
+
+
+def _has_inline_cache(client: RegistryClient, repo: str, manifest: dict) -> bool:
+    """Whether the image's config (each platform's, for an index) holds BuildKit's inline cache."""
+    configs = []
+    if isinstance(manifest.get("config"), dict):
+        configs.append(manifest["config"].get("digest", ""))
+    for child in manifest.get("manifests") or []:
+        m = client.manifest(repo, str(child.get("digest", ""))) if isinstance(child, dict) else None
+        if m is not None and isinstance(m.get("config"), dict):
+            configs.append(m["config"].get("digest", ""))
+    if not configs:
+        return False
+    for digest in configs:
+        data = client.blob(repo, str(digest))
+        if data is None or _INLINE_CACHE not in data.decode("utf-8", "replace"):
+            return False
+    return True
+
+
+def _collect_local(report: Report, d: Path, stages: list[str]) -> None:
+    """The local cache folder's stage folders of stages the Dockerfile no longer has, and the
+    ``.STAGE.incoming`` folders a stopped bake left (read under the bake's lock)."""
+    if not d.is_dir():
+        return
+    with localcache.held(d, report.notes.append):
+        found: list[Entry] = []
+        for entry in sorted(d.iterdir()):
+            if not localcache.is_layout(entry):
+                continue
+            name = entry.name
+            if re.fullmatch(r"\.(.+)\.incoming", name):
+                found.append(
+                    Entry("local", str(entry), "incoming", "", name[1:-9], "left by a bake that stopped before its end")
+                )
+            elif not name.startswith(".") and name not in stages and (entry / "index.json").is_file():
+                found.append(Entry("local", str(entry), "cache", "", name, f"stage '{name}' is not in the Dockerfile"))
+        sizes = _local_sizes([Path(e.name) for e in found])
+        report.entries.extend(replace(e, size=sizes[e.name]) for e in found)
+        report.freed += sum(sizes.values())
+
+
+def _local_sizes(folders: list[Path]) -> dict[str, int]:
+    """Bytes each folder frees: a file counts where all its hard links are in the folders."""
+    links: dict[tuple[int, int], list[tuple[str, int, int]]] = {}
+    for folder in folders:
+        for path in folder.rglob("*"):
+            if path.is_file() and not path.is_symlink():
+                st = path.stat()
+                links.setdefault((st.st_dev, st.st_ino), []).append((str(folder), st.st_size, st.st_nlink))
+    sizes = dict.fromkeys((str(f) for f in folders), 0)
+    for found in links.values():
+        owner, size, nlink = found[0]
+        if len(found) >= nlink:
+            sizes[owner] += size
+    return sizes
+
+
+def apply(report: Report, clients: Clients) -> Report:
+    """Delete what ``report`` lists (not kept): first ask each repository whether it takes
+    deletes (a refusal deletes nothing), then delete by digest. GcFailed (exit 5) when a delete
+    fails part-way; its report says what was deleted before."""
+    report.dry_run = False
+    doomed = report.doomed
+    repositories = sorted({e.name.rpartition(":")[0] for e in doomed if e.where == "registry"})
+    for repository in repositories:
+        host, repo, _ = inputstore.split_ref(repository + ":x")
+        _check_deletes(clients(host).deletes_allowed(repo), repository)
+    done: set[tuple[str, str]] = set()
+    for i, e in enumerate(report.entries):
+        if e.kept:
+            continue
+        if e.where == "local":
+            with localcache.held(Path(e.name).parent, report.notes.append):
+                localcache.remove(Path(e.name))
+            report.entries[i] = replace(e, deleted=True)
+            continue
+        repository = e.name.rpartition(":")[0]
+        host, repo, _ = inputstore.split_ref(e.name)
+        if (repository, e.digest) not in done:
+            status = clients(host).delete_manifest(repo, e.digest)
+            if status not in (200, 202, 404):
+                report.failure = f"{e.name} ({e.digest}): the registry answered HTTP {status} to the delete"
+                raise GcFailed(
+                    f"stagecache gc stopped part-way: deleting {e.name} ({e.digest}) failed with HTTP {status}. "
+                    "What was deleted before is listed above; run gc again to go on.",
+                    report,
+                )
+            done.add((repository, e.digest))
+        report.entries[i] = replace(e, deleted=True)
+    return report
+
+
+def _check_deletes(status: int, repository: str) -> None:
+    """RegistryError when the registry does not take deletes (asked before any delete)."""
+    if status in (200, 202, 404):
+        return
+    if status == 405:
+        raise RegistryError(
+            f"{repository}: the registry does not allow deletes (HTTP 405), so stagecache gc deleted nothing. For "
+            "a distribution registry (registry:2), set storage.delete.enabled: true in its config and restart it. A "
+            "hosted registry cleans up with its own tools: GitHub's package retention (or the packages API) for "
+            "ghcr.io, a lifecycle policy for ECR, cleanup policies for Artifact Registry, retention rules for "
+            "Harbor."
+        )
+    if status in (401, 403):
+        raise RegistryError(
+            f"{repository}: the registry refused to let these credentials delete (HTTP {status}), so stagecache "
+            "gc deleted nothing. Log in (docker login) as a user with delete rights on the repository."
+        )
+    raise RegistryError(
+        f"{repository}: the registry answered HTTP {status} when asked whether it takes deletes, so stagecache gc "
+        "deleted nothing."
+    )

@@ -1,0 +1,140 @@
+"""Which tags of a registry repository `stagecache gc` may remove: a pure reading of tags
+against the cache ref and stage tag templates, given the branches that are alive and the
+stages the Dockerfile has.
+
+A tag is a candidate when a template makes it:
+- for a branch that is not alive (templates with ``{branch}``), or
+- for a stage the Dockerfile no longer has, on the fallback branch (or with templates
+  without ``{branch}``). An alive feature branch keeps every stage it has: its Dockerfile
+  may have stages that the fallback branch's does not.
+
+Being a candidate is not enough to be deleted: stagecache.gc deletes only a manifest whose
+content shows that stagecache made it (a BuildKit cache, an input record, or the image
+that a record names), and never one that a kept tag points to as well.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from stagecache import refs
+from stagecache.errors import UsageError
+from stagecache.inputstore import SUFFIX
+
+STAGE_PATTERN = r"[A-Za-z][A-Za-z0-9_.-]*"
+BRANCH_PATTERN = r"\w[\w.-]*"
+
+
+@dataclass(frozen=True)
+class Template:
+    """A ref or tag template, split where the registry splits it: the repository (fixed,
+    ``{image}`` filled in) and the tag part (with ``{stage}``, maybe ``{branch}``)."""
+
+    kind: str
+    """"cache" (the cache ref template) or "image" (the stage tag template)."""
+    repository: str
+    tag: str
+
+    @property
+    def has_branch(self) -> bool:
+        """Whether the tag part names the branch."""
+        return "{branch}" in self.tag
+
+
+def split(kind: str, template: str, image: str, keypath: str) -> Template:
+    """``template`` (``{image}:cache-{branch}-{stage}``) as a :class:`Template`; UsageError
+    when the repository part names the stage or branch: gc lists one repository's tags, and
+    cannot find the repositories of stages or branches it does not know."""
+    name, sep, tag = template.rpartition(":")
+    if not sep or "/" in tag:
+        name, tag = template, ""
+    if "{stage}" in name or "{branch}" in name or not tag:
+        raise UsageError(
+            f"{keypath} = {template!r}: stagecache gc reads the stage and branch from the tag, so the template must "
+            "keep them after the last ':' (e.g. '{image}:cache-{branch}-{stage}'); a repository per stage or branch "
+            "cannot be listed without the registry's catalog. Remove such repositories with the registry's own tools."
+        )
+    if "{image}" in tag:
+        raise UsageError(f"{keypath} = {template!r}: {{image}} in the tag part is not supported by stagecache gc.")
+    return Template(kind, name.format(image=image), tag)
+
+
+def _regex(tag: str, branch: str, stage: str) -> re.Pattern[str]:
+    """The tag part as a regular expression: ``{branch}`` and ``{stage}`` as named groups of
+    the patterns ``branch`` and ``stage``, the rest literal."""
+    out, seen = [], set()
+    for literal, field in re.findall(r"([^{}]*)(?:\{(\w+)\}|$)", tag):
+        out.append(re.escape(literal))
+        if field:
+            out.append(f"(?P={field})" if field in seen else f"(?P<{field}>{stage if field == 'stage' else branch})")
+            seen.add(field)
+    return re.compile("".join(out))
+
+
+def _either(values: set[str]) -> str:
+    """A pattern that matches exactly one of ``values`` (none: nothing)."""
+    return "|".join(re.escape(v) for v in sorted(values, key=len, reverse=True)) or "(?!)"
+
+
+def branch_forms(branch: str) -> tuple[str, ...]:
+    """Every form ``branch`` takes in a tag (refs.sanitize_tag, for each room a tag can
+    leave it), longest first."""
+    return tuple(sorted({refs.sanitize_tag(branch, room) for room in range(9, 129)}, key=len, reverse=True))
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What a tag is, by the templates: its kind ("cache", "record", "image"), the branch
+    (as it reads in the tag; "" without ``{branch}``), the stage, and why it would be
+    removed ("" when it is kept)."""
+
+    tag: str
+    kind: str
+    branch: str
+    stage: str
+    reason: str
+
+
+class Selector:
+    """Reads tags of one repository against its templates."""
+
+    def __init__(
+        self, templates: list[Template], alive: list[str], fallback: str, stages: list[str], repository: str
+    ) -> None:
+        self.stages = set(stages)
+        self.fallback_forms = set(branch_forms(fallback))
+        alive_re = _either({f for b in {*alive, fallback} for f in branch_forms(b)})
+        known = _either(self.stages)
+        # The readings in the order they are tried: a stage the Dockerfile has before one it
+        # has not (``feature-x-build`` is branch feature-x's build, not feature's x-build),
+        # an alive branch before any other.
+        self._readings = [
+            (t, alive, _regex(t.tag, branch, stage))
+            for stage in (known, STAGE_PATTERN)
+            for alive, branch in ((True, alive_re), (False, BRANCH_PATTERN))
+            for t in self.templates_of(templates, repository)
+            if alive or t.has_branch
+        ]
+
+    @staticmethod
+    def templates_of(templates: list[Template], repository: str) -> list[Template]:
+        """The templates whose tags are in ``repository``."""
+        return [t for t in templates if t.repository == repository]
+
+    def read(self, tag: str) -> Reading | None:
+        """What ``tag`` is, or None when no template makes it (not stagecache's: kept)."""
+        kind = "record" if tag.endswith(SUFFIX) else ""
+        bare = tag.removesuffix(SUFFIX) if kind else tag
+        for template, alive, regex in self._readings:
+            m = regex.fullmatch(bare) if template.kind == "cache" or not kind else None
+            if m is None:
+                continue
+            stage, branch = m.group("stage"), m.groupdict().get("branch") or ""
+            kind = kind or template.kind
+            if not alive:
+                return Reading(tag, kind, branch, stage, f"branch '{branch}' is not alive")
+            if stage in self.stages or (template.has_branch and branch not in self.fallback_forms):
+                return Reading(tag, kind, branch, stage, "")
+            return Reading(tag, kind, branch, stage, f"stage '{stage}' is not in the Dockerfile")
+        return None

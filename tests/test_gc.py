@@ -1,0 +1,300 @@
+"""`stagecache gc` without an engine: how tags are read against the templates (pure), and the
+whole command against a small registry served on loopback (tests/loopback_http.py) that keeps
+its manifests in memory: what is listed, what is deleted by digest, a refusal, a failure
+part-way, pagination, the local cache folder. The real registry is in tests/engine/test_gc.py."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+import urllib.parse
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from stagecache import gcselect, inputstore
+from stagecache.cli import app
+from stagecache.errors import UsageError
+from stagecache.inputs import StageInputs
+from stagecache.registry import RegistryClient
+from tests.loopback_http import LoopbackServer, Reply, Seen
+
+runner = CliRunner()
+DOCKERFILE = "FROM alpine AS build\nRUN make\nFROM alpine AS runtime\nCOPY --from=build /a /a\n"
+BRANCH_REFS = '[cache]\nmode = "registry"\nref = "{image}:cache-{branch}-{stage}"\n'
+
+
+def reading(selector: gcselect.Selector, tag: str) -> tuple[str, str, str, str] | None:
+    r = selector.read(tag)
+    return None if r is None else (r.kind, r.branch, r.stage, r.reason)
+
+
+def test_tags_are_read_against_the_templates() -> None:
+    templates = [
+        gcselect.split("cache", "{image}:cache-{branch}-{stage}", "reg/app", "[cache].ref"),
+        gcselect.split("image", "{image}:{branch}-{stage}", "reg/app", "[cache].tag"),
+    ]
+    s = gcselect.Selector(templates, ["feature"], "main", ["deps", "build"], "reg/app")
+    assert reading(s, "cache-main-build") == ("cache", "main", "build", "")
+    assert reading(s, "cache-main-build.inputs") == ("record", "main", "build", "")
+    assert reading(s, "main-build") == ("image", "main", "build", "")
+    # A stage the Dockerfile no longer has, on the fallback branch; an alive branch keeps its own.
+    assert reading(s, "main-old") == ("image", "main", "old", "stage 'old' is not in the Dockerfile")
+    assert reading(s, "cache-feature-lint") == ("cache", "feature", "lint", "")
+    # A dead branch, read with a stage the Dockerfile has where it can be.
+    assert reading(s, "cache-feature-x-build") == ("cache", "feature-x", "build", "branch 'feature-x' is not alive")
+    assert reading(s, "cache-feature-x-build.inputs")[:3] == ("record", "feature-x", "build")  # type: ignore[index]
+    # No template makes these: not stagecache's.
+    assert reading(s, "latest") is None and reading(s, "v1.2") is None
+    assert reading(s, "main-build.inputs") is None  # records sit beside caches only
+    # A release tag a template could make is a candidate; gc.py keeps it unless it is proven.
+    assert reading(s, "v1.2-rc1") == ("image", "v1.2", "rc1", "branch 'v1.2' is not alive")
+
+
+def test_a_long_branch_is_known_in_every_form_a_tag_gives_it() -> None:
+    branch = "feature/" + "x" * 200
+    forms = gcselect.branch_forms(branch)
+    assert all(re.fullmatch(r"\w[\w.-]*", f) and len(f) <= 128 for f in forms) and len(forms) > 1
+    templates = [gcselect.split("cache", "{image}:cache-{branch}-{stage}", "reg/app", "[cache].ref")]
+    s = gcselect.Selector(templates, [branch], "main", ["build"], "reg/app")
+    from stagecache.cache import Naming
+
+    tag = Naming("reg/app", "{image}:{stage}", "{image}:cache-{branch}-{stage}", Path("."), branch).cache_ref("build")
+    assert reading(s, tag.rpartition(":")[2]) == ("cache", tag.rpartition(":")[2][6:-6], "build", "")
+
+
+def test_templates_gc_cannot_read_are_refused() -> None:
+    with pytest.raises(UsageError, match=r"\[cache\].ref = '\{image\}-\{stage\}:cache': stagecache gc reads"):
+        gcselect.split("cache", "{image}-{stage}:cache", "reg/app", "[cache].ref")
+    without_branch = gcselect.split("cache", "{image}:cache-{stage}", "reg/app", "[cache].ref")
+    s = gcselect.Selector([without_branch], [], "main", ["build"], "reg/app")
+    assert reading(s, "cache-build") == ("cache", "", "build", "")
+    assert reading(s, "cache-gone") == ("cache", "", "gone", "stage 'gone' is not in the Dockerfile")
+
+
+class MemoryRegistry:
+    """The registry API's read side plus deletes, for one repository, in memory."""
+
+    def __init__(self, page: int = 2) -> None:
+        self.blobs: dict[str, bytes] = {}
+        self.manifests: dict[str, bytes] = {}
+        self.tags: dict[str, str] = {}
+        self.page = page
+        self.delete_status = 202
+        self.fail_after: int | None = None
+        self.deleted: list[str] = []
+        self.auth = ""
+        """When set: the Authorization header every request must carry (else 401)."""
+
+    def blob(self, data: bytes) -> dict[str, object]:
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        self.blobs[digest] = data
+        return {"mediaType": "application/octet-stream", "digest": digest, "size": len(data)}
+
+    def put(self, tag: str, manifest: dict) -> str:
+        body = json.dumps(manifest).encode()
+        digest = "sha256:" + hashlib.sha256(body).hexdigest()
+        self.manifests[digest] = body
+        self.tags[tag] = digest
+        return digest
+
+    def cache(self, tag: str, salt: str) -> str:
+        config = {**self.blob(salt.encode()), "mediaType": "application/vnd.buildkit.cacheconfig.v0"}
+        return self.put(tag, {"schemaVersion": 2, "config": config, "layers": [self.blob(b"layer " + salt.encode())]})
+
+    def image(self, tag: str, salt: str) -> str:
+        config = {**self.blob(json.dumps({"salt": salt}).encode()), "mediaType": "application/vnd.oci.image.config.v1"}
+        return self.put(
+            tag, {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json", "config": config}
+        )
+
+    def record(self, cache_tag: str, stage: str, image: str = "") -> str:
+        doc = {**StageInputs(stage, (), cache=cache_tag, image=image).to_json(), "written": "2026-11-01T00:00:00Z"}
+        layer = {**self.blob(json.dumps(doc).encode()), "mediaType": inputstore.MEDIA_TYPE}
+        return self.put(cache_tag + ".inputs", {"schemaVersion": 2, "config": self.blob(b"{}"), "layers": [layer]})
+
+    def __call__(self, seen: Seen) -> Reply:
+        if self.auth and seen.header("Authorization") != self.auth:
+            return (401, {"WWW-Authenticate": 'Basic realm="test"'}, b"")
+        url = urllib.parse.urlsplit(seen.path)
+        m = re.fullmatch(r"/v2/(.+)/(tags/list|manifests|blobs)/?(.*)", url.path)
+        if m is None:
+            return (200, {}, b"{}")
+        _, what, ref = m.groups()
+        if what == "tags/list":
+            query = dict(urllib.parse.parse_qsl(url.query))
+            names = sorted(self.tags)
+            after = [t for t in names if t > query["last"]] if "last" in query else names
+            size = min(int(query.get("n", self.page)), self.page)
+            headers = {}
+            if len(after) > size:
+                headers["Link"] = f'</v2/app/tags/list?n={size}&last={after[size - 1]}>; rel="next"'
+            return (200, headers, json.dumps({"name": "app", "tags": after[:size]}).encode())
+        if what == "blobs":
+            return (200, {}, self.blobs[ref]) if ref in self.blobs else (404, {}, b"")
+        digest = self.tags.get(ref, ref)
+        if seen.method == "DELETE":
+            if self.fail_after is not None and len(self.deleted) >= self.fail_after:
+                return (500, {}, b"")
+            if self.delete_status != 202 or digest not in self.manifests:
+                return (self.delete_status if self.delete_status != 202 else 404, {}, b"")
+            self.deleted.append(digest)
+            del self.manifests[digest]
+            self.tags = {t: d for t, d in self.tags.items() if d != digest}
+            return (202, {}, b"")
+        if digest not in self.manifests:
+            return (404, {}, b"")
+        body = self.manifests[digest]
+        return (200, {"Docker-Content-Digest": digest, "Content-Type": "application/json"}, body)
+
+
+@pytest.fixture
+def registry():
+    memory = MemoryRegistry()
+    server = LoopbackServer(respond=memory).start()
+    memory.addr = server.addr  # type: ignore[attr-defined]
+    yield memory
+    server.stop()
+
+
+def branches(registry: MemoryRegistry) -> dict[str, str]:
+    """main and feature (alive-or-dead test data): caches, records, images; feature's
+    runtime image is main's (the same manifest under two tags)."""
+    made = {}
+    for branch in ("main", "feature"):
+        for stage in ("build", "runtime"):
+            made[f"{branch}-{stage}"] = image = (
+                registry.tags["main-runtime"]
+                if (branch, stage) == ("feature", "runtime")
+                else registry.image(f"{branch}-{stage}", f"{branch} {stage}")
+            )
+            registry.tags[f"{branch}-{stage}"] = image
+            registry.cache(f"cache-{branch}-{stage}", f"{branch} {stage}")
+            registry.record(f"cache-{branch}-{stage}", stage, image)
+    registry.image("latest", "a release")
+    return made
+
+
+def gc_project(tmp_path: Path, registry: MemoryRegistry, toml: str = BRANCH_REFS) -> Path:
+    (tmp_path / "Dockerfile").write_text(DOCKERFILE)
+    (tmp_path / "stagecache.toml").write_text(f'[project]\nimage = "{registry.addr}/app"\n' + toml)  # type: ignore[attr-defined]
+    return tmp_path
+
+
+def test_tags_are_listed_page_by_page(registry: MemoryRegistry) -> None:
+    for i in range(7):
+        registry.image(f"t{i}", str(i))
+    client = RegistryClient(registry.addr)  # type: ignore[attr-defined]
+    assert client.tags("app") == [f"t{i}" for i in range(7)]
+
+
+def test_a_dry_run_lists_and_deletes_nothing(tmp_path: Path, registry: MemoryRegistry) -> None:
+    branches(registry)
+    before = dict(registry.tags)
+    result = runner.invoke(app, ["gc", "-C", str(gc_project(tmp_path, registry)), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert registry.tags == before and registry.deleted == []
+    entries = {e["name"].rpartition(":")[2]: e for e in report["entries"]}
+    assert set(entries) == {
+        f"{k}feature-{s}{x}" for s in ("build", "runtime") for k, x in [("cache-", ""), ("cache-", ".inputs"), ("", "")]
+    }
+    assert entries["feature-runtime"]["kept"].startswith("shares its manifest with the kept tag 'main-runtime'")
+    assert {t for t, e in entries.items() if not e["kept"]} == set(entries) - {"feature-runtime"}
+    assert report["alive"] == ["main"] and report["dry_run"] is True
+    assert entries["cache-feature-build"]["age_days"] > 0 and entries["cache-feature-build"]["size"] > 0
+
+
+def test_yes_deletes_by_digest_and_keeps_every_kept_tag(tmp_path: Path, registry: MemoryRegistry) -> None:
+    made = branches(registry)
+    kept = {t: d for t, d in registry.tags.items() if not t.startswith(("feature", "cache-feature"))}
+    result = runner.invoke(app, ["gc", "-C", str(gc_project(tmp_path, registry)), "--yes"])
+    assert result.exit_code == 0, result.output
+    assert {t: registry.tags.get(t) for t in kept} == kept
+    assert set(registry.tags) == set(kept) | {"feature-runtime"}
+    assert registry.tags["feature-runtime"] == made["main-runtime"]
+    assert "deleted:" in result.output and "kept, although a template makes them:" in result.output
+
+
+def test_a_registry_that_refuses_deletes_gets_nothing_deleted(tmp_path: Path, registry: MemoryRegistry) -> None:
+    branches(registry)
+    registry.delete_status = 405
+    before = dict(registry.tags)
+    result = runner.invoke(app, ["gc", "-C", str(gc_project(tmp_path, registry)), "--yes"])
+    assert result.exit_code == 5
+    assert "storage.delete.enabled: true" in result.output and "deleted nothing" in result.output
+    assert registry.tags == before
+
+
+def test_a_failure_part_way_says_what_was_deleted_and_exits_5(tmp_path: Path, registry: MemoryRegistry) -> None:
+    branches(registry)
+    registry.fail_after = 2
+    result = runner.invoke(app, ["gc", "-C", str(gc_project(tmp_path, registry)), "--yes"])
+    assert result.exit_code == 5, result.output
+    assert len(registry.deleted) == 2
+    assert "stagecache gc: deleted part of the list" in result.output
+    assert "not deleted (gc stopped before them):" in result.output
+    assert "Error: stagecache gc stopped part-way" in result.output
+
+
+def test_keep_branch_keeps_a_branch(tmp_path: Path, registry: MemoryRegistry) -> None:
+    branches(registry)
+    before = dict(registry.tags)
+    root = gc_project(tmp_path, registry)
+    result = runner.invoke(app, ["gc", "-C", str(root), "--keep-branch", "feature", "--yes", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["entries"] == [] and registry.tags == before
+
+
+def test_max_age_keeps_a_branch_that_wrote_a_record_lately(tmp_path: Path, registry: MemoryRegistry) -> None:
+    branches(registry)  # records written 2026-11-01
+    root = gc_project(tmp_path, registry)
+    young = runner.invoke(app, ["gc", "-C", str(root), "--max-age", "100000", "--json"])
+    assert json.loads(young.output)["entries"] == []
+    old = runner.invoke(app, ["gc", "-C", str(root), "--max-age", "0.5", "--json"])
+    assert len(json.loads(old.output)["entries"]) == 6
+
+
+def test_local_gc_removes_only_stale_stage_folders_and_incoming(tmp_path: Path) -> None:
+    root = tmp_path / "p"
+    root.mkdir()
+    (root / "Dockerfile").write_text(DOCKERFILE)
+    (root / "stagecache.toml").write_text('[cache]\nmode = "local"\nlocal_dir = "../cache"\n')
+    cache = tmp_path / "cache"
+    for name in ("build", "runtime", "old", ".build.incoming"):
+        blob = cache / name / "blobs" / "sha256" / ("a" * 64)
+        blob.parent.mkdir(parents=True)
+        blob.write_bytes(b"x" * 1000)
+        (cache / name / "index.json").write_text('{"schemaVersion": 2, "manifests": []}')
+    (cache / "notes").mkdir()  # not a cache layout: never touched
+    dry = runner.invoke(app, ["gc", "-C", str(root)])
+    assert dry.exit_code == 0, dry.output
+    assert "would delete:" in dry.output and "would free 2.1 kB (2 entries)." in dry.output
+    assert (cache / "old").is_dir() and (cache / ".build.incoming").is_dir()
+    done = runner.invoke(app, ["gc", "-C", str(root), "--yes", "--json"])
+    assert done.exit_code == 0, done.output
+    assert sorted(p.name for p in cache.iterdir()) == [".lock", "CACHEDIR.TAG", "build", "notes", "runtime"]
+    assert {Path(e["name"]).name for e in json.loads(done.output)["entries"] if e["deleted"]} == {
+        "old",
+        ".build.incoming",
+    }
+
+
+def test_no_credential_reaches_the_output(tmp_path: Path, registry: MemoryRegistry, monkeypatch) -> None:
+    branches(registry)
+    secret = "s3cr3t-token-value"
+    basic = base64.b64encode(f"user:{secret}".encode()).decode()
+    (tmp_path / "docker").mkdir()
+    (tmp_path / "docker" / "config.json").write_text(json.dumps({"auths": {registry.addr: {"auth": basic}}}))  # type: ignore[attr-defined]
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker"))
+    (tmp_path / "p").mkdir()
+    root = gc_project(tmp_path / "p", registry)
+    registry.auth = f"Basic {basic}"  # every answer below needed the credentials
+    for args in (["--json"], [], ["--yes"]):
+        result = runner.invoke(app, ["gc", "-C", str(root), *args])
+        assert result.exit_code == 0, result.output
+        assert secret not in result.output and basic not in result.output
+    assert registry.deleted
