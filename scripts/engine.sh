@@ -2,7 +2,10 @@
 # Bring up (or tear down) a real Docker engine with BuildKit, buildx and a local
 # registry, for stagecache's tests and for developers.
 #
-#   scripts/engine.sh up      install if needed, start dockerd + registry, make base images
+#   scripts/engine.sh up      install if needed, start dockerd + registry, make base images;
+#                             when it starts dockerd, also a second one with the classic
+#                             overlay2 image store, as docker context stagecache-classic
+#                             (STAGECACHE_CLASSIC_ENGINE=0: not)
 #   scripts/engine.sh down    stop what `up` started (by pid), nothing else
 #   scripts/engine.sh status  print what is running
 #   scripts/engine.sh env     print the variables the tests read (KEY=VALUE lines)
@@ -128,6 +131,51 @@ urllib.request.urlopen(f"http://{sys.argv[1]}/v2/", timeout=2).read()
 EOF
 }
 
+# The second engine: the same dockerd with the classic overlay2 image store (no
+# containerd-snapshotter), on its own socket, data root and exec root, with no bridge,
+# registered as a docker context. The legacy builder's users run engines like this one
+# (ENGINE.md: on the containerd store it fails to restore an empty cached layer).
+CLASSIC_CONTEXT=${STAGECACHE_CLASSIC_CONTEXT:-stagecache-classic}
+CLASSIC_RUN=${STAGECACHE_CLASSIC_RUN:-/run/stagecache-classic}
+classic_ok() { timeout 10 docker --context "$CLASSIC_CONTEXT" info >/dev/null 2>&1; }
+
+start_classic() {
+  if pid_alive "$STATE_DIR/classic.pid" && classic_ok; then
+    log "classic-store dockerd already running (pid $(cat "$STATE_DIR/classic.pid"), context $CLASSIC_CONTEXT)"
+    return
+  fi
+  need_root
+  mkdir -p "$STATE_DIR/classic-data" "$CLASSIC_RUN/exec"
+  cat >"$STATE_DIR/classic.json" <<'JSON'
+{
+  "features": { "containerd-snapshotter": false },
+  "storage-driver": "overlay2",
+  "bridge": "none",
+  "iptables": false,
+  "ip6tables": false
+}
+JSON
+  log "starting the classic-store dockerd (log: $STATE_DIR/classic.log)"
+  # No --containerd: it starts a containerd of its own under its exec root.
+  setsid dockerd --config-file "$STATE_DIR/classic.json" --data-root "$STATE_DIR/classic-data" \
+    --exec-root "$CLASSIC_RUN/exec" --pidfile "$CLASSIC_RUN/docker.pid" -H "unix://$CLASSIC_RUN/docker.sock" \
+    >"$STATE_DIR/classic.log" 2>&1 </dev/null &
+  echo $! >"$STATE_DIR/classic.pid"
+  if docker context inspect "$CLASSIC_CONTEXT" >/dev/null 2>&1; then
+    docker context update "$CLASSIC_CONTEXT" --docker "host=unix://$CLASSIC_RUN/docker.sock" >/dev/null
+  else
+    docker context create "$CLASSIC_CONTEXT" --description "stagecache's classic-store engine" \
+      --docker "host=unix://$CLASSIC_RUN/docker.sock" >/dev/null 2>&1
+  fi
+  wait_for 60 "the classic-store dockerd" classic_ok
+}
+
+# An image of the first engine, on the classic one too (docker save | docker load).
+copy_to_classic() {
+  docker --context "$CLASSIC_CONTEXT" image inspect "$1" >/dev/null 2>&1 ||
+    docker save "$1" | docker --context "$CLASSIC_CONTEXT" load -q >/dev/null
+}
+
 start_registry() {
   if pid_alive "$STATE_DIR/registry.pid" && registry_ok; then
     log "registry already running on $(cat "$STATE_DIR/registry.addr")"
@@ -181,6 +229,9 @@ make_base_image() {
   docker tag "$BASE_IMAGE_NAME" "$remote"
   docker push -q "$remote" >/dev/null
   echo "$remote" >"$STATE_DIR/base-image"
+  if pid_alive "$STATE_DIR/classic.pid"; then
+    copy_to_classic "$BASE_IMAGE_NAME"
+  fi
 }
 
 GCC_IMAGE_NAME=${STAGECACHE_GCC_IMAGE_NAME:-stagecache/debian-gcc:bookworm}
@@ -211,6 +262,9 @@ make_gcc_image() {
   fi
   docker tag "$GCC_IMAGE_NAME" "$addr/$GCC_IMAGE_NAME"
   docker push -q "$addr/$GCC_IMAGE_NAME" >/dev/null
+  if pid_alive "$STATE_DIR/classic.pid"; then
+    copy_to_classic "$GCC_IMAGE_NAME"
+  fi
   log "gcc image: $GCC_IMAGE_NAME (and $addr/$GCC_IMAGE_NAME)"
 }
 
@@ -219,6 +273,9 @@ print_env() {
   echo "STAGECACHE_TEST_REGISTRY=$(cat "$STATE_DIR/registry.addr")"
   echo "STAGECACHE_TEST_BASE_IMAGE=$(cat "$STATE_DIR/base-image" 2>/dev/null || echo "$BASE_IMAGE_NAME")"
   echo "STAGECACHE_TEST_LOCAL_BASE_IMAGE=$BASE_IMAGE_NAME"
+  if pid_alive "$STATE_DIR/classic.pid"; then
+    echo "STAGECACHE_TEST_CLASSIC_CONTEXT=$CLASSIC_CONTEXT"
+  fi
 }
 
 stop_pidfile() { # stop_pidfile NAME
@@ -241,6 +298,9 @@ stop_pidfile() { # stop_pidfile NAME
 case "${1:-}" in
   up)
     start_dockerd
+    if [ "${STAGECACHE_CLASSIC_ENGINE:-1}" = 1 ] && pid_alive "$STATE_DIR/dockerd.pid"; then
+      start_classic
+    fi
     start_registry
     make_base_image
     print_env >"$STATE_DIR/env"
@@ -253,6 +313,8 @@ case "${1:-}" in
       docker image rm "$(cat "$STATE_DIR/base-image")" >/dev/null 2>&1 || true
     fi
     stop_pidfile registry
+    stop_pidfile classic
+    docker context rm -f "$CLASSIC_CONTEXT" >/dev/null 2>&1 || true
     stop_pidfile dockerd
     rm -f "$STATE_DIR/registry.addr" "$STATE_DIR/env" "$STATE_DIR/base-image"
     ;;
@@ -260,6 +322,8 @@ case "${1:-}" in
     if pid_alive "$STATE_DIR/dockerd.pid"; then echo "dockerd: running (pid $(cat "$STATE_DIR/dockerd.pid"))"
     elif docker_ok; then echo "dockerd: running (not started by this script)"
     else echo "dockerd: not running"; fi
+    if pid_alive "$STATE_DIR/classic.pid"; then echo "classic-store dockerd: running (pid $(cat "$STATE_DIR/classic.pid"), context $CLASSIC_CONTEXT)"
+    else echo "classic-store dockerd: not running"; fi
     if pid_alive "$STATE_DIR/registry.pid"; then echo "registry: running on $(cat "$STATE_DIR/registry.addr")"
     else echo "registry: not running"; fi
     ;;

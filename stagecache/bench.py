@@ -53,6 +53,8 @@ class BenchOptions:
     keep: bool = False
     layers_scenario: str = ""
     notes: tuple[str, ...] = ()
+    classic_context: str = ""
+    """The docker context the classic-* strategies run on ("" = the same engine as the others)."""
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,8 @@ class StrategyOutcome:
     cache_bytes: int | None = None
     cache_location: str = ""
     error: str = ""
+    engine: str = ""
+    """The engine it ran on: ``context 'NAME' (ENDPOINT), classic store``."""
 
 
 @dataclass(frozen=True)
@@ -136,6 +140,8 @@ class BenchResult:
     engine: dict[str, str] = field(default_factory=dict)
     signal: int = 0
     """The signal that interrupted the bench (status "interrupted"), else 0."""
+    engine_notes: tuple[str, ...] = ()
+    """What the reader of the table must know of the engines the strategies ran on."""
 
     def cell(self, strategy: str, scenario: str) -> Cell:
         """The measured runs of one strategy in one scenario."""
@@ -211,6 +217,7 @@ def resolve_options(
     keep: bool = False,
     layers_scenario: str | None = None,
     executions: Sequence[str] = (),
+    classic_context: str | None = None,
 ) -> BenchOptions:
     """Work out what to run, and refuse what cannot or must not run, before anything runs."""
     settings = config.bench
@@ -297,7 +304,11 @@ def resolve_options(
         raise UsageError(f"the layers scenario '{layers}' is not among the scenarios run ({', '.join(chosen)}).")
     if not layers:
         layers = next((s for s in ("cold-edit-source", "cold") if s in chosen), chosen[-1])
+    classic = settings.classic_context
+    if classic_context is not None:
+        classic = configmod.checked_docker_context(classic_context, "--classic-context")
     return BenchOptions(
+        classic_context=classic,
         strategies=names,
         scenarios=chosen,
         repeat=repeat,
@@ -429,7 +440,13 @@ def run_bench(
     display = display or _QuietBench()
     started = time.monotonic()
     cpu_before = time.process_time()
-    docker_before = runner.docker_seconds
+    runners = {
+        name: runner.with_context(options.classic_context)
+        if options.classic_context and strategymod.get(name).mode == "classic"
+        else runner
+        for name in options.strategies
+    }
+    docker_before = {id(r): r.docker_seconds for r in runners.values()} | {id(runner): runner.docker_seconds}
     graphs = load_graphs(config, lambda: runner.builtin_frontend_is_current(config.builder))
     target = graphs[0].resolve_target(config.target or None)
     order = tuple(s.label for s in graphs[0].order(target))
@@ -437,11 +454,12 @@ def run_bench(
     edits = [e for s in scenarios if s.edit and (e := config.bench.edit(s.name))]
 
     tmp = Path(tempfile.mkdtemp(prefix="stagecache-bench-", dir=workdir))
-    untagged_before: set[str] | None = None
+    untagged_before: dict[int, set[str]] = {}
     cleanup: list[str] = []
     runs: list[Run] = []
     outcomes: list[StrategyOutcome] = []
     engine: dict[str, str] = {}
+    notes: list[str] = []
     status = "complete"
     signum = 0
     total = len(options.strategies) * (1 + len(scenarios) * options.repeat)
@@ -454,17 +472,25 @@ def run_bench(
             cfg = strategy_config(config, strategy, tmp, workspace.context, workspace.dockerfile)
             plans[name] = make_plan(cfg, graphs=graphs, scope=strategy.scope, no_cache=strategy.no_cache)
         # Check the builder once for every mode, before the first build.
-        for plan in plans.values():
-            engine.update(check_builder(plan, runner))
-        untagged_before = runner.dangling_images()
+        engines: dict[str, str] = {}
+        for name, plan in plans.items():
+            facts = check_builder(plan, runners[name])
+            if runners[name] is runner:
+                engine.update(facts)
+            info = runners[name].engine_info()
+            engines[name] = f"{info.context or 'default'}, {info.store} store"
+        notes.extend(_classic_notes(options, runner, runners))
+        for r in {id(r): r for r in runners.values()}.values():
+            untagged_before[id(r)] = r.dangling_images()
 
         for name in options.strategies:
             strategy = strategymod.get(name)
             plan = plans[name]
-            outcome = StrategyOutcome(strategy, plan.config.image)
+            on = runners[name]
+            outcome = StrategyOutcome(strategy, plan.config.image, engine=engines[name])
             try:
                 if options.allow_prune:
-                    runner.simulate_fresh_runner([plan.config.image], config.builder)
+                    on.simulate_fresh_runner([plan.config.image], config.builder)
                 schedule = [(Scenario(POPULATE, False, False), 1)] + [
                     (s, i) for i in range(1, options.repeat + 1) for s in scenarios
                 ]
@@ -476,8 +502,8 @@ def run_bench(
                         assert edit is not None
                         _apply_edit(workspace, edit, f"{name}-{scenario.name}-{index}-{uuid.uuid4().hex[:12]}")
                     if scenario.fresh_runner:
-                        runner.simulate_fresh_runner([plan.config.image], config.builder)
-                    run = _measure(plan, runner, display, name, scenario.name, index)
+                        on.simulate_fresh_runner([plan.config.image], config.builder)
+                    run = _measure(plan, on, display, name, scenario.name, index)
                     runs.append(run)
                     if run.status == "interrupted":
                         raise Interrupted(run.signal or signal.SIGINT)
@@ -493,7 +519,7 @@ def run_bench(
                 _restore(workspace)
                 outcomes.append(outcome)
                 if not options.keep:
-                    _clean_strategy(plan.config, runner, cleanup)
+                    _clean_strategy(plan.config, on, cleanup)
         if any(o.error for o in outcomes):
             status = "failed"
     except Interrupted as exc:
@@ -504,24 +530,44 @@ def run_bench(
         display.close()
         if not options.keep:
             shutil.rmtree(tmp, ignore_errors=True)
-            if untagged_before is not None:
-                _remove_untagged(runner, untagged_before, cleanup)
+            for r in {id(r): r for r in runners.values()}.values():
+                if id(r) in untagged_before:
+                    _remove_untagged(r, untagged_before[id(r)], cleanup)
     return BenchResult(
         status=status,
         target=target.label,
         dockerfile=str(config.dockerfile),
         stage_order=order,
         options=replace(
-            options, notes=(*options.notes, *([f"kept: {tmp}"] if options.keep else []), *dict.fromkeys(cleanup))
+            options,
+            notes=(*options.notes, *([f"kept: {tmp}"] if options.keep else []), *dict.fromkeys(cleanup)),
         ),
         outcomes=tuple(outcomes),
         runs=tuple(runs),
         wall_seconds=time.monotonic() - started,
-        docker_seconds=runner.docker_seconds - docker_before,
+        docker_seconds=sum(
+            r.docker_seconds - docker_before[id(r)] for r in {id(r): r for r in [runner, *runners.values()]}.values()
+        ),
         own_cpu_seconds=time.process_time() - cpu_before,
         engine=engine,
         signal=int(signum),
+        engine_notes=tuple(notes),
     )
+
+
+def _classic_notes(options: BenchOptions, runner: Runner, runners: dict[str, Runner]) -> list[str]:
+    """What the reader of the table must know of the engine the classic strategies ran on."""
+    classic = [n for n in options.strategies if strategymod.get(n).mode == "classic"]
+    if not classic or options.classic_context:
+        return []
+    if not runner.engine_info().containerd_store:
+        return []
+    return [
+        f"{', '.join(classic)} ran on an engine with the containerd image store, where the legacy builder's users "
+        "do not run it: there it fails to restore a cached step with an empty layer (WORKDIR to a folder that "
+        "exists, for instance), which a classic-store engine takes from cache. Give an engine with the classic "
+        "store with --classic-context or [bench].classic_context for figures its users would see."
+    ]
 
 
 def _measure(plan, runner: Runner, display: Display, strategy: str, scenario: str, index: int) -> Run:

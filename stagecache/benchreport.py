@@ -58,7 +58,7 @@ def _export(result: BenchResult, strategy: str) -> str:
 
 def _matrix(result: BenchResult, mark: tuple[str, str]) -> tuple[list[str], list[list[str]]]:
     scenarios = result.options.scenarios
-    header = ["strategy", *scenarios, "cache size", "export"]
+    header = ["strategy", *scenarios, "cache size", "export", "engine"]
     rows = []
     for o in result.outcomes:
         name = o.strategy.name
@@ -68,14 +68,15 @@ def _matrix(result: BenchResult, mark: tuple[str, str]) -> tuple[list[str], list
             if result.best(scenario) == name:
                 text = f"{mark[0]}{text}{mark[1]}"
             cells.append(text)
-        rows.append([name, *cells, size_text(o.cache_bytes), _export(result, name)])
+        rows.append([name, *cells, size_text(o.cache_bytes), _export(result, name), o.engine or "-"])
     return header, rows
 
 
 def render(result: BenchResult, layers: bool = False) -> str:
     """The terminal summary: strategies x scenarios (hit % / median seconds; * = fastest)."""
     header, rows = _matrix(result, ("*", ""))
-    lines = [render_table(rows, header, right=tuple(range(1, len(header))))]
+    lines = [f"note: {n}" for n in result.engine_notes]
+    lines.append(render_table(rows, header, right=tuple(range(1, len(header) - 1))))
     lines.append("cells: cache hits / median wall seconds of the measured bake; * = fastest in its column.")
     for o in result.outcomes:
         if o.error:
@@ -137,6 +138,7 @@ def to_markdown(result: BenchResult, title: str = "stagecache bench") -> str:
         f"Target `{result.target}` of `{Path(result.dockerfile).name}`; {result.options.repeat} measured run(s) "
         "per cell. Cells: cache hits / median wall seconds; **bold** = fastest in the column.",
         "",
+        *[f"_Note: {n}_\n" for n in result.engine_notes],
         _md_table(header, rows),
         "",
         f"#### Layer by layer, scenario `{result.options.layers_scenario}`",
@@ -234,6 +236,7 @@ def to_json(result: BenchResult) -> dict:
                 "cache_bytes": o.cache_bytes,
                 "cache_location": o.cache_location,
                 "error": o.error or None,
+                "engine": o.engine,
             }
             for o in result.outcomes
         ],
@@ -248,7 +251,7 @@ def to_json(result: BenchResult) -> dict:
             "overhead_ratio": result.overhead_ratio,
         },
         "engine": dict(result.engine),
-        "notes": list(result.options.notes),
+        "notes": [*result.options.notes, *result.engine_notes],
     }
 
 

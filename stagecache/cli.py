@@ -157,6 +157,15 @@ _SHARED: dict[str, tuple[Any, Any]] = {
             "Overrides [project].network.",
         ),
     ),
+    "context": (
+        Optional[str],
+        typer.Option(
+            None,
+            "--context",
+            help="The docker context (engine) every docker command runs on. Overrides [project].docker_context "
+            "and docker's DOCKER_CONTEXT and DOCKER_HOST.",
+        ),
+    ),
     "execution": (
         Optional[str],
         typer.Option(
@@ -316,7 +325,7 @@ def bake(
 
     live = _live_progress(progress)
     cfg = _load(selection, fail_under=fail_under, jobs=jobs)
-    runner = Runner()
+    runner = Runner(context=cfg.docker_context)
     # Planned by the rules of the frontend the engine will use (exit 2 here if they make it fail).
     p = make_plan(cfg, probe=lambda: runner.builtin_frontend_is_current(cfg.builder))
     display = (LiveDisplay if live else PlainDisplay)(sys.stderr, verbose=verbose)
@@ -395,7 +404,8 @@ def export_bake(
         )
     if cfg.network:
         try:
-            kept = all("network" in t for t in Runner().bake_print(str(path)).get("target", {}).values())
+            printed = Runner(context=cfg.docker_context).bake_print(str(path))
+            kept = all("network" in t for t in printed.get("target", {}).values())
         except StagecacheError as exc:
             typer.echo(f"note: could not ask buildx whether it keeps a target's network ({exc.message})", err=True)
         else:
@@ -423,7 +433,7 @@ def export_bake(
 
 @app.command(name="fresh-runner", short_help="Make this engine look like a new CI runner.")
 @_boundary
-@_config_options("directory", "config", "target", "branch")
+@_config_options("directory", "config", "target", "branch", "context")
 def fresh_runner(
     selection: dict[str, Any],
     allow_prune: bool = typer.Option(
@@ -446,7 +456,7 @@ def fresh_runner(
             "not only this one's. Run it where that is fine and pass --allow-prune (or set "
             "[bench].allow_prune = true for a dedicated builder)."
         )
-    runner = Runner()
+    runner = Runner(context=cfg.docker_context)
     runner.prune_build_cache(cfg.builder)
     tags = [t for b in p.builds for t in b.tags]
     runner.remove_repositories([cfg.image])
@@ -460,7 +470,7 @@ def fresh_runner(
 
 @app.command(short_help="Check that bake would work here.")
 @_boundary
-@_config_options("directory", "config", "cache_mode", "target", "network")
+@_config_options("directory", "config", "cache_mode", "target", "network", "context")
 def doctor(
     selection: dict[str, Any],
     as_json: bool = typer.Option(False, "--json", help="Print the checks as JSON (schema stagecache.doctor/v1)."),
@@ -480,7 +490,7 @@ def _split(values: Optional[list[str]]) -> tuple[str, ...]:
 
 @app.command(short_help="Compare caching strategies on a simulated fresh runner.")
 @_boundary
-@_config_options("directory", "config", "target")
+@_config_options("directory", "config", "target", "context")
 def bench(
     selection: dict[str, Any],
     image: Optional[str] = typer.Option(
@@ -519,6 +529,12 @@ def bench(
         "--execution",
         help="per-stage, bake, or both (repeat or comma-separated): 'bake' adds STRATEGY+bake variants.",
     ),
+    classic_context: Optional[str] = typer.Option(
+        None,
+        "--classic-context",
+        help="The docker context of an engine with the classic image store, for the classic-* strategies "
+        "(overrides [bench].classic_context).",
+    ),
     layers: bool = typer.Option(False, "--layers", help="Also print the layer-by-layer comparison."),
     layers_scenario: Optional[str] = typer.Option(
         None, "--layers-scenario", help="Scenario of the layer comparison (default cold-edit-source, else cold)."
@@ -546,11 +562,12 @@ def bench(
         keep=keep,
         layers_scenario=layers_scenario,
         executions=_split(execution),
+        classic_context=classic_context,
     )
     for note in options.notes:
         typer.echo(f"note: {note}", err=True)
     display = (LiveBenchDisplay if live else PlainBenchDisplay)(sys.stderr)
-    result = benchmod.run_bench(cfg, options, Runner(), display)
+    result = benchmod.run_bench(cfg, options, Runner(context=cfg.docker_context), display)
     typer.echo(benchreport.render(result, layers=layers))
     if json_path:
         write_json(json_path, benchreport.to_json(result))

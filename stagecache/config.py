@@ -111,6 +111,9 @@ class BenchSettings:
     edits: tuple[Edit, ...] = ()
     allow_prune: bool = False
     layers_scenario: str = ""
+    classic_context: str = ""
+    """The docker context the ``classic-*`` strategies run on (an engine with the classic image
+    store); empty: the engine of the other strategies."""
 
     def edit(self, scenario: str) -> Edit | None:
         """The edit declared for ``scenario``."""
@@ -135,6 +138,12 @@ class Config:
     version) are applied when the templates have {branch}: only in bakes of the fallback
     branch ("fallback-branch"), or on every branch ("every-branch")."""
     builder: str = ""
+    docker_context: str = ""
+    """The docker context every docker command of stagecache uses (``docker --context``); empty:
+    docker's own choice (DOCKER_CONTEXT, DOCKER_HOST, else the current context)."""
+    docker_context_origin: str = ""
+    """Where the engine choice came from, for messages: ``--context``,
+    ``[project].docker_context``, ``DOCKER_CONTEXT``, ``DOCKER_HOST``, or ""."""
     network: str = ""
     platforms: tuple[str, ...] = ()
     push: bool | None = None
@@ -203,6 +212,7 @@ class Overrides:
     jobs: int | None = None
     execution: str | None = None
     scope: str | None = None
+    context: str | None = None
 
 
 # --- schema -----------------------------------------------------------------
@@ -293,6 +303,17 @@ class _Checker:
 
         return check
 
+    def docker_context(self, value: Any, keypath: str) -> str:
+        """A docker context's name, as ``docker context create`` accepts it ("" = none)."""
+        value = self.string(value, keypath)
+        if value and not re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_.+-]*", value):
+            raise self.fail(
+                keypath,
+                f"{value!r} is not a docker context name (letters, digits and _.+- , not starting with "
+                "'-'); list them with `docker context ls`.",
+            )
+        return value
+
     def platform(self, value: Any, keypath: str) -> str:
         value = self.flagsafe(value, keypath)
         if not re.fullmatch(r"[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?", value):
@@ -358,6 +379,7 @@ _PROJECT_KEYS = (
     "tags",
     "tags_on",
     "builder",
+    "docker_context",
     "network",
     "platforms",
     "push",
@@ -389,7 +411,7 @@ def default_jobs() -> int:
 
 _STAGE_KEYS = ("tags", "push", "fail_under")
 _SECRET_KEYS = ("env", "file")
-_BENCH_KEYS = ("strategies", "scenarios", "repeat", "edits", "allow_prune", "layers_scenario")
+_BENCH_KEYS = ("strategies", "scenarios", "repeat", "edits", "allow_prune", "layers_scenario", "classic_context")
 _EDIT_KEYS = ("file", "append")
 
 
@@ -608,6 +630,8 @@ def _from_dict(data: dict[str, Any], base: Path, path: Path | None, source: str,
         tags=c.string_list(c.reference)(project.get("tags", []), "project.tags"),
         tags_on=c.choice(EXTRA_TAGS_ON)(project.get("tags_on", "fallback-branch"), "project.tags_on"),
         builder=c.flagsafe(project.get("builder", ""), "project.builder"),
+        docker_context=c.docker_context(project.get("docker_context", ""), "project.docker_context"),
+        docker_context_origin="[project].docker_context" if project.get("docker_context") else "",
         network=c.choice(NETWORKS)(project.get("network", ""), "project.network"),
         platforms=c.string_list(c.platform)(project.get("platforms", []), "project.platforms"),
         push=push,
@@ -679,6 +703,7 @@ def _bench(c: _Checker, bench: dict[str, Any]) -> BenchSettings:
         edits=tuple(edits),
         allow_prune=allow_prune,
         layers_scenario=layers,
+        classic_context=c.docker_context(bench.get("classic_context", ""), "bench.classic_context"),
     )
 
 
@@ -716,9 +741,22 @@ def apply_overrides(config: Config, overrides: Overrides, env: Mapping[str, str]
         config = replace(
             config, cache=replace(config.cache, fail_under=c.percent(overrides.fail_under, "--fail-under"))
         )
+    if overrides.context:
+        config = replace(config, docker_context=c.docker_context(overrides.context, "--context"))
+        config = replace(config, docker_context_origin="--context")
+    else:
+        # docker's own variables choose the engine when set: the file's choice gives way to them.
+        chosen = next((v for v in ("DOCKER_CONTEXT", "DOCKER_HOST") if env.get(v)), "")
+        if chosen:
+            config = replace(config, docker_context="", docker_context_origin=chosen)
     if overrides.branch:
         config = replace(config, branch=c.branch(overrides.branch, "--branch"), branch_source="--branch")
     elif config.uses_branch:
         branch, source = ci.detect_branch(env, config.root)
         config = replace(config, branch=branch or "", branch_source=source)
     return config
+
+
+def checked_docker_context(value: str, option: str) -> str:
+    """A docker context name given on the command line (ConfigError naming ``option``)."""
+    return _Checker("command line").docker_context(value, option)

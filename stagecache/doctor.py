@@ -15,7 +15,7 @@ from stagecache import config as configmod
 from stagecache import reference
 from stagecache.errors import StagecacheError
 from stagecache.plan import BuildPlan, make_plan
-from stagecache.preflight import check_local_dir, check_secrets
+from stagecache.preflight import check_local_dir, check_secrets, other_context_builder
 from stagecache.registry import CredentialsError, RegistryClient, docker_credentials
 from stagecache.runner import BuilderInfo, EngineInfo, Runner
 
@@ -62,6 +62,8 @@ def run_checks(
         checks.append(Check("cache mode", PASS, f"{mode.name}: {mode.summary}"))
     except StagecacheError as exc:
         checks.append(Check("config", FAIL, exc.message, "fix the config or Dockerfile as the message says"))
+    if state.plan is not None:
+        runner = runner.with_context(state.plan.config.docker_context)
 
     docker = shutil.which("docker", path=env.get("PATH"))
     if docker is None:
@@ -71,8 +73,16 @@ def run_checks(
 
     try:
         state.engine = runner.engine_info()
+        e = state.engine
+        origin = state.plan.config.docker_context_origin if state.plan else ""
+        chosen = f", chosen by {origin}" if origin else ""
         checks.append(
-            Check("daemon", PASS, f"dockerd {state.engine.server_version}, storage {state.engine.storage_driver}")
+            Check(
+                "daemon",
+                PASS,
+                f"dockerd {e.server_version} on {e.named}{chosen}: storage {e.storage_driver}, {e.store} image "
+                f"store, data root {e.root_dir or '?'}",
+            )
         )
         checks.append(Check("buildx", PASS, state.engine.buildx_version))
     except StagecacheError as exc:
@@ -87,6 +97,10 @@ def run_checks(
         checks.append(Check("builder", FAIL, exc.message, "docker buildx ls; set [project].builder to one of them"))
         return _skip_after(checks)
     b = state.builder
+    problem = other_context_builder(builder_name, b, state.engine)
+    if problem:
+        checks.append(Check("builder", FAIL, problem, "use [project].docker_context (or --context) for that engine"))
+        return _skip_after(checks)
     exportable = ["inline"] + (["registry", "local"] if b.can_export_cache else [])
     store = "with" if b.containerd_store else "without"
     detail = f"'{b.name}', driver {b.driver}" + (f" {store} the containerd image store" if b.driver == "docker" else "")
@@ -165,8 +179,10 @@ def _image_checks(plan: BuildPlan, runner: Runner, builder: BuilderInfo) -> list
                 "legacy builder",
                 WARN,
                 "cache mode 'classic' on the containerd image store: on a fresh runner, the legacy builder cannot "
-                "reuse a cached step whose layer is empty (such as WORKDIR of a folder that exists) and fails",
-                "use a BuildKit cache mode (registry, inline, local), or an engine with the overlay2 image store",
+                "restore a cached step whose layer is empty (such as WORKDIR of a folder that exists) and fails "
+                "('failed to read diff archive: \"\" failed validation: invalid argument')",
+                "use a BuildKit cache mode (registry, inline, local), or an engine with the classic overlay2 image "
+                "store ([project].docker_context or --context)",
             )
         )
     external = sorted(

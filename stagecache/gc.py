@@ -63,6 +63,9 @@ class Entry:
     """When the record of its branch and stage was written (seconds since the epoch)."""
     kept: str = ""
     deleted: bool = False
+    children: tuple[str, ...] = ()
+    """The manifests under it (an index's platform manifests and attestations) that no kept
+    tag needs: deleted after it, so that the registry's garbage collector frees their blobs."""
 
     def to_json(self, now: float) -> dict[str, object]:
         """The entry as the JSON report has it."""
@@ -265,11 +268,14 @@ def _collect_repository(
             written=record[1] if record is not None else None,
         )
         doomed.append(replace(entry, kept=_unproven(client, repo, tag, r, record, digests[tag], plan.mode.name)))
+    reach = {t: client.reachable(repo, t) for t in tags}
+    # The manifests a kept tag needs: its own, and those under it (an image index's platform
+    # manifests and attestations). None of them may be deleted.
     kept_by_digest: dict[str, str] = {}
     for tag in tags:
         if tag not in {_tag(e) for e in doomed if not e.kept} and digests[tag]:
-            kept_by_digest.setdefault(digests[tag], tag)
-    blobs = {t: client.blob_digests(repo, t) for t in tags}
+            for digest in (digests[tag], *sorted(reach[tag][0])):
+                kept_by_digest.setdefault(digest, tag)
     for i, e in enumerate(doomed):
         kept = e.kept
         if not kept and e.digest in kept_by_digest:
@@ -277,10 +283,11 @@ def _collect_repository(
                 f"shares its manifest with the kept tag '{kept_by_digest[e.digest]}': the registry deletes by "
                 "digest, which would delete that tag too"
             )
-        doomed[i] = replace(e, size=sum(blobs[_tag(e)].values()), kept=kept)
+        children = tuple(sorted(reach[_tag(e)][0] - set(kept_by_digest)))
+        doomed[i] = replace(e, size=sum(reach[_tag(e)][1].values()), kept=kept, children=children)
     going = {_tag(e) for e in doomed if not e.kept}
-    reachable_kept = {b for t in tags if t not in going for b in blobs[t]}
-    freed = {b: s for t in going for b, s in blobs[t].items()}
+    reachable_kept = {b for t in tags if t not in going for b in reach[t][1]}
+    freed = {b: s for t in going for b, s in reach[t][1].items()}
     report.freed += sum(s for b, s in freed.items() if b not in reachable_kept)
     order = {"image": 0, "cache": 1, "record": 2}
     report.entries.extend(sorted(doomed, key=lambda e: (e.branch, e.stage, order.get(e.kind, 3), e.name)))
@@ -397,17 +404,18 @@ def apply(report: Report, clients: Clients) -> Report:
             continue
         repository = e.name.rpartition(":")[0]
         host, repo, _ = inputstore.split_ref(e.name)
-        if (repository, e.digest) not in done:
-            status = clients(host).delete_manifest(repo, e.digest)
-            if status not in (200, 202, 404):
-                report.failure = f"{e.name} ({e.digest}): the registry answered HTTP {status} to the delete"
-                raise GcFailed(
-                    f"stagecache gc stopped part-way: deleting {e.name} ({e.digest}) failed with HTTP {status}. "
-                    "What was deleted before is listed above; run gc again to go on.",
-                    report,
-                )
-            done.add((repository, e.digest))
-        report.entries[i] = replace(e, deleted=True)
+        for digest in (e.digest, *e.children):  # its own first: the tag is gone once it is
+            if (repository, digest) not in done:
+                status = clients(host).delete_manifest(repo, digest)
+                if status not in (200, 202, 404):
+                    report.failure = f"{e.name} ({digest}): the registry answered HTTP {status} to the delete"
+                    raise GcFailed(
+                        f"stagecache gc stopped part-way: deleting {e.name} ({digest}) failed with HTTP {status}. "
+                        "What was deleted before is listed above; run gc again to go on.",
+                        report,
+                    )
+                done.add((repository, digest))
+            report.entries[i] = replace(e, deleted=True)
     return report
 
 

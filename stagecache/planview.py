@@ -73,6 +73,8 @@ def to_json(plan: BuildPlan) -> dict:
             "local_dir_origin": cfg.cache.local_dir_origin if plan.mode.name == "local" else None,
         },
         "push": cfg.push_enabled and not cfg.cache.read_only,
+        "docker_context": cfg.docker_context or None,
+        "engine_from": cfg.docker_context_origin or None,
         "scope": plan.scope,
         "execution": cfg.execution,
         "probe": list(plan.probe.build.redacted(secret)) if plan.probe is not None else None,
@@ -154,6 +156,18 @@ def _bake_session_lines(plan: BuildPlan) -> list[str]:
     return out
 
 
+def engine_line(context: str, origin: str) -> str:
+    """Which engine the commands go to, when it is not docker's current context ("" then)."""
+    if context:
+        return (
+            f"docker context '{context}' (from {origin}): every docker command below runs as "
+            f"`docker --context {context} ...`"
+        )
+    if origin:
+        return f"the one {origin} names (docker's own variable; [project].docker_context gives way to it)"
+    return ""
+
+
 def render(plan: BuildPlan) -> str:
     """The plan as text: the graph, then every command in order."""
     cfg = plan.config
@@ -171,6 +185,9 @@ def render(plan: BuildPlan) -> str:
         f"cache:      {mode}: {plan.mode.summary}",
         f"push:       {push}",
     ]
+    engine = engine_line(cfg.docker_context, cfg.docker_context_origin)
+    if engine:
+        out.append(f"engine:     {engine}")
     if plan.mode.name == "local":
         out.append(f"local dir:  {cfg.cache.local_dir}{_LOCAL_DIR_ORIGINS[cfg.cache.local_dir_origin]}")
     if plan.branch:

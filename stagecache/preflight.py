@@ -13,7 +13,7 @@ from pathlib import Path
 from stagecache import dockerignore, localcache
 from stagecache.errors import BuildFailed, EnvironmentProblem, RegistryError, StagecacheError, UsageError
 from stagecache.plan import BuildPlan
-from stagecache.runner import Runner
+from stagecache.runner import BuilderInfo, EngineInfo, Runner
 
 
 def check_local_dir(plan: BuildPlan) -> None:
@@ -83,9 +83,15 @@ def check_builder(plan: BuildPlan, runner: Runner) -> dict[str, str]:
         "docker": engine.server_version,
         "buildx": engine.buildx_version,
         "containerd_store": str(engine.containerd_store).lower(),
+        "context": engine.context,
+        "endpoint": engine.endpoint,
+        "root_dir": engine.root_dir,
     }
     if builder is None:
         return facts
+    problem = other_context_builder(plan.config.builder, builder, engine)
+    if problem:
+        raise UsageError(f"{plan.config.source}: {problem}")
     facts["builder"] = builder.name
     facts["driver"] = builder.driver
     if builder.buildkit_version and "unknown" not in builder.buildkit_version:  # Debian's: v0.0.0+unknown
@@ -100,6 +106,19 @@ def check_builder(plan: BuildPlan, runner: Runner) -> dict[str, str]:
             "and set [project].builder = \"stagecache\". Cache mode 'inline' works on this builder as it is."
         )
     return facts
+
+
+def other_context_builder(name: str, builder: BuilderInfo, engine: EngineInfo) -> str:
+    """Why ``[project].builder = name`` cannot be used, when it names the docker-driver builder
+    of another docker context (buildx lists it, and refuses to build on it with "use `docker
+    --context=NAME buildx` to switch to context"); "" otherwise."""
+    if not name or builder.driver != "docker" or name == (engine.context or "default"):
+        return ""
+    return (
+        f"key 'project.builder': '{name}' is the docker driver builder of docker context '{name}', which buildx "
+        f'builds on only from that context. Set [project].docker_context = "{name}" (or pass --context {name}) '
+        "and leave [project].builder empty."
+    )
 
 
 class EngineFacts:

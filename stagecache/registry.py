@@ -650,6 +650,11 @@ class RegistryClient:
 
     def blob_digests(self, repository: str, reference: str) -> dict[str, int]:
         """Every blob reachable from a tag (through indexes), digest -> size."""
+        return self.reachable(repository, reference)[1]
+
+    def reachable(self, repository: str, reference: str) -> tuple[set[str], dict[str, int]]:
+        """What a tag reaches: the digests of the manifests under it (an index's, not its own
+        when ``reference`` is a tag), and every blob, digest -> size."""
         out: dict[str, int] = {}
         todo = [reference]
         seen: set[str] = set()
@@ -671,4 +676,4 @@ class RegistryClient:
             for blob in [m.get("config") or {}, *(m.get("layers") or [])]:
                 if blob.get("digest"):
                     out[blob["digest"]] = int(blob.get("size", 0))
-        return out
+        return {d for d in seen if d != reference}, out

@@ -61,6 +61,22 @@ class EngineInfo:
     buildx_version: str
     storage_driver: str
     containerd_store: bool
+    context: str = ""
+    """The docker context the engine was reached through (``default`` for DOCKER_HOST)."""
+    endpoint: str = ""
+    """Its docker endpoint, e.g. ``unix:///var/run/docker.sock``."""
+    root_dir: str = ""
+    """The daemon's data root (DockerRootDir): two engines on one machine differ there."""
+
+    @property
+    def store(self) -> str:
+        """``containerd`` or ``classic``: the daemon's image store."""
+        return "containerd" if self.containerd_store else "classic"
+
+    @property
+    def named(self) -> str:
+        """The engine, as messages name it: ``context 'default' (unix:///var/run/docker.sock)``."""
+        return f"context '{self.context or 'default'}'" + (f" ({self.endpoint})" if self.endpoint else "")
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -104,9 +120,14 @@ def _require_docker() -> str:
 class Runner:
     """Runs docker for stagecache. Inject one; there is no global client."""
 
-    def __init__(self, client: DockerClient | None = None, env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, client: DockerClient | None = None, env: Mapping[str, str] | None = None, context: str = ""
+    ) -> None:
         self._client = client
         self.env = dict(os.environ if env is None else env)
+        self.context = context
+        """The docker context of every docker command (``docker --context``); empty: docker's own
+        choice (DOCKER_CONTEXT, DOCKER_HOST, the current context)."""
         self._lock = threading.RLock()
         """Reentrant: the signal handler (cancel) runs in the main thread, which may hold the lock
         at that moment (starting a bake session's build); a plain Lock deadlocked there."""
@@ -132,16 +153,20 @@ class Runner:
             _require_docker()
             from python_on_whales import DockerClient
 
-            self._client = DockerClient()
+            self._client = DockerClient(context=self.context or None)
         return self._client
+
+    def with_context(self, context: str) -> Runner:
+        """A Runner for the engine of docker context ``context`` (this one when it is the same)."""
+        return self if context == self.context else Runner(env=self.env, context=context)
 
     @property
     def docker_cmd(self) -> list[str]:
         """The docker command line prefix the client uses (binary, --host, --config...)."""
         if self._client is None:
-            # A default client's prefix is the docker binary alone. Not creating the client
-            # for it keeps python-on-whales' import (about 0.3 s) off the path of a build.
-            return [_require_docker()]
+            # A default client's prefix is the docker binary (and the context). Not creating the
+            # client for it keeps python-on-whales' import (about 0.3 s) off the path of a build.
+            return [_require_docker(), *(("--context", self.context) if self.context else ())]
         return [str(part) for part in self.client.client_config.docker_cmd]
 
     def _cli(self, purpose: str, *args: str, stdin: bytes | None = None) -> str:
@@ -191,8 +216,9 @@ class Runner:
         from python_on_whales.exceptions import DockerException
 
         client = self.client
-        with ThreadPoolExecutor(max_workers=1) as pool:
+        with ThreadPoolExecutor(max_workers=2) as pool:
             buildx_future = pool.submit(client.buildx.version)
+            context_future = pool.submit(self._context)
             try:
                 info = client.info()
             except DockerException as exc:
@@ -207,6 +233,7 @@ class Runner:
                     "docker buildx is not installed. Install the buildx plugin (Debian: docker-buildx, "
                     "Docker's packages: docker-buildx-plugin) and try again."
                 ) from None
+            context, endpoint = context_future.result()
         containerd = any(CONTAINERD_SNAPSHOTTER in str(v) for pair in (info.driver_status or []) for v in pair)
         buildx_version = buildx.get("version", "") if isinstance(buildx, dict) else str(buildx)
         return EngineInfo(
@@ -214,7 +241,23 @@ class Runner:
             buildx_version=buildx_version,
             storage_driver=info.driver or "",
             containerd_store=containerd,
+            context=context,
+            endpoint=endpoint,
+            root_dir=str(info.docker_root_dir or ""),
         )
+
+    def _context(self) -> tuple[str, str]:
+        """The name and docker endpoint of the context docker uses here (``docker context
+        inspect`` of the current one: ``--context``, else DOCKER_CONTEXT, else DOCKER_HOST as
+        ``default``, else the current context); ("", "") when docker cannot say."""
+        import json
+
+        try:
+            data = json.loads(self._cli("read the docker context", "context", "inspect", "--format", "{{json .}}"))
+        except (StagecacheError, ValueError):
+            return "", ""
+        host = (((data.get("Endpoints") or {}).get("docker") or {}).get("Host")) if isinstance(data, dict) else ""
+        return str(data.get("Name") or ""), str(host or "")
 
     @_timed
     def builder_info(self, builder: str = "") -> BuilderInfo:

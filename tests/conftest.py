@@ -52,6 +52,9 @@ class Engine:
     registry: str
     base_image: str
     local_base_image: str
+    classic_context: str = ""
+    """The docker context of the second engine, with the classic image store ("" when the
+    engine script did not start one: a machine whose docker it did not start)."""
 
 
 def _engine_env() -> dict[str, str]:
@@ -87,6 +90,7 @@ def engine(request: pytest.FixtureRequest) -> Engine:
         registry=env["STAGECACHE_TEST_REGISTRY"],
         base_image=env["STAGECACHE_TEST_BASE_IMAGE"],
         local_base_image=env["STAGECACHE_TEST_LOCAL_BASE_IMAGE"],
+        classic_context=env.get("STAGECACHE_TEST_CLASSIC_CONTEXT", ""),
     )
 
 

@@ -3,6 +3,7 @@ edits on the copy, and the table / Markdown / JSON renderings of a result."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -183,8 +184,8 @@ def _result() -> bench.BenchResult:
         stage_order=("build", "runtime"),
         options=options,
         outcomes=(
-            bench.StrategyOutcome(STRATEGIES["local"], "x/bench-local", 2_100_000, "/tmp/c"),
-            bench.StrategyOutcome(STRATEGIES["inline-final"], "x/bench-inline-final", 1_100_000, "x"),
+            bench.StrategyOutcome(STRATEGIES["local"], "x/bench-local", 2_100_000, "/tmp/c", engine="default"),
+            bench.StrategyOutcome(STRATEGIES["inline-final"], "x/bench-inline-final", 1_100_000, "x", engine="other"),
         ),
         runs=(run("local", 1.5, True), run("inline-final", 5.0, False)),
         wall_seconds=10.0,
@@ -197,9 +198,11 @@ def _result() -> bench.BenchResult:
 def test_table_marks_the_fastest_cell_and_reports_overhead() -> None:
     text = benchreport.render(_result(), layers=True)
     lines = text.splitlines()
-    assert lines[0].split() == ["strategy", "cold", "cache", "size", "export"]
-    assert lines[2].split() == ["local", "*100%", "/", "1.5s", "2.1", "MB", "0.2s"]
-    assert lines[3].split() == ["inline-final", "67%", "/", "5.0s", "1.1", "MB", "0.2s"]
+    assert lines[0].split() == ["strategy", "cold", "cache", "size", "export", "engine"]
+    assert lines[2].split() == ["local", "*100%", "/", "1.5s", "2.1", "MB", "0.2s", "default"]
+    assert lines[3].split() == ["inline-final", "67%", "/", "5.0s", "1.1", "MB", "0.2s", "other"]
+    noted = benchreport.render(dataclasses.replace(_result(), engine_notes=("the engine note",)))
+    assert noted.splitlines()[0] == "note: the engine note"
     assert "stagecache's own CPU 0.5s (5.0% of the wall time)" in text
     layer_rows = [ln.split() for ln in lines[lines.index("layers, scenario cold:") + 3 :]]
     assert layer_rows == [

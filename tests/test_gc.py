@@ -298,3 +298,33 @@ def test_no_credential_reaches_the_output(tmp_path: Path, registry: MemoryRegist
         assert result.exit_code == 0, result.output
         assert secret not in result.output and basic not in result.output
     assert registry.deleted
+
+
+def test_an_index_goes_with_the_manifests_under_it_that_no_kept_tag_needs(
+    tmp_path: Path, registry: MemoryRegistry
+) -> None:
+    made = branches(registry)
+
+    def index(tag: str, *children: str) -> str:
+        listed = [{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": d, "size": 1} for d in children]
+        return registry.put(
+            tag, {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": listed}
+        )
+
+    # main's build image is an index over its platform manifest; a dead branch's tag points at
+    # that very platform manifest, and its own build image is an index over a manifest of its own.
+    main_child = made["main-build"]
+    registry.tags["main-build"] = index("main-build", main_child)
+    registry.record("cache-main-build", "build", registry.tags["main-build"])
+    registry.tags["cache-old-build"] = registry.cache("cache-old-build", "old build")
+    own_child = registry.image("scratch", "old platform manifest")
+    del registry.tags["scratch"]
+    registry.tags["old-build"] = index("old-build", own_child)
+    registry.record("cache-old-build", "build", registry.tags["old-build"])
+    registry.tags["old-runtime"] = main_child
+    registry.record("cache-old-runtime", "runtime", main_child)
+    result = runner.invoke(app, ["gc", "-C", str(gc_project(tmp_path, registry)), "--keep-branch", "feature", "--yes"])
+    assert result.exit_code == 0, result.output
+    assert own_child in registry.deleted and own_child not in registry.manifests
+    assert main_child in registry.manifests and registry.tags["old-runtime"] == main_child
+    assert "shares its manifest with the kept tag 'main-build'" in result.output

@@ -438,13 +438,15 @@ def test_a_signal_taken_by_another_thread_still_stops_a_session(stub: Path) -> N
 
 # --- what the runner asks docker, answered by a stub ---------------------------------------
 # The answers are this engine's own (dockerd 26.1.5+dfsg1, buildx 0.13.1, the default builder):
-# `docker info --format '{{json .}}'` trimmed to the three fields stagecache reads, `docker
-# buildx version`, `docker buildx inspect` and `docker buildx ls --format '{{json . }}'` (labels
-# left out).
+# `docker info --format '{{json .}}'` trimmed to the four fields stagecache reads, `docker
+# buildx version`, `docker buildx inspect`, `docker buildx ls --format '{{json . }}'` (labels
+# left out) and `docker context inspect --format '{{json .}}'` (trimmed).
 
 ANSWERS = {
-    "info.json": '{"ServerVersion": "26.1.5+dfsg1", "Driver": "overlayfs", '
+    "info.json": '{"ServerVersion": "26.1.5+dfsg1", "Driver": "overlayfs", "DockerRootDir": "/var/lib/docker", '
     '"DriverStatus": [["driver-type", "io.containerd.snapshotter.v1"]]}\n',
+    "context.json": '{"Name":"default","Metadata":{},"Endpoints":{"docker":{"Host":"unix:///var/run/docker.sock",'
+    '"SkipTLSVerify":false}}}\n',
     "inspect.txt": "Name:          default\nDriver:        docker\n\nNodes:\nName:             default\n",
     "ls.json": '{"Name":"default","Driver":"docker","Dynamic":false,"Nodes":[{"Name":"default","Endpoint":"default",'
     '"Status":"running","Version":"v0.0.0+unknown","Platforms":["linux/amd64"]}]}\n',
@@ -460,6 +462,8 @@ case "$STUB_MODE:$*" in
     exit 1 ;;
   no-buildx:"buildx version") echo "docker: 'buildx' is not a docker command." >&2; exit 1 ;;
   *:"system info --format {{json .}}") cat "$STUB_DIR/info.json" ;;
+  *:"context inspect --format {{json .}}") cat "$STUB_DIR/context.json" ;;
+  *:"--context other "*) echo "stub docker: the other engine: $*" >&2; exit 98 ;;
   *:"buildx version") echo "github.com/docker/buildx 0.13.1+ds1 0.13.1+ds1-3" ;;
   *:"buildx inspect nope") echo "ERROR: no builder \\"nope\\" found" >&2; exit 1 ;;
   *:"buildx inspect"*) cat "$STUB_DIR/inspect.txt" ;;
@@ -509,19 +513,42 @@ def test_engine_and_builder_facts(engine_stub) -> None:
     assert builder.can_export_cache
     engine = runner.engine_info()
     assert engine == runner_module.EngineInfo(
-        "26.1.5+dfsg1", "github.com/docker/buildx 0.13.1+ds1 0.13.1+ds1-3", "overlayfs", True
+        "26.1.5+dfsg1",
+        "github.com/docker/buildx 0.13.1+ds1 0.13.1+ds1-3",
+        "overlayfs",
+        True,
+        "default",
+        "unix:///var/run/docker.sock",
+        "/var/lib/docker",
     )
+    assert engine.named == "context 'default' (unix:///var/run/docker.sock)" and engine.store == "containerd"
     calls = engine_stub()
     assert set(calls) == {
         "buildx inspect",
         "buildx ls --format {{json . }}",
         "system info --format {{json .}}",
         "buildx version",
+        "context inspect --format {{json .}}",
     }
     # The engine was asked once (python-on-whales may inspect the builder again: its objects
     # refresh themselves when their data is older than a moment).
     assert calls.count("system info --format {{json .}}") == calls.count("buildx version") == 1
     assert runner.docker_cmd[-1].endswith("docker") and runner.docker_seconds > 0
+
+
+def test_a_context_reaches_every_docker_command(engine_stub) -> None:
+    # The stub answers any command given --context other with an error that names the engine.
+    other = Runner().with_context("other")
+    assert other.docker_cmd[1:] == ["--context", "other"] and Runner().with_context("").context == ""
+    with pytest.raises(EnvironmentProblem, match="the other engine: --context other system info"):
+        other.engine_info()
+    assert Runner().image_exists("present:1")
+    with pytest.raises(EnvironmentProblem, match="the other engine: --context other image inspect present:1"):
+        other.image_exists("present:1")
+    calls = engine_stub()
+    assert calls[-1] == "--context other image inspect present:1"
+    calls.remove("image inspect present:1")
+    assert calls and all(c.startswith("--context other ") for c in calls)
 
 
 @pytest.mark.parametrize(
