@@ -137,7 +137,12 @@ EOF
 # (ENGINE.md: on the containerd store it fails to restore an empty cached layer).
 CLASSIC_CONTEXT=${STAGECACHE_CLASSIC_CONTEXT:-stagecache-classic}
 CLASSIC_RUN=${STAGECACHE_CLASSIC_RUN:-/run/stagecache-classic}
+CLASSIC_DESC="stagecache's classic-store engine"
 classic_ok() { timeout 10 docker --context "$CLASSIC_CONTEXT" info >/dev/null 2>&1; }
+# Whether the context is this script's (a user's own context of that name is never touched).
+classic_context_ours() {
+  [ "$(docker context inspect --format '{{.Metadata.Description}}' "$CLASSIC_CONTEXT" 2>/dev/null)" = "$CLASSIC_DESC" ]
+}
 
 start_classic() {
   if pid_alive "$STATE_DIR/classic.pid" && classic_ok; then
@@ -145,6 +150,9 @@ start_classic() {
     return
   fi
   need_root
+  if docker context inspect "$CLASSIC_CONTEXT" >/dev/null 2>&1 && ! classic_context_ours; then
+    die "a docker context named $CLASSIC_CONTEXT exists and is not this script's; set STAGECACHE_CLASSIC_CONTEXT to another name"
+  fi
   mkdir -p "$STATE_DIR/classic-data" "$CLASSIC_RUN/exec"
   cat >"$STATE_DIR/classic.json" <<'JSON'
 {
@@ -161,11 +169,12 @@ JSON
     --exec-root "$CLASSIC_RUN/exec" --pidfile "$CLASSIC_RUN/docker.pid" -H "unix://$CLASSIC_RUN/docker.sock" \
     >"$STATE_DIR/classic.log" 2>&1 </dev/null &
   echo $! >"$STATE_DIR/classic.pid"
-  if docker context inspect "$CLASSIC_CONTEXT" >/dev/null 2>&1; then
-    docker context update "$CLASSIC_CONTEXT" --docker "host=unix://$CLASSIC_RUN/docker.sock" >/dev/null
+  local said
+  if classic_context_ours; then
+    said=$(docker context update "$CLASSIC_CONTEXT" --docker "host=unix://$CLASSIC_RUN/docker.sock" 2>&1) || die "$said"
   else
-    docker context create "$CLASSIC_CONTEXT" --description "stagecache's classic-store engine" \
-      --docker "host=unix://$CLASSIC_RUN/docker.sock" >/dev/null 2>&1
+    said=$(docker context create "$CLASSIC_CONTEXT" --description "$CLASSIC_DESC" \
+      --docker "host=unix://$CLASSIC_RUN/docker.sock" 2>&1) || die "$said"
   fi
   wait_for 60 "the classic-store dockerd" classic_ok
 }
@@ -314,7 +323,7 @@ case "${1:-}" in
     fi
     stop_pidfile registry
     stop_pidfile classic
-    docker context rm -f "$CLASSIC_CONTEXT" >/dev/null 2>&1 || true
+    if classic_context_ours; then docker context rm -f "$CLASSIC_CONTEXT" >/dev/null 2>&1 || true; fi
     stop_pidfile dockerd
     rm -f "$STATE_DIR/registry.addr" "$STATE_DIR/env" "$STATE_DIR/base-image"
     ;;

@@ -440,12 +440,8 @@ def run_bench(
     display = display or _QuietBench()
     started = time.monotonic()
     cpu_before = time.process_time()
-    runners = {
-        name: runner.with_context(options.classic_context)
-        if options.classic_context and strategymod.get(name).mode == "classic"
-        else runner
-        for name in options.strategies
-    }
+    classic = runner.with_context(options.classic_context) if options.classic_context else runner
+    runners = {name: classic if strategymod.get(name).mode == "classic" else runner for name in options.strategies}
     docker_before = {id(r): r.docker_seconds for r in runners.values()} | {id(runner): runner.docker_seconds}
     graphs = load_graphs(config, lambda: runner.builtin_frontend_is_current(config.builder))
     target = graphs[0].resolve_target(config.target or None)
@@ -475,7 +471,8 @@ def run_bench(
         engines: dict[str, str] = {}
         for name, plan in plans.items():
             facts = check_builder(plan, runners[name])
-            if runners[name] is runner:
+            # The facts of --context's engine; of the classic one when every strategy ran there.
+            if runners[name] is runner or all(r is runners[name] for r in runners.values()):
                 engine.update(facts)
             info = runners[name].engine_info()
             engines[name] = f"{info.context or 'default'}, {info.store} store"
@@ -594,7 +591,7 @@ def _measure_cache(outcome: StrategyOutcome, cfg: Config, mode: str) -> Strategy
     host, _, repo = cfg.image.partition("/")
     try:
         size = RegistryClient(host, credentials=docker_credentials(host)).size(repo)
-    except OSError:
+    except (OSError, StagecacheError):
         size = None
     return replace(outcome, cache_bytes=size, cache_location=cfg.image)
 

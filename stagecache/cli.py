@@ -616,8 +616,8 @@ def gc(
         if yes:
             try:
                 gcmod.apply(report, clients)
-            except gcmod.GcFailed as exc:
-                typer.echo(json.dumps(exc.report.to_json(), indent=2) if as_json else gcview.render(exc.report))
+            except BaseException:  # a failure part-way, Ctrl-C: what was deleted before is said first
+                typer.echo(json.dumps(report.to_json(), indent=2) if as_json else gcview.render(report))
                 raise
     finally:
         clients.close()

@@ -108,7 +108,7 @@ def first_miss(
         return miss(*found)
     if missed.number == first and before.base and now.base and before.base != now.base:
         return miss("base-image", base_change(before.base, now.base))
-    if _rewritten(now, before, rebuilt):
+    if _rewritten(now, before):
         return miss("instruction", REWRITTEN)
     held = (
         "the imported cache did not hold this step, although what stagecache records of its inputs "
@@ -141,7 +141,7 @@ def predict(now: StageInputs, before: StageInputs, rebuilt: Collection[str] = ()
         found = _change(before.step(cur.number), cur, now, before, rebuilt, "will be rebuilt")
         if found is not None:
             return Miss(cur.number, cur.line, cur.instruction, *found)
-    if now.steps and _rewritten(now, before, rebuilt):
+    if now.steps and _rewritten(now, before):
         cur = min(now.steps, key=lambda s: s.number)
         return Miss(cur.number, cur.line, cur.instruction, "instruction", REWRITTEN)
     return None
@@ -153,13 +153,18 @@ REWRITTEN = (
 )
 
 
-def _rewritten(now: StageInputs, before: StageInputs, rebuilt: Collection[str]) -> bool:
-    """Whether the stage's key (StageInputs.key) changed, where both records have one, and no
-    step of the stage changed: a key changed by a step's own change (a build arg its RUN uses,
-    for instance) says nothing of the steps before it, which then missed for another reason."""
-    if not (now.key and before.key) or now.key == before.key:
+def _rewritten(now: StageInputs, before: StageInputs) -> bool:
+    """Whether the stage's key (StageInputs.key) changed, where both records have one, by a
+    line that makes no step: a key changed by a step's own instruction or variables (what
+    the key holds of it: a build arg its RUN uses, for instance) says nothing of the steps
+    before it, which then missed for another reason."""
+    if not (now.key and before.key) or now.key == before.key or len(now.steps) != len(before.steps):
         return False
-    return all(_change(before.step(s.number), s, now, before, rebuilt, "") is None for s in now.steps)
+    for cur in now.steps:
+        was = before.step(cur.number)
+        if was is None or was.instruction != cur.instruction or _variables(was, cur):
+            return False
+    return True
 
 
 def _change(

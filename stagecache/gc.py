@@ -22,7 +22,7 @@ deletes nothing.
 
 from __future__ import annotations
 
-import json
+import os
 import re
 import subprocess
 import time
@@ -30,10 +30,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from stagecache import gcselect, inputstore, localcache
-from stagecache.errors import EnvironmentProblem, RegistryError, UsageError
+from stagecache import ci, gcselect, inputstore, localcache
+from stagecache.errors import EnvironmentProblem, RegistryError, StagecacheError, UsageError
+from stagecache.preflight import check_local_dir
 
 if TYPE_CHECKING:  # pragma: no cover
+    from stagecache.inputs import StageInputs
     from stagecache.plan import BuildPlan
     from stagecache.registry import RegistryClient
 
@@ -81,6 +83,7 @@ class Entry:
             "age_days": None if self.written is None else round((now - self.written) / _DAY, 2),
             "kept": self.kept,
             "deleted": self.deleted,
+            "children": list(self.children),
         }
 
 
@@ -170,18 +173,31 @@ def collect(plan: BuildPlan, liveness: Liveness, clients: Clients) -> Report:
         alive.update(remote_heads(config.root, liveness.remote))
         sources.append(f"the heads of git remote '{liveness.remote}'")
     if liveness.max_age is not None:
+        if plan.mode.name != "registry":
+            raise UsageError(
+                f"--max-age reads the input records beside the registry caches, and cache mode '{plan.mode.name}' "
+                "keeps none. Name the alive branches with --keep-branch or --remote."
+            )
         sources.append(f"a record written within {liveness.max_age:g} days")
     report = Report(True, (), ", ".join(sources))
     stages = sorted({s.label for g in plan.graphs for s in g.stages})
     templates = _templates(plan)
+    current = config.branch if config.uses_branch else (ci.detect_branch(os.environ, config.root)[0] or "")
+    stale_stages = current in ("", fallback)
+    if not stale_stages:
+        report.notes.append(
+            f"this is branch '{current}', not the fallback branch '{fallback}': its Dockerfile says nothing of the "
+            "stages the fallback branch has, so no stage is collected for being gone; run gc on the fallback branch."
+        )
     if any(t.has_branch for t in templates) and len(sources) == 1:
         report.notes.append(
             "no --keep-branch, --remote or --max-age: only the fallback branch "
             f"'{fallback}' is alive, and every other branch's caches and images are listed."
         )
     for repository in dict.fromkeys(t.repository for t in templates):
-        _collect_repository(report, plan, templates, repository, stages, alive, liveness, clients)
-    if plan.mode.name == "local":
+        _collect_repository(report, plan, templates, repository, stages, alive, liveness, clients, stale_stages)
+    if plan.mode.name == "local" and stale_stages:
+        check_local_dir(plan)  # a folder with files stagecache did not make is refused, as bake refuses it
         _collect_local(report, plan.config.cache.local_dir, stages)
     report.alive = tuple(sorted(alive))
     return report
@@ -227,21 +243,26 @@ def _collect_repository(
     alive: set[str],
     liveness: Liveness,
     clients: Clients,
+    stale_stages: bool,
 ) -> None:
     host, repo, _ = inputstore.split_ref(repository + ":x")
     client = clients(host)
     fallback = plan.config.cache.fallback_branch
     tags = client.tags(repo)
-    selector = gcselect.Selector(templates, sorted(alive), fallback, stages, repository)
-    readings = {t: r for t in tags if (r := selector.read(t)) is not None}
+
+    def read_all() -> dict[str, gcselect.Reading]:
+        selector = gcselect.Selector(templates, sorted(alive), fallback, stages, repository, stale_stages)
+        return {t: r for t in tags if (r := selector.read(t)) is not None}
+
+    readings = read_all()
     records = {
-        (r.branch, r.stage): found
+        (r.branch, r.stage): (r.tag, *found)
         for r in readings.values()
-        if r.kind == "record" and (found := inputstore.fetch(client, repo, r.tag)) is not None
+        if r.kind == "record" and (found := inputstore.fetch(client, repo, r.tag, r.stage)) is not None
     }
     if liveness.max_age is not None:
         newest: dict[str, float] = {}
-        for (branch, _), (_, written) in records.items():
+        for (branch, _), (_, _, written) in records.items():
             if written is not None:
                 newest[branch] = max(newest.get(branch, 0.0), written)
         recent = {b for b, w in newest.items() if time.time() - w <= liveness.max_age * _DAY}
@@ -249,9 +270,18 @@ def _collect_repository(
         revived = {r.branch for r in readings.values() if r.reason.startswith("branch ") and r.branch in recent}
         if revived:
             alive.update(revived)
-            selector = gcselect.Selector(templates, sorted(alive), fallback, stages, repository)
-            readings = {t: r for t in tags if (r := selector.read(t)) is not None}
+            readings = read_all()
+    # Every tag is read before anything is decided, and one that cannot be read stops gc: a
+    # kept tag must be seen to be kept (its digest, and the manifests under it).
     digests = {t: client.digest(repo, t) for t in tags}
+    unread = [t for t, d in digests.items() if not d]
+    if unread:
+        raise RegistryError(
+            f"{repository}: the manifest of tag '{unread[0]}' could not be read, so stagecache gc cannot tell "
+            "what a delete would take with it, and deletes nothing. Check the registry and the credentials, and "
+            "run gc again."
+        )
+    reach = {t: client.reachable(repo, t, strict=True) for t in tags}
     doomed: list[Entry] = []
     for tag, r in readings.items():
         if not r.reason:
@@ -265,15 +295,16 @@ def _collect_repository(
             r.stage,
             r.reason,
             digests[tag],
-            written=record[1] if record is not None else None,
+            written=record[2] if record is not None else None,
         )
-        doomed.append(replace(entry, kept=_unproven(client, repo, tag, r, record, digests[tag], plan.mode.name)))
-    reach = {t: client.reachable(repo, t) for t in tags}
+        proof = _unproven(client, repo, r, record, digests[tag], plan.mode.name, stages)
+        doomed.append(replace(entry, kept=proof))
     # The manifests a kept tag needs: its own, and those under it (an image index's platform
     # manifests and attestations). None of them may be deleted.
     kept_by_digest: dict[str, str] = {}
+    proven = {_tag(e) for e in doomed if not e.kept}
     for tag in tags:
-        if tag not in {_tag(e) for e in doomed if not e.kept} and digests[tag]:
+        if tag not in proven:
             for digest in (digests[tag], *sorted(reach[tag][0])):
                 kept_by_digest.setdefault(digest, tag)
     for i, e in enumerate(doomed):
@@ -301,30 +332,39 @@ def _tag(entry: Entry) -> str:
 def _unproven(
     client: RegistryClient,
     repo: str,
-    tag: str,
     reading: gcselect.Reading,
-    record: tuple[object, float | None] | None,
+    record: tuple[str, StageInputs, float | None] | None,
     digest: str,
     mode: str,
+    stages: list[str],
 ) -> str:
-    """Why the manifest at ``tag`` is not shown to be stagecache's ("" when it is)."""
-    if not digest:
-        return "its manifest could not be read"
+    """Why the manifest at ``reading.tag`` is not shown to be stagecache's ("" when it is)."""
     if reading.kind == "record":
-        return "" if inputstore.fetch(client, repo, tag) is not None else "it holds no stagecache input record"
-    manifest = client.manifest(repo, tag)
-    text = json.dumps(manifest) if manifest is not None else ""
+        held = record is not None and record[0] == reading.tag
+        return "" if held else "it holds no stagecache input record of this stage"
+    manifest = client.manifest(repo, reading.tag) or {}
     if reading.kind == "cache":
-        return "" if _CACHE_CONFIG in text else "its manifest is not a BuildKit cache"
-    inputs = record[0] if record is not None else None
-    if inputs is not None and getattr(inputs, "image", "") == digest:
+        return "" if _is_cache(manifest) else "its manifest is not a BuildKit cache"
+    if record is not None and record[1].image == digest:
         return ""
-    if mode == "inline" and manifest is not None and _has_inline_cache(client, repo, manifest):
+    # inline: the image is the cache. Its config holding BuildKit's inline cache is proof
+    # enough only for a tag a {branch} template makes, of a stage the Dockerfile has (a
+    # release tag "v1.0" read as a gone stage is never one).
+    if mode == "inline" and reading.branch and reading.stage in stages and _has_inline_cache(client, repo, manifest):
         return ""
     return (
         "not shown to be stagecache's: no input record of its branch and stage names this image "
-        "(the classic mode keeps none); remove it by hand if it is"
+        "(the classic and inline modes keep none); remove it by hand if it is"
     )
+
+
+def _is_cache(manifest: dict) -> bool:
+    """Whether ``manifest`` is a BuildKit registry cache: an image manifest whose config, or an
+    index one of whose entries, is of the cache config's media type."""
+    config = manifest.get("config")
+    if isinstance(config, dict) and config.get("mediaType") == _CACHE_CONFIG:
+        return True
+    return any(isinstance(m, dict) and m.get("mediaType") == _CACHE_CONFIG for m in manifest.get("manifests") or [])
 
 
 def _has_inline_cache(client: RegistryClient, repo: str, manifest: dict) -> bool:
@@ -385,22 +425,33 @@ def _local_sizes(folders: list[Path]) -> dict[str, int]:
 
 def apply(report: Report, clients: Clients) -> Report:
     """Delete what ``report`` lists (not kept): first ask each repository whether it takes
-    deletes (a refusal deletes nothing), then delete by digest. GcFailed (exit 5) when a delete
-    fails part-way; its report says what was deleted before."""
+    deletes (a refusal deletes nothing), then delete by digest, each entry's own manifest
+    before those under it. ``report`` says what was deleted however this ends; GcFailed
+    (exit 5) when a delete fails part-way."""
     report.dry_run = False
     doomed = report.doomed
     repositories = sorted({e.name.rpartition(":")[0] for e in doomed if e.where == "registry"})
     for repository in repositories:
         host, repo, _ = inputstore.split_ref(repository + ":x")
         _check_deletes(clients(host).deletes_allowed(repo), repository)
+    try:
+        _delete_registry(report, clients)
+        _delete_local(report)
+    except GcFailed:
+        raise
+    except (StagecacheError, OSError, ValueError) as exc:
+        report.failure = str(exc)
+        raise GcFailed(
+            f"stagecache gc stopped part-way: {exc}. What was deleted before is listed above; run gc again to go on.",
+            report,
+        ) from None
+    return report
+
+
+def _delete_registry(report: Report, clients: Clients) -> None:
     done: set[tuple[str, str]] = set()
     for i, e in enumerate(report.entries):
-        if e.kept:
-            continue
-        if e.where == "local":
-            with localcache.held(Path(e.name).parent, report.notes.append):
-                localcache.remove(Path(e.name))
-            report.entries[i] = replace(e, deleted=True)
+        if e.kept or e.where != "registry":
             continue
         repository = e.name.rpartition(":")[0]
         host, repo, _ = inputstore.split_ref(e.name)
@@ -416,7 +467,24 @@ def apply(report: Report, clients: Clients) -> Report:
                     )
                 done.add((repository, digest))
             report.entries[i] = replace(e, deleted=True)
-    return report
+
+
+def _delete_local(report: Report) -> None:
+    """Remove the listed folders under one hold of the cache folder's lock, each only if it
+    is still a cache layout (a bake may have run since it was listed)."""
+    local = [(i, e) for i, e in enumerate(report.entries) if e.where == "local" and not e.kept]
+    if not local:
+        return
+    with localcache.held(Path(local[0][1].name).parent, report.notes.append):
+        for i, e in local:
+            folder = Path(e.name)
+            if not localcache.is_layout(folder):
+                report.entries[i] = replace(e, kept="no longer a cache folder when gc came to delete it")
+                continue
+            localcache.remove(folder)
+            if folder.exists():
+                raise OSError(f"{folder} could not be removed")
+            report.entries[i] = replace(e, deleted=True)
 
 
 def _check_deletes(status: int, repository: str) -> None:

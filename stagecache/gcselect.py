@@ -5,8 +5,13 @@ stages the Dockerfile has.
 A tag is a candidate when a template makes it:
 - for a branch that is not alive (templates with ``{branch}``), or
 - for a stage the Dockerfile no longer has, on the fallback branch (or with templates
-  without ``{branch}``). An alive feature branch keeps every stage it has: its Dockerfile
-  may have stages that the fallback branch's does not.
+  without ``{branch}``), when gc reads the fallback branch's Dockerfile (``stale_stages``).
+  An alive feature branch keeps every stage it has: its Dockerfile may have stages that the
+  fallback branch's does not.
+
+A tag that can be read as an alive branch's is one: ``cache-feature-x-build`` with
+``feature`` alive is feature's stage ``x-build``, never dead ``feature-x``'s ``build``
+(a dead branch whose name extends an alive one may so be kept; nothing alive is deleted).
 
 Being a candidate is not enough to be deleted: stagecache.gc deletes only a manifest whose
 content shows that stagecache made it (a BuildKit cache, an input record, or the image
@@ -100,19 +105,26 @@ class Selector:
     """Reads tags of one repository against its templates."""
 
     def __init__(
-        self, templates: list[Template], alive: list[str], fallback: str, stages: list[str], repository: str
+        self,
+        templates: list[Template],
+        alive: list[str],
+        fallback: str,
+        stages: list[str],
+        repository: str,
+        stale_stages: bool = True,
     ) -> None:
         self.stages = set(stages)
+        self.stale_stages = stale_stages
         self.fallback_forms = set(branch_forms(fallback))
         alive_re = _either({f for b in {*alive, fallback} for f in branch_forms(b)})
         known = _either(self.stages)
-        # The readings in the order they are tried: a stage the Dockerfile has before one it
-        # has not (``feature-x-build`` is branch feature-x's build, not feature's x-build),
-        # an alive branch before any other.
+        # The readings in the order they are tried: an alive branch before any other (what
+        # can be read as alive is kept), and within each, a stage the Dockerfile has before
+        # one it has not (``feature-x-build`` with only main alive: feature-x's build).
         self._readings = [
             (t, alive, _regex(t.tag, branch, stage))
-            for stage in (known, STAGE_PATTERN)
             for alive, branch in ((True, alive_re), (False, BRANCH_PATTERN))
+            for stage in (known, STAGE_PATTERN)
             for t in self.templates_of(templates, repository)
             if alive or t.has_branch
         ]
@@ -134,7 +146,11 @@ class Selector:
             kind = kind or template.kind
             if not alive:
                 return Reading(tag, kind, branch, stage, f"branch '{branch}' is not alive")
-            if stage in self.stages or (template.has_branch and branch not in self.fallback_forms):
+            if (
+                stage in self.stages
+                or not self.stale_stages
+                or (template.has_branch and branch not in self.fallback_forms)
+            ):
                 return Reading(tag, kind, branch, stage, "")
             return Reading(tag, kind, branch, stage, f"stage '{stage}' is not in the Dockerfile")
         return None

@@ -136,10 +136,10 @@ def read(place: Place, stage: str, client: RegistryClient | None = None) -> Stag
     return inputs if inputs.stage == stage else None
 
 
-def fetch(client: RegistryClient, repository: str, tag: str) -> tuple[StageInputs, float | None] | None:
-    """The record at the registry tag ``repository:tag`` and when it was written (seconds
-    since the epoch; None in records written before the time was kept), or None when the
-    tag holds no record."""
+def fetch(client: RegistryClient, repository: str, tag: str, stage: str) -> tuple[StageInputs, float | None] | None:
+    """The record of stage ``stage`` at the registry tag ``repository:tag`` and when it was
+    written (seconds since the epoch; None in records written before the time was kept), or
+    None when the tag holds no record of that stage."""
     try:
         found = client.artifact(repository, tag, MEDIA_TYPE, _MAX_BYTES)
         if found is None:
@@ -147,6 +147,8 @@ def fetch(client: RegistryClient, repository: str, tag: str) -> tuple[StageInput
         doc = json.loads(found)
         inputs = StageInputs.from_json(doc)
     except _UNREADABLE:
+        return None
+    if inputs.stage != stage:
         return None
     try:
         written: float | None = calendar.timegm(time.strptime(str(doc.get("written")), "%Y-%m-%dT%H:%M:%SZ"))

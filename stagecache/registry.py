@@ -489,24 +489,29 @@ class RegistryClient:
         to the next page (distribution's pagination, which GHCR and others follow)."""
         scope = f"repository:{repository}:pull"
         found: list[str] = []
-        path = f"/{repository}/tags/list?n={page}"
-        for _ in range(100_000):  # a registry that links back to a page it sent cannot loop forever
-            status, headers, body = self._get(path, scope=scope)
+        url = self._url(f"/{repository}/tags/list?n={page}")
+        fetched: set[str] = set()
+        while True:
+            if url in fetched:  # a registry that links back to a page it sent
+                raise RegistryError(f"{self.host}/{repository}: the tag list links back to a page it sent: {url}")
+            fetched.add(url)
+            status, headers, body = self._get(url, scope=scope)
+            if status == 404 and not found:
+                return []  # no such repository (yet)
             if status != 200:
-                if found:
-                    raise RegistryError(f"{self.host}/{repository}: listing the tags failed part-way: HTTP {status}")
-                return []
+                raise RegistryError(
+                    f"{self.host}/{repository}: listing the tags failed{' part-way' if found else ''}: HTTP {status}"
+                )
             try:
                 found.extend(str(t) for t in json.loads(body).get("tags") or [])
             except (ValueError, AttributeError):
                 raise RegistryError(f"{self.host}/{repository}: the tag list is not JSON") from None
             nxt = re.search(r'<([^>]+)>\s*;\s*rel="?next"?', str(headers.get("Link", "")))
             if nxt is None:
-                break
-            path = urllib.parse.urljoin(self._url(path), nxt.group(1))
-            if _origin(path) != self._origin:
-                raise RegistryError(f"{self.host}/{repository}: the tag list's next page is on another host: {path}")
-        return sorted(set(found))
+                return sorted(set(found))
+            url = urllib.parse.urljoin(url, nxt.group(1))
+            if _origin(url) != self._origin:
+                raise RegistryError(f"{self.host}/{repository}: the tag list's next page is on another host: {url}")
 
     def manifest(self, repository: str, reference: str) -> dict | None:
         """The manifest (or index) of ``repository:reference``, or None."""
@@ -652,9 +657,10 @@ class RegistryClient:
         """Every blob reachable from a tag (through indexes), digest -> size."""
         return self.reachable(repository, reference)[1]
 
-    def reachable(self, repository: str, reference: str) -> tuple[set[str], dict[str, int]]:
+    def reachable(self, repository: str, reference: str, strict: bool = False) -> tuple[set[str], dict[str, int]]:
         """What a tag reaches: the digests of the manifests under it (an index's, not its own
-        when ``reference`` is a tag), and every blob, digest -> size."""
+        when ``reference`` is a tag), and every blob, digest -> size. ``strict``: a manifest
+        that cannot be read is a RegistryError, not a part left out."""
         out: dict[str, int] = {}
         todo = [reference]
         seen: set[str] = set()
@@ -665,6 +671,8 @@ class RegistryClient:
             seen.add(ref)
             m = self.manifest(repository, ref)
             if m is None:
+                if strict:
+                    raise RegistryError(f"{self.host}/{repository}@{ref}: the manifest could not be read")
                 continue
             for child in m.get("manifests") or []:
                 # An image index lists manifests; BuildKit's cache index lists its layer blobs

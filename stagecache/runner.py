@@ -123,6 +123,8 @@ class Runner:
     def __init__(
         self, client: DockerClient | None = None, env: Mapping[str, str] | None = None, context: str = ""
     ) -> None:
+        if client is not None and context:
+            raise ValueError("give the client its context (DockerClient(context=...)), not the Runner")
         self._client = client
         self.env = dict(os.environ if env is None else env)
         self.context = context
@@ -157,8 +159,14 @@ class Runner:
         return self._client
 
     def with_context(self, context: str) -> Runner:
-        """A Runner for the engine of docker context ``context`` (this one when it is the same)."""
-        return self if context == self.context else Runner(env=self.env, context=context)
+        """A Runner for the engine of docker context ``context`` (this one when it is the same).
+        A Runner made around a given client (or a subclass, such as a test's scripted one) has
+        no other engine to switch to: ValueError, rather than a Runner on a real engine."""
+        if context == self.context:
+            return self
+        if self._client is not None or type(self) is not Runner:
+            raise ValueError(f"this {type(self).__name__} cannot switch to docker context '{context}'")
+        return Runner(env=self.env, context=context)
 
     @property
     def docker_cmd(self) -> list[str]:

@@ -310,3 +310,35 @@ def test_a_network_buildx_does_not_take_is_refused(tmp_path: Path) -> None:
     assert error_of(tmp_path, '[project]\nnetwork = "bridge"\n') == (
         'FILE: key \'project.network\': expected one of "", "default", "none", "host", got \'bridge\'.'
     )
+
+
+def test_the_engine_is_chosen_by_flag_then_docker_s_variables_then_the_file(tmp_path: Path) -> None:
+    text = '[project]\ndocker_context = "ci-engine"\n'
+    got = load_text(tmp_path, text)
+    assert (got.docker_context, got.docker_context_origin) == ("ci-engine", "[project].docker_context")
+    for var in ("DOCKER_CONTEXT", "DOCKER_HOST"):
+        env = load_text(tmp_path, text, env={var: "x"})
+        assert (env.docker_context, env.docker_context_origin) == ("", var)
+    flag = load_text(tmp_path, text, env={"DOCKER_HOST": "x"}, overrides=cfg.Overrides(context="other"))
+    assert (flag.docker_context, flag.docker_context_origin) == ("other", "--context")
+    assert (load_text(tmp_path, "").docker_context, load_text(tmp_path, "").docker_context_origin) == ("", "")
+    assert error_of(tmp_path, '[project]\ndocker_context = "--host=tcp://x"\n') == (
+        "FILE: key 'project.docker_context': '--host=tcp://x' is not a docker context "
+        "name (letters, digits and _.+- , not starting with '-'); list them with `docker context ls`."
+    )
+    with pytest.raises(ConfigError, match="option --context: 'a b' is not a docker context name"):
+        load_text(tmp_path, "", overrides=cfg.Overrides(context="a b"))
+
+
+def test_a_docker_driver_builder_of_another_context_is_named_with_the_fix() -> None:
+    from stagecache.preflight import other_context_builder
+    from stagecache.runner import BuilderInfo, EngineInfo
+
+    engine = EngineInfo("26.1.5", "0.13.1", "overlayfs", True, "default", "unix:///var/run/docker.sock")
+    other = BuilderInfo("ci-engine", "docker", False)
+    assert 'Set [project].docker_context = "ci-engine" (or pass --context ci-engine)' in other_context_builder(
+        "ci-engine", other, engine
+    )
+    assert other_context_builder("", other, engine) == ""  # the current builder
+    assert other_context_builder("default", BuilderInfo("default", "docker", True), engine) == ""
+    assert other_context_builder("fleet", BuilderInfo("fleet", "docker-container", True), engine) == ""

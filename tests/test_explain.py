@@ -471,3 +471,14 @@ def test_a_key_changed_by_a_later_step_says_nothing_of_an_earlier_miss() -> None
     assert explain.first_miss(steps(False, True, False), now, before, "imported").cause == "not-in-cache"
     changed = "variable changed: LEVEL: '1' -> '2'"
     assert explain.predict(now, before) == explain.Miss(4, 14, "RUN step4", "env", changed)
+
+
+def test_a_key_changed_beside_a_later_file_change_still_names_the_earlier_miss() -> None:
+    # The platform changed (the key only) and a file of step 3 changed (not in the key): step 2
+    # missed for the key's change, which a file change elsewhere cannot explain.
+    before = replace(BEFORE, key="k1")
+    now = replace(
+        BEFORE, key="k2", steps=(BEFORE.steps[0], step(3, files=[("src/a.c", "sha256:2 644")]), BEFORE.steps[2])
+    )
+    miss = explain.first_miss(steps(False, False, False), now, before, "imported")
+    assert miss is not None and (miss.step, miss.cause, miss.detail) == (2, "instruction", explain.REWRITTEN)

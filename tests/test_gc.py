@@ -44,9 +44,15 @@ def test_tags_are_read_against_the_templates() -> None:
     # A stage the Dockerfile no longer has, on the fallback branch; an alive branch keeps its own.
     assert reading(s, "main-old") == ("image", "main", "old", "stage 'old' is not in the Dockerfile")
     assert reading(s, "cache-feature-lint") == ("cache", "feature", "lint", "")
+    # What can be read as an alive branch's is kept: feature's stage x-build (a stage only that
+    # branch has), not a dead feature-x's build.
+    assert reading(s, "cache-feature-x-build") == ("cache", "feature", "x-build", "")
     # A dead branch, read with a stage the Dockerfile has where it can be.
-    assert reading(s, "cache-feature-x-build") == ("cache", "feature-x", "build", "branch 'feature-x' is not alive")
-    assert reading(s, "cache-feature-x-build.inputs")[:3] == ("record", "feature-x", "build")  # type: ignore[index]
+    assert reading(s, "cache-fix-y-build") == ("cache", "fix-y", "build", "branch 'fix-y' is not alive")
+    assert reading(s, "cache-fix-y-build.inputs")[:3] == ("record", "fix-y", "build")  # type: ignore[index]
+    # Read from a feature branch's checkout, its Dockerfile says nothing of main's stages.
+    elsewhere = gcselect.Selector(templates, ["feature"], "main", ["deps", "build"], "reg/app", stale_stages=False)
+    assert reading(elsewhere, "main-old") == ("image", "main", "old", "")
     # No template makes these: not stagecache's.
     assert reading(s, "latest") is None and reading(s, "v1.2") is None
     assert reading(s, "main-build.inputs") is None  # records sit beside caches only
@@ -88,6 +94,10 @@ class MemoryRegistry:
         self.deleted: list[str] = []
         self.auth = ""
         """When set: the Authorization header every request must carry (else 401)."""
+        self.broken: set[str] = set()
+        """Tags whose manifest the registry fails to send (HTTP 503)."""
+        self.link = ""
+        """When set: the Link header of every tag list page (a broken registry's)."""
 
     def blob(self, data: bytes) -> dict[str, object]:
         digest = "sha256:" + hashlib.sha256(data).hexdigest()
@@ -123,18 +133,24 @@ class MemoryRegistry:
         m = re.fullmatch(r"/v2/(.+)/(tags/list|manifests|blobs)/?(.*)", url.path)
         if m is None:
             return (200, {}, b"{}")
-        _, what, ref = m.groups()
+        name, what, ref = m.groups()
+        if name != "app":
+            return (404, {}, b"")
         if what == "tags/list":
             query = dict(urllib.parse.parse_qsl(url.query))
             names = sorted(self.tags)
             after = [t for t in names if t > query["last"]] if "last" in query else names
             size = min(int(query.get("n", self.page)), self.page)
             headers = {}
-            if len(after) > size:
+            if self.link:
+                headers["Link"] = f'{self.link}; rel="next"'
+            elif len(after) > size:
                 headers["Link"] = f'</v2/app/tags/list?n={size}&last={after[size - 1]}>; rel="next"'
             return (200, headers, json.dumps({"name": "app", "tags": after[:size]}).encode())
         if what == "blobs":
             return (200, {}, self.blobs[ref]) if ref in self.blobs else (404, {}, b"")
+        if ref in self.broken:
+            return (503, {}, b"")
         digest = self.tags.get(ref, ref)
         if seen.method == "DELETE":
             if self.fail_after is not None and len(self.deleted) >= self.fail_after:
@@ -328,3 +344,64 @@ def test_an_index_goes_with_the_manifests_under_it_that_no_kept_tag_needs(
     assert own_child in registry.deleted and own_child not in registry.manifests
     assert main_child in registry.manifests and registry.tags["old-runtime"] == main_child
     assert "shares its manifest with the kept tag 'main-build'" in result.output
+
+
+def test_a_tag_that_cannot_be_read_stops_gc_before_any_delete(tmp_path: Path, registry: MemoryRegistry) -> None:
+    branches(registry)
+    registry.broken.add("main-runtime")  # the kept tag feature-runtime's manifest is shared with
+    before = dict(registry.tags)
+    result = runner.invoke(app, ["gc", "-C", str(gc_project(tmp_path, registry)), "--yes"])
+    assert result.exit_code == 5, result.output
+    assert "the manifest of tag 'main-runtime' could not be read" in result.output
+    assert registry.tags == before and registry.deleted == []
+
+
+def test_a_failure_part_way_marks_what_was_deleted(tmp_path: Path, registry: MemoryRegistry) -> None:
+    branches(registry)
+    registry.fail_after = 2
+    result = runner.invoke(app, ["gc", "-C", str(gc_project(tmp_path, registry)), "--yes", "--json"])
+    assert result.exit_code == 5
+    report = json.loads(result.output.split("\nError:")[0])
+    deleted = {e["digest"] for e in report["entries"] if e["deleted"]}
+    assert deleted == set(registry.deleted) and len(deleted) == 2
+    assert report["dry_run"] is False and "HTTP 500" in report["failure"]
+
+
+def test_inline_mode_never_takes_a_release_tag_for_a_gone_stage(tmp_path: Path, registry: MemoryRegistry) -> None:
+    # An old release "v1.0" built with inline cache, under the stage tag template {image}:{stage}.
+    config = registry.blob(json.dumps({"moby.buildkit.cache.v0": "..."}).encode())
+    registry.put("v1.0", {"schemaVersion": 2, "config": {**config, "mediaType": "application/vnd.oci.image.config.v1"}})
+    root = gc_project(tmp_path, registry, '[cache]\nmode = "inline"\n')
+    result = runner.invoke(app, ["gc", "-C", str(root), "--yes", "--json"])
+    assert result.exit_code == 0, result.output
+    (entry,) = json.loads(result.output)["entries"]
+    assert entry["name"].endswith(":v1.0") and "not shown to be stagecache's" in entry["kept"]
+    assert "v1.0" in registry.tags and registry.deleted == []
+
+
+def test_max_age_needs_the_records_of_registry_mode(tmp_path: Path, registry: MemoryRegistry) -> None:
+    root = gc_project(tmp_path, registry, '[cache]\nmode = "inline"\n')
+    result = runner.invoke(app, ["gc", "-C", str(root), "--max-age", "7"])
+    assert result.exit_code == 2
+    assert "--max-age reads the input records beside the registry caches" in result.output
+
+
+def test_a_tag_list_that_loops_or_leaves_the_host_or_is_refused_is_an_error(registry: MemoryRegistry) -> None:
+    from stagecache.errors import RegistryError
+
+    for i in range(3):
+        registry.image(f"t{i}", str(i))
+    client = RegistryClient(registry.addr)  # type: ignore[attr-defined]
+    for link, said in (
+        ("</v2/app/tags/list?n=2>", "links back to a page it sent"),
+        ("<http://127.0.0.2:1/v2/app/tags/list?n=2&last=t1>", "next page is on another host"),
+    ):
+        registry.link = link
+        with pytest.raises(RegistryError, match=said):
+            client.tags("app")
+    registry.link = ""
+    registry.auth = "Basic nope"
+    with pytest.raises(RegistryError, match="listing the tags failed: HTTP 401"):
+        client.tags("app")
+    registry.auth = ""
+    assert client.tags("absent") == [] and client.tags("app") == ["t0", "t1", "t2"]

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 import stagecache.registry as registry
+from stagecache.errors import RegistryError
 from stagecache.registry import RegistryClient, docker_credentials
 from tests.conftest import ROOT
 from tests.loopback_http import LoopbackServer, Reply, Responder, Seen
@@ -156,7 +157,8 @@ def test_a_challenge_from_the_host_redirected_to_is_not_answered(serve) -> None:
     other = serve(lambda seen: (401, {"WWW-Authenticate": f'Bearer realm="{realm}"'}, b""), host="127.0.0.2")
     reg = serve(lambda seen: (302, {"Location": f"http://{other.addr}{seen.path}"}, b""))
 
-    assert RegistryClient(reg.addr, credentials=(USER, PASSWORD)).tags("team/app") == []
+    with pytest.raises(RegistryError, match="listing the tags failed: HTTP 401"):
+        RegistryClient(reg.addr, credentials=(USER, PASSWORD)).tags("team/app")
     assert other.requests and leaked(reg.requests + other.requests) == []
     assert realm_host.connections == 0
 

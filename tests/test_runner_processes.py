@@ -545,8 +545,11 @@ def test_a_context_reaches_every_docker_command(engine_stub) -> None:
     assert Runner().image_exists("present:1")
     with pytest.raises(EnvironmentProblem, match="the other engine: --context other image inspect present:1"):
         other.image_exists("present:1")
+    said: list[str] = []
+    assert other.run(Command(("docker", "buildx", "build", "--target", "a", ".")), said.append) == 98
+    assert "the other engine: --context other buildx build --target a ." in "".join(said)
     calls = engine_stub()
-    assert calls[-1] == "--context other image inspect present:1"
+    assert calls[-2:] == ["--context other image inspect present:1", "--context other buildx build --target a ."]
     calls.remove("image inspect present:1")
     assert calls and all(c.startswith("--context other ") for c in calls)
 
