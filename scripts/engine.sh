@@ -141,7 +141,7 @@ CLASSIC_DESC="stagecache's classic-store engine"
 classic_ok() { timeout 10 docker --context "$CLASSIC_CONTEXT" info >/dev/null 2>&1; }
 # Whether the context is this script's (a user's own context of that name is never touched).
 classic_context_ours() {
-  [ "$(docker context inspect --format '{{.Metadata.Description}}' "$CLASSIC_CONTEXT" 2>/dev/null)" = "$CLASSIC_DESC" ]
+  docker context ls --format '{{.Name}}|{{.Description}}' 2>/dev/null | grep -qxF "$CLASSIC_CONTEXT|$CLASSIC_DESC"
 }
 
 start_classic() {
