@@ -486,8 +486,10 @@ def run_bench(
             on = runners[name]
             outcome = StrategyOutcome(strategy, plan.config.image, engine=engines[name])
             try:
+                # The builder is --context's engine's: on another engine there is only its own.
+                builder = config.builder if on is runner else ""
                 if options.allow_prune:
-                    on.simulate_fresh_runner([plan.config.image], config.builder)
+                    on.simulate_fresh_runner([plan.config.image], builder)
                 schedule = [(Scenario(POPULATE, False, False), 1)] + [
                     (s, i) for i in range(1, options.repeat + 1) for s in scenarios
                 ]
@@ -499,7 +501,7 @@ def run_bench(
                         assert edit is not None
                         _apply_edit(workspace, edit, f"{name}-{scenario.name}-{index}-{uuid.uuid4().hex[:12]}")
                     if scenario.fresh_runner:
-                        on.simulate_fresh_runner([plan.config.image], config.builder)
+                        on.simulate_fresh_runner([plan.config.image], builder)
                     run = _measure(plan, on, display, name, scenario.name, index)
                     runs.append(run)
                     if run.status == "interrupted":

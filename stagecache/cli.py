@@ -477,9 +477,12 @@ def doctor(
 ) -> None:
     """Check that bake would work here (docker, daemon, buildx, builder, registry access, cache dir, Dockerfile)."""
     from stagecache import doctor as doctormod
+    from stagecache.config import checked_docker_context
     from stagecache.runner import Runner
 
-    checks = doctormod.run_checks(lambda: _load(selection), Runner())
+    # The engine of --context even when the config cannot be read (the config may name another).
+    context = checked_docker_context(selection["context"], "--context") if selection.get("context") else ""
+    checks = doctormod.run_checks(lambda: _load(selection), Runner(context=context))
     typer.echo(json.dumps(doctormod.to_json(checks), indent=2) if as_json else doctormod.render(checks))
     raise typer.Exit(doctormod.exit_code(checks))
 
@@ -585,7 +588,7 @@ def bench(
 
 @app.command(short_help="Remove the caches and images no branch needs any more.")
 @_boundary
-@_config_options("directory", "config", "cache_mode")
+@_config_options("directory", "config", "cache_mode", "branch")
 def gc(
     selection: dict[str, Any],
     keep_branch: Optional[list[str]] = typer.Option(

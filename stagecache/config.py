@@ -746,7 +746,8 @@ def apply_overrides(config: Config, overrides: Overrides, env: Mapping[str, str]
         config = replace(config, docker_context_origin="--context")
     else:
         # docker's own variables choose the engine when set: the file's choice gives way to them.
-        chosen = next((v for v in ("DOCKER_CONTEXT", "DOCKER_HOST") if env.get(v)), "")
+        # DOCKER_HOST first: docker itself lets it win over DOCKER_CONTEXT.
+        chosen = next((v for v in ("DOCKER_HOST", "DOCKER_CONTEXT") if env.get(v)), "")
         if chosen:
             config = replace(config, docker_context="", docker_context_origin=chosen)
     if overrides.branch:

@@ -65,6 +65,9 @@ class Entry:
     """When the record of its branch and stage was written (seconds since the epoch)."""
     kept: str = ""
     deleted: bool = False
+    frees: int = 0
+    """Bytes deleting it frees: its blobs that no kept tag (nor an entry listed before it)
+    reaches; a folder's files that no other folder links."""
     children: tuple[str, ...] = ()
     """The manifests under it (an index's platform manifests and attestations) that no kept
     tag needs: deleted after it, so that the registry's garbage collector frees their blobs."""
@@ -95,10 +98,14 @@ class Report:
     alive: tuple[str, ...]
     alive_from: str
     entries: list[Entry] = field(default_factory=list)
-    freed: int = 0
-    """Bytes that deleting the entries frees (blobs no kept tag reaches; local files)."""
     notes: list[str] = field(default_factory=list)
     failure: str = ""
+
+    @property
+    def freed(self) -> int:
+        """Bytes the deletes free (a dry run: would free): blobs no kept tag reaches, and the
+        folders' files."""
+        return sum(e.frees for e in self.entries if (e.deleted or self.dry_run) and not e.kept)
 
     @property
     def doomed(self) -> list[Entry]:
@@ -182,12 +189,14 @@ def collect(plan: BuildPlan, liveness: Liveness, clients: Clients) -> Report:
     report = Report(True, (), ", ".join(sources))
     stages = sorted({s.label for g in plan.graphs for s in g.stages})
     templates = _templates(plan)
-    current = config.branch if config.uses_branch else (ci.detect_branch(os.environ, config.root)[0] or "")
-    stale_stages = current in ("", fallback)
+    current = config.branch or (ci.detect_branch(os.environ, config.root)[0] or "")
+    stale_stages = current == fallback
     if not stale_stages:
+        which = f"this is branch '{current}'" if current else "the branch of this checkout is not known"
         report.notes.append(
-            f"this is branch '{current}', not the fallback branch '{fallback}': its Dockerfile says nothing of the "
-            "stages the fallback branch has, so no stage is collected for being gone; run gc on the fallback branch."
+            f"{which}, not the fallback branch '{fallback}': no stage is collected for being gone from the "
+            f"Dockerfile (another branch's Dockerfile says nothing of the fallback branch's stages). Run gc on the "
+            f"fallback branch, or pass --branch {fallback} if this is its checkout."
         )
     if any(t.has_branch for t in templates) and len(sources) == 1:
         report.notes.append(
@@ -255,22 +264,25 @@ def _collect_repository(
         return {t: r for t in tags if (r := selector.read(t)) is not None}
 
     readings = read_all()
+    if liveness.max_age is not None:
+        # Every record says its stage, so its tag says its branch (no other reading of it is
+        # possible): a branch that wrote one within max_age days is alive, whatever its name.
+        selector = gcselect.Selector(templates, sorted(alive), fallback, stages, repository, stale_stages)
+        newest: dict[str, float] = {}
+        for tag in tags:
+            found = inputstore.fetch(client, repo, tag) if tag.endswith(inputstore.SUFFIX) else None
+            branch = selector.branch_of(tag, found[0].stage) if found is not None else None
+            if found is not None and branch is not None and found[1] is not None:
+                newest[branch] = max(newest.get(branch, 0.0), found[1])
+        recent = {b for b, w in newest.items() if time.time() - w <= liveness.max_age * _DAY}
+        if recent - alive:
+            alive.update(recent)
+            readings = read_all()
     records = {
         (r.branch, r.stage): (r.tag, *found)
         for r in readings.values()
         if r.kind == "record" and (found := inputstore.fetch(client, repo, r.tag, r.stage)) is not None
     }
-    if liveness.max_age is not None:
-        newest: dict[str, float] = {}
-        for (branch, _), (_, _, written) in records.items():
-            if written is not None:
-                newest[branch] = max(newest.get(branch, 0.0), written)
-        recent = {b for b, w in newest.items() if time.time() - w <= liveness.max_age * _DAY}
-        # A tag holds the branch in its tag form: only a dead reading's branch can be revived.
-        revived = {r.branch for r in readings.values() if r.reason.startswith("branch ") and r.branch in recent}
-        if revived:
-            alive.update(revived)
-            readings = read_all()
     # Every tag is read before anything is decided, and one that cannot be read stops gc: a
     # kept tag must be seen to be kept (its digest, and the manifests under it).
     digests = {t: client.digest(repo, t) for t in tags}
@@ -317,11 +329,14 @@ def _collect_repository(
         children = tuple(sorted(reach[_tag(e)][0] - set(kept_by_digest)))
         doomed[i] = replace(e, size=sum(reach[_tag(e)][1].values()), kept=kept, children=children)
     going = {_tag(e) for e in doomed if not e.kept}
-    reachable_kept = {b for t in tags if t not in going for b in reach[t][1]}
-    freed = {b: s for t in going for b, s in reach[t][1].items()}
-    report.freed += sum(s for b, s in freed.items() if b not in reachable_kept)
+    counted = {b for t in tags if t not in going for b in reach[t][1]}  # what kept tags reach stays
     order = {"image": 0, "cache": 1, "record": 2}
-    report.entries.extend(sorted(doomed, key=lambda e: (e.branch, e.stage, order.get(e.kind, 3), e.name)))
+    for e in sorted(doomed, key=lambda e: (e.branch, e.stage, order.get(e.kind, 3), e.name)):
+        frees = 0
+        if not e.kept:  # a blob several entries reach counts for the first of them
+            frees = sum(s for b, s in reach[_tag(e)][1].items() if b not in counted)
+            counted.update(reach[_tag(e)][1])
+        report.entries.append(replace(e, frees=frees))
 
 
 def _tag(entry: Entry) -> str:
@@ -403,8 +418,7 @@ def _collect_local(report: Report, d: Path, stages: list[str]) -> None:
             elif not name.startswith(".") and name not in stages and (entry / "index.json").is_file():
                 found.append(Entry("local", str(entry), "cache", "", name, f"stage '{name}' is not in the Dockerfile"))
         sizes = _local_sizes([Path(e.name) for e in found])
-        report.entries.extend(replace(e, size=sizes[e.name]) for e in found)
-        report.freed += sum(sizes.values())
+        report.entries.extend(replace(e, size=sizes[e.name], frees=sizes[e.name]) for e in found)
 
 
 def _local_sizes(folders: list[Path]) -> dict[str, int]:
@@ -431,13 +445,20 @@ def apply(report: Report, clients: Clients) -> Report:
     report.dry_run = False
     doomed = report.doomed
     repositories = sorted({e.name.rpartition(":")[0] for e in doomed if e.where == "registry"})
-    for repository in repositories:
-        host, repo, _ = inputstore.split_ref(repository + ":x")
-        _check_deletes(clients(host).deletes_allowed(repo), repository)
+    try:
+        for repository in repositories:
+            host, repo, _ = inputstore.split_ref(repository + ":x")
+            _check_deletes(clients(host).deletes_allowed(repo), repository)
+    except StagecacheError as exc:
+        report.failure = exc.message
+        raise
     try:
         _delete_registry(report, clients)
         _delete_local(report)
     except GcFailed:
+        raise
+    except KeyboardInterrupt:
+        report.failure = "interrupted"
         raise
     except (StagecacheError, OSError, ValueError) as exc:
         report.failure = str(exc)
@@ -458,10 +479,13 @@ def _delete_registry(report: Report, clients: Clients) -> None:
         for digest in (e.digest, *e.children):  # its own first: the tag is gone once it is
             if (repository, digest) not in done:
                 status = clients(host).delete_manifest(repo, digest)
+                if status == 404 and clients(host).digest(repo, digest):
+                    status = 0  # "not found", yet there: the delete did not happen
                 if status not in (200, 202, 404):
-                    report.failure = f"{e.name} ({digest}): the registry answered HTTP {status} to the delete"
+                    said = f"HTTP {status}" if status else "HTTP 404, and the manifest is still there"
+                    report.failure = f"{e.name} ({digest}): the registry answered {said} to the delete"
                     raise GcFailed(
-                        f"stagecache gc stopped part-way: deleting {e.name} ({digest}) failed with HTTP {status}. "
+                        f"stagecache gc stopped part-way: deleting {e.name} ({digest}) failed ({said}). "
                         "What was deleted before is listed above; run gc again to go on.",
                         report,
                     )

@@ -115,6 +115,7 @@ class Selector:
     ) -> None:
         self.stages = set(stages)
         self.stale_stages = stale_stages
+        self._templates = self.templates_of(templates, repository)
         self.fallback_forms = set(branch_forms(fallback))
         alive_re = _either({f for b in {*alive, fallback} for f in branch_forms(b)})
         known = _either(self.stages)
@@ -133,6 +134,16 @@ class Selector:
     def templates_of(templates: list[Template], repository: str) -> list[Template]:
         """The templates whose tags are in ``repository``."""
         return [t for t in templates if t.repository == repository]
+
+    def branch_of(self, record_tag: str, stage: str) -> str | None:
+        """The branch (as the tag has it) of the record tag ``record_tag`` of stage ``stage``
+        (the record says its stage: no other reading is possible), or None."""
+        for t in self._templates:
+            if t.kind == "cache" and t.has_branch and record_tag.endswith(SUFFIX):
+                m = _regex(t.tag, BRANCH_PATTERN, re.escape(stage)).fullmatch(record_tag.removesuffix(SUFFIX))
+                if m is not None:
+                    return m.group("branch")
+        return None
 
     def read(self, tag: str) -> Reading | None:
         """What ``tag`` is, or None when no template makes it (not stagecache's: kept)."""

@@ -15,7 +15,9 @@ def render(report: Report, now: float | None = None) -> str:
     lines = [
         "stagecache gc: dry run, nothing deleted (--yes deletes)"
         if report.dry_run
-        else "stagecache gc: deleted" + (" part of the list (see the error below)" if report.failure else ""),
+        else f"stagecache gc: stopped ({report.failure}); what it deleted before is listed"
+        if report.failure
+        else "stagecache gc: deleted",
         f"alive branches: {', '.join(report.alive)} (from {report.alive_from})",
         *(f"note: {n}" for n in report.notes),
     ]

@@ -136,10 +136,12 @@ def read(place: Place, stage: str, client: RegistryClient | None = None) -> Stag
     return inputs if inputs.stage == stage else None
 
 
-def fetch(client: RegistryClient, repository: str, tag: str, stage: str) -> tuple[StageInputs, float | None] | None:
-    """The record of stage ``stage`` at the registry tag ``repository:tag`` and when it was
-    written (seconds since the epoch; None in records written before the time was kept), or
-    None when the tag holds no record of that stage."""
+def fetch(
+    client: RegistryClient, repository: str, tag: str, stage: str | None = None
+) -> tuple[StageInputs, float | None] | None:
+    """The record at the registry tag ``repository:tag`` (of stage ``stage``, when given) and
+    when it was written (seconds since the epoch; None in records written before the time was
+    kept), or None when the tag holds no such record."""
     try:
         found = client.artifact(repository, tag, MEDIA_TYPE, _MAX_BYTES)
         if found is None:
@@ -148,7 +150,7 @@ def fetch(client: RegistryClient, repository: str, tag: str, stage: str) -> tupl
         inputs = StageInputs.from_json(doc)
     except _UNREADABLE:
         return None
-    if inputs.stage != stage:
+    if stage is not None and inputs.stage != stage:
         return None
     try:
         written: float | None = calendar.timegm(time.strptime(str(doc.get("written")), "%Y-%m-%dT%H:%M:%SZ"))

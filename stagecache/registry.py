@@ -492,7 +492,7 @@ class RegistryClient:
         url = self._url(f"/{repository}/tags/list?n={page}")
         fetched: set[str] = set()
         while True:
-            if url in fetched:  # a registry that links back to a page it sent
+            if url in fetched or len(fetched) >= 100_000:  # a registry that links back, or on forever
                 raise RegistryError(f"{self.host}/{repository}: the tag list links back to a page it sent: {url}")
             fetched.add(url)
             status, headers, body = self._get(url, scope=scope)
@@ -503,12 +503,16 @@ class RegistryClient:
                     f"{self.host}/{repository}: listing the tags failed{' part-way' if found else ''}: HTTP {status}"
                 )
             try:
-                found.extend(str(t) for t in json.loads(body).get("tags") or [])
+                page_tags = [str(t) for t in json.loads(body).get("tags") or []]
             except (ValueError, AttributeError):
                 raise RegistryError(f"{self.host}/{repository}: the tag list is not JSON") from None
+            known = len(set(found))
+            found.extend(page_tags)
             nxt = re.search(r'<([^>]+)>\s*;\s*rel="?next"?', str(headers.get("Link", "")))
             if nxt is None:
                 return sorted(set(found))
+            if len(set(found)) == known:  # a next page after one that added nothing
+                raise RegistryError(f"{self.host}/{repository}: the tag list links back to a page it sent: {url}")
             url = urllib.parse.urljoin(url, nxt.group(1))
             if _origin(url) != self._origin:
                 raise RegistryError(f"{self.host}/{repository}: the tag list's next page is on another host: {url}")

@@ -126,6 +126,7 @@ class Runner:
         if client is not None and context:
             raise ValueError("give the client its context (DockerClient(context=...)), not the Runner")
         self._client = client
+        self._injected = client is not None
         self.env = dict(os.environ if env is None else env)
         self.context = context
         """The docker context of every docker command (``docker --context``); empty: docker's own
@@ -164,7 +165,7 @@ class Runner:
         no other engine to switch to: ValueError, rather than a Runner on a real engine."""
         if context == self.context:
             return self
-        if self._client is not None or type(self) is not Runner:
+        if self._injected or type(self) is not Runner:
             raise ValueError(f"this {type(self).__name__} cannot switch to docker context '{context}'")
         return Runner(env=self.env, context=context)
 

@@ -98,6 +98,8 @@ class MemoryRegistry:
         """Tags whose manifest the registry fails to send (HTTP 503)."""
         self.link = ""
         """When set: the Link header of every tag list page (a broken registry's)."""
+        self.lying_deletes = False
+        """When set: every delete is answered 404 and deletes nothing."""
 
     def blob(self, data: bytes) -> dict[str, object]:
         digest = "sha256:" + hashlib.sha256(data).hexdigest()
@@ -153,6 +155,8 @@ class MemoryRegistry:
             return (503, {}, b"")
         digest = self.tags.get(ref, ref)
         if seen.method == "DELETE":
+            if self.lying_deletes:
+                return (404, {}, b"")
             if self.fail_after is not None and len(self.deleted) >= self.fail_after:
                 return (500, {}, b"")
             if self.delete_status != 202 or digest not in self.manifests:
@@ -165,6 +169,16 @@ class MemoryRegistry:
             return (404, {}, b"")
         body = self.manifests[digest]
         return (200, {"Docker-Content-Digest": digest, "Content-Type": "application/json"}, body)
+
+
+@pytest.fixture(autouse=True)
+def _no_ci_branch(monkeypatch: pytest.MonkeyPatch) -> None:
+    """gc reads the branch of its checkout from the CI's variables: a CI run of this suite on
+    another branch must not change what these tests see."""
+    from stagecache import ci
+
+    for var in (*ci._BRANCH_VARS, "GITHUB_REF_NAME", "GITHUB_REF_TYPE"):
+        monkeypatch.delenv(var, raising=False)
 
 
 @pytest.fixture
@@ -251,7 +265,7 @@ def test_a_failure_part_way_says_what_was_deleted_and_exits_5(tmp_path: Path, re
     result = runner.invoke(app, ["gc", "-C", str(gc_project(tmp_path, registry)), "--yes"])
     assert result.exit_code == 5, result.output
     assert len(registry.deleted) == 2
-    assert "stagecache gc: deleted part of the list" in result.output
+    assert "stagecache gc: stopped (" in result.output
     assert "not deleted (gc stopped before them):" in result.output
     assert "Error: stagecache gc stopped part-way" in result.output
 
@@ -286,11 +300,11 @@ def test_local_gc_removes_only_stale_stage_folders_and_incoming(tmp_path: Path) 
         blob.write_bytes(b"x" * 1000)
         (cache / name / "index.json").write_text('{"schemaVersion": 2, "manifests": []}')
     (cache / "notes").mkdir()  # not a cache layout: never touched
-    dry = runner.invoke(app, ["gc", "-C", str(root)])
+    dry = runner.invoke(app, ["gc", "-C", str(root), "--branch", "main"])
     assert dry.exit_code == 0, dry.output
     assert "would delete:" in dry.output and "would free 2.1 kB (2 entries)." in dry.output
     assert (cache / "old").is_dir() and (cache / ".build.incoming").is_dir()
-    done = runner.invoke(app, ["gc", "-C", str(root), "--yes", "--json"])
+    done = runner.invoke(app, ["gc", "-C", str(root), "--branch", "main", "--yes", "--json"])
     assert done.exit_code == 0, done.output
     assert sorted(p.name for p in cache.iterdir()) == [".lock", "CACHEDIR.TAG", "build", "notes", "runtime"]
     assert {Path(e["name"]).name for e in json.loads(done.output)["entries"] if e["deleted"]} == {
@@ -372,7 +386,7 @@ def test_inline_mode_never_takes_a_release_tag_for_a_gone_stage(tmp_path: Path, 
     config = registry.blob(json.dumps({"moby.buildkit.cache.v0": "..."}).encode())
     registry.put("v1.0", {"schemaVersion": 2, "config": {**config, "mediaType": "application/vnd.oci.image.config.v1"}})
     root = gc_project(tmp_path, registry, '[cache]\nmode = "inline"\n')
-    result = runner.invoke(app, ["gc", "-C", str(root), "--yes", "--json"])
+    result = runner.invoke(app, ["gc", "-C", str(root), "--branch", "main", "--yes", "--json"])
     assert result.exit_code == 0, result.output
     (entry,) = json.loads(result.output)["entries"]
     assert entry["name"].endswith(":v1.0") and "not shown to be stagecache's" in entry["kept"]
@@ -405,3 +419,54 @@ def test_a_tag_list_that_loops_or_leaves_the_host_or_is_refused_is_an_error(regi
         client.tags("app")
     registry.auth = ""
     assert client.tags("absent") == [] and client.tags("app") == ["t0", "t1", "t2"]
+
+
+def test_gone_stages_are_collected_only_from_the_fallback_branch_s_checkout(
+    tmp_path: Path, registry: MemoryRegistry
+) -> None:
+    branches(registry)
+    registry.cache("cache-main-old", "main old")
+    registry.record("cache-main-old", "old")
+    root = gc_project(tmp_path, registry)
+
+    def listed(*args: str) -> tuple[set[str], list[str]]:
+        out = runner.invoke(app, ["gc", "-C", str(root), "--keep-branch", "feature", "--json", *args]).output
+        report = json.loads(out)
+        return {e["name"].rpartition(":")[2] for e in report["entries"]}, report["notes"]
+
+    assert listed("--branch", "main")[0] == {"cache-main-old", "cache-main-old.inputs"}
+    for args, said in ((["--branch", "feature"], "this is branch 'feature'"), ([], "is not known")):
+        found, notes = listed(*args)
+        assert found == set() and any(said in n and "--branch main" in n for n in notes), notes
+
+
+def test_max_age_keeps_a_recent_branch_whose_name_starts_with_the_fallback_s(
+    tmp_path: Path, registry: MemoryRegistry
+) -> None:
+    # main-hotfix's build cache reads as main's gone stage "hotfix-build" too; its record says
+    # its stage is build, so its tag says its branch.
+    registry.cache("cache-main-hotfix-build", "hotfix")
+    registry.record("cache-main-hotfix-build", "build")
+    root = gc_project(tmp_path, registry)
+    gone = {"cache-main-hotfix-build", "cache-main-hotfix-build.inputs"}
+    for age, listed in (("100000", set()), ("0.5", gone)):
+        result = runner.invoke(app, ["gc", "-C", str(root), "--branch", "main", "--max-age", age, "--json"])
+        assert {e["name"].rpartition(":")[2] for e in json.loads(result.output)["entries"]} == listed, age
+
+
+def test_a_delete_answered_404_while_the_manifest_stays_is_a_failure(tmp_path: Path, registry: MemoryRegistry) -> None:
+    branches(registry)
+    registry.lying_deletes = True
+    result = runner.invoke(app, ["gc", "-C", str(gc_project(tmp_path, registry)), "--yes", "--json"])
+    assert result.exit_code == 5
+    report = json.loads(result.output.split("\nError:")[0])
+    assert "HTTP 404, and the manifest is still there" in report["failure"]
+    assert [e for e in report["entries"] if e["deleted"]] == [] and report["freed_bytes"] == 0
+
+
+def test_a_refusal_says_so_in_the_report(tmp_path: Path, registry: MemoryRegistry) -> None:
+    branches(registry)
+    registry.delete_status = 405
+    result = runner.invoke(app, ["gc", "-C", str(gc_project(tmp_path, registry)), "--yes", "--json"])
+    report = json.loads(result.output.split("\nError:")[0])
+    assert "does not allow deletes (HTTP 405)" in report["failure"] and report["freed_bytes"] == 0
