@@ -21,12 +21,19 @@ from stagecache.strategies import STRATEGIES
 from tests.engine.conftest import Project, interrupt_when, tree_digest
 
 STAGECACHE = str(Path(sys.executable).parent / "stagecache")
-KEEP_TOOLCHAIN = {"classic-stages", "inline-stages", "registry-min", "registry-max", "registry-max-single", "local"}
+KEEP_TOOLCHAIN = {"classic-stages", "inline-stages", "registry-min", "registry-max", "local"}
 LOSE_TOOLCHAIN = {"classic-final", "inline-final", "registry-min-single"}
+MAY_LOSE_TOOLCHAIN = {"registry-max-single"}
+"""One build of the target exporting mode=max usually keeps the upstream stage's steps, and
+sometimes does not (docs/benchmarks.md: it lost examples/gcc's deps in 2 of 9 fresh-runner
+bakes at 4fdfbdf, and this test saw it lose the toolchain at 37542db): what per-stage caching
+is for. Either way, it never hits a step the edit changed."""
 
 
 def bench_project(make_project) -> Project:
-    p: Project = make_project("hello")
+    # The example's toolchain step takes its 2 s: stagecache's own CPU is held to 5 % of a
+    # bench of real steps, not of steps that take no time.
+    p: Project = make_project("hello", sleeps=True)
     toml = (p.root / "stagecache.toml").read_text()
     (p.root / "stagecache.toml").write_text(toml.replace("[project]\n", f'[project]\nimage = "{p.image}"\n', 1))
     return p
@@ -114,6 +121,9 @@ def test_bench_matrix_on_a_fresh_runner(make_project, tmp_path: Path) -> None:
             assert got == all_miss
         elif name in KEEP_TOOLCHAIN:
             assert got == TOOLCHAIN_KEPT, name
+        elif name in MAY_LOSE_TOOLCHAIN:
+            lost_toolchain = dict(TOOLCHAIN_KEPT, **{"compile-image": dict.fromkeys((2, 3, 4, 5), False)})
+            assert got in (TOOLCHAIN_KEPT, lost_toolchain), (name, got)
         else:
             assert name in LOSE_TOOLCHAIN
             assert got["compile-image"] == dict.fromkeys((2, 3, 4, 5), False), name
@@ -131,8 +141,11 @@ def test_bench_matrix_on_a_fresh_runner(make_project, tmp_path: Path) -> None:
     assert tree_digest(p.root) == before
     assert list(work.iterdir()) == []
     # Human outputs.
-    table = done.stdout.splitlines()
-    assert table[0].split()[:3] == ["strategy", "cold", "cold-edit-source"]
+    notes = [ln for ln in done.stdout.splitlines() if ln.startswith("note: ")]
+    table = done.stdout.splitlines()[len(notes) :]
+    assert table[0].split()[:3] == ["strategy", "cold", "cold-edit-source"] and table[0].split()[-1] == "engine"
+    # The classic strategies ran on this engine, whose image store is containerd's: said first.
+    assert len(notes) == 1 and "classic-final, classic-stages ran on an engine with the containerd" in notes[0]
     assert "layers, scenario cold-edit-source:" in done.stdout
     md = (out / "bench.md").read_text()
     assert md.startswith("### stagecache bench") and "| registry-max |" in md

@@ -130,11 +130,29 @@ def _make_context(case: Case, root: Path) -> Path:
     return context
 
 
+# Seen twice on this engine (dockerd 26.1.5, containerd image store, 2026-11-29), both times on
+# an engine wiped minutes before: for an image the harness tagged
+# locally (`0:latest`, for mount-from-index), BuildKit resolved the local digest, then asked
+# Docker Hub for that manifest ("failed to load cache key: ... Head
+# https://registry-1.docker.io/v2/library/0/manifests/sha256:..."), which this offline machine
+# cannot reach; the same build alone, or run again, took the local image. It is the engine's
+# fetch, not an answer about the Dockerfile: the harness now builds such an image (FROM its
+# source) rather than tagging it, and a build that fails this way is run once more; any other
+# failure stands.
+_LOCAL_IMAGE_FETCHED = re.compile(r"failed to load cache key: .*registry-1\.docker\.io/v2/library/")
+
+
 def _solve_case(case: Case, context: Path, targets: list[str]) -> dict[str, oracle.Solve]:
     # One target after the other: concurrent builds of the same file share vertices, and
     # BuildKit merges vertices with equal cache keys across builds (a COPY from two build
     # contexts with the same content), which would show one build the other's vertices.
-    return {t: oracle.solve(case.file, context, t, case.build_args, case.platforms) for t in targets}
+    out = {}
+    for t in targets:
+        solve = oracle.solve(case.file, context, t, case.build_args, case.platforms)
+        if case.local_images and not solve.ok and _LOCAL_IMAGE_FETCHED.search(solve.error):
+            solve = oracle.solve(case.file, context, t, case.build_args, case.platforms)
+        out[t] = solve
+    return out
 
 
 @pytest.fixture(scope="session")
@@ -151,7 +169,15 @@ def solves(request: pytest.FixtureRequest, engine, tmp_path_factory: pytest.Temp
     for name in selected:
         for tag, source in CASES[name].local_images.items():
             if tag not in created and not _image_exists(tag):
-                subprocess.run(["docker", "tag", source, tag], check=True, capture_output=True, timeout=60)
+                # Built (FROM the source), not `docker tag`ged: see _LOCAL_IMAGE_FETCHED.
+                subprocess.run(
+                    ["docker", "buildx", "build", "--load", "--tag", tag, "-"],
+                    input=f"FROM {source}\n",
+                    text=True,
+                    check=True,
+                    capture_output=True,
+                    timeout=120,
+                )
                 created.append(tag)
     futures: dict[str, Future[dict[str, oracle.Solve]]] = {}
     # The biggest cases first, so that they do not finish last.
