@@ -19,6 +19,7 @@ RUN, so that no earlier run's results on the engine can serve a step (see
 tests/engine/conftest.py, _own_cache_keys).
 
     .venv/bin/python benchmarks/deep.py [REPEAT] [N ...]     # default: 3 repeats, N = 10 30 50
+                                                             # (other N: results/deep-N1-N2.json)
     .venv/bin/python benchmarks/deep.py --chart              # redraw docs/benchmarks/deep.png
 
 It also times, once per N, the first bake (which fills every stage's cache) against the plain
@@ -123,8 +124,9 @@ def main() -> None:
         runner.remove_repositories([image, plain_repo])
         shutil.rmtree(root, ignore_errors=True)
     result = {"benchmark": "deep", "repeat": repeat, "target_ratio": TARGET, "versions": versions(), "rows": rows}
-    path = write_result("deep", result)
-    chart(rows, ROOT / "docs" / "benchmarks" / "deep.png")
+    name = "deep" if not args[1:] else "deep-" + "-".join(str(n) for n in sizes)
+    path = write_result(name, result)
+    chart(rows, ROOT / "docs" / "benchmarks" / f"{name}.png")
     worst = max(r["ratio"] for r in rows)
     verdict = "OK" if worst <= TARGET else "MISSED"
     print(f"worst stagecache / plain = {worst:.3f} (target <= {TARGET}): {verdict}; {path}")

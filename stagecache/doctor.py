@@ -86,8 +86,11 @@ def run_checks(
         )
         checks.append(Check("buildx", PASS, state.engine.buildx_version))
     except StagecacheError as exc:
-        fix = "install the buildx plugin" if "buildx" in exc.message else "start dockerd (systemctl start docker)"
-        checks.append(Check("daemon" if "daemon" in exc.message else "buildx", FAIL, exc.message, fix))
+        no_buildx = "buildx is not installed" in exc.message
+        fix = "install the buildx plugin" if no_buildx else "start dockerd (systemctl start docker)"
+        if runner.context and not no_buildx:
+            fix = "docker context ls; pass --context or set [project].docker_context to an engine that runs"
+        checks.append(Check("buildx" if no_buildx else "daemon", FAIL, exc.message, fix))
         return _skip_after(checks)
 
     builder_name = state.plan.config.builder if state.plan else ""

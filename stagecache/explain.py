@@ -106,7 +106,8 @@ def first_miss(
     found = _change(was, cur, now, before, rebuilt, "was rebuilt")
     if found is not None:
         return miss(*found)
-    if missed.number == first and before.base and now.base and before.base != now.base:
+    # A base image without its digest (an engine that did not report it) is not compared.
+    if missed.number == first and "@" in before.base and "@" in now.base and before.base != now.base:
         return miss("base-image", base_change(before.base, now.base))
     if _rewritten(now, before):
         return miss("instruction", REWRITTEN)

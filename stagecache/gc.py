@@ -22,6 +22,8 @@ deletes nothing.
 
 from __future__ import annotations
 
+import calendar
+import json
 import os
 import re
 import subprocess
@@ -41,7 +43,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 SCHEMA = "stagecache.gc/v1"
 _CACHE_CONFIG = "application/vnd.buildkit.cacheconfig.v0"
-_INLINE_CACHE = "moby.buildkit.cache.v0"
 _DAY = 86400.0
 
 
@@ -180,10 +181,15 @@ def collect(plan: BuildPlan, liveness: Liveness, clients: Clients) -> Report:
         alive.update(remote_heads(config.root, liveness.remote))
         sources.append(f"the heads of git remote '{liveness.remote}'")
     if liveness.max_age is not None:
-        if plan.mode.name != "registry":
+        if plan.mode.name not in ("registry", "inline"):
             raise UsageError(
-                f"--max-age reads the input records beside the registry caches, and cache mode '{plan.mode.name}' "
-                "keeps none. Name the alive branches with --keep-branch or --remote."
+                f"--max-age reads the branches' input records in the registry (beside the caches of registry mode, "
+                f"the stage images of inline mode), and cache mode '{plan.mode.name}' keeps none there"
+                + (
+                    "; the local cache folder has no branches."
+                    if plan.mode.name == "local"
+                    else ". Name the alive branches with --keep-branch or --remote."
+                )
             )
         sources.append(f"a record written within {liveness.max_age:g} days")
     report = Report(True, (), ", ".join(sources))
@@ -205,9 +211,9 @@ def collect(plan: BuildPlan, liveness: Liveness, clients: Clients) -> Report:
         )
     for repository in dict.fromkeys(t.repository for t in templates):
         _collect_repository(report, plan, templates, repository, stages, alive, liveness, clients, stale_stages)
-    if plan.mode.name == "local" and stale_stages:
+    if plan.mode.name == "local":
         check_local_dir(plan)  # a folder with files stagecache did not make is refused, as bake refuses it
-        _collect_local(report, plan.config.cache.local_dir, stages)
+        _collect_local(report, plan.config.cache.local_dir, stages, stale_stages)
     report.alive = tuple(sorted(alive))
     return report
 
@@ -216,11 +222,15 @@ def _templates(plan: BuildPlan) -> list[gcselect.Template]:
     """The templates whose tags gc reads: the cache ref's (registry mode) and the stage
     tag's (when stage images are pushed)."""
     config = plan.config
-    out = []
-    if plan.mode.name == "registry":
-        out.append(gcselect.split("cache", config.cache.ref, config.image, "[cache].ref"))
+    registry = plan.mode.name == "registry"
+    # In another mode the cache ref template only marks the tags a registry-mode bake left in the
+    # same repository, so that they are never read as this mode's stage images.
+    out = [gcselect.split("cache" if registry else "other", config.cache.ref, config.image, "[cache].ref", registry)]
     if config.push_enabled and config.image:
-        out.append(gcselect.split("image", config.cache.tag, config.image, "[cache].tag"))
+        inline = plan.mode.name == "inline"
+        out.append(gcselect.split("image", config.cache.tag, config.image, "[cache].tag", inline))
+    if not registry and len(out) == 1:
+        return []  # nothing of this mode in the registry
     return out
 
 
@@ -309,7 +319,7 @@ def _collect_repository(
             digests[tag],
             written=record[2] if record is not None else None,
         )
-        proof = _unproven(client, repo, r, record, digests[tag], plan.mode.name, stages)
+        proof = _unproven(client, repo, r, record, digests[tag], plan.mode.name)
         doomed.append(replace(entry, kept=proof))
     # The manifests a kept tag needs: its own, and those under it (an image index's platform
     # manifests and attestations). None of them may be deleted.
@@ -328,6 +338,15 @@ def _collect_repository(
             )
         children = tuple(sorted(reach[_tag(e)][0] - set(kept_by_digest)))
         doomed[i] = replace(e, size=sum(reach[_tag(e)][1].values()), kept=kept, children=children)
+    # A record goes only with what it proves stagecache's: while the cache or the image of its
+    # branch and stage stays (it shares a kept tag's manifest), the record stays too, so that a
+    # later gc can still prove them.
+    by_key = {(e.branch, e.stage, e.kind): e for e in doomed}
+    for i, e in enumerate(doomed):
+        if e.kind == "record" and not e.kept:
+            stays = [o for k in ("cache", "image") if (o := by_key.get((e.branch, e.stage, k))) and o.kept]
+            if stays:
+                doomed[i] = replace(e, kept=f"'{_tag(stays[0])}' stays, and this record is what proves it stagecache's")
     going = {_tag(e) for e in doomed if not e.kept}
     counted = {b for t in tags if t not in going for b in reach[t][1]}  # what kept tags reach stays
     order = {"image": 0, "cache": 1, "record": 2}
@@ -351,7 +370,6 @@ def _unproven(
     record: tuple[str, StageInputs, float | None] | None,
     digest: str,
     mode: str,
-    stages: list[str],
 ) -> str:
     """Why the manifest at ``reading.tag`` is not shown to be stagecache's ("" when it is)."""
     if reading.kind == "record":
@@ -360,16 +378,16 @@ def _unproven(
     manifest = client.manifest(repo, reading.tag) or {}
     if reading.kind == "cache":
         return "" if _is_cache(manifest) else "its manifest is not a BuildKit cache"
-    if record is not None and record[1].image == digest:
+    if _is_cache(manifest):
+        return "its manifest is a BuildKit cache, not a stage image"
+    # The record of its branch and stage names it: as the image its bake pushed, or (inline
+    # mode, where the image is the cache and the record sits beside it) as its cache.
+    if record is not None and (record[1].image == digest or (mode == "inline" and record[1].cache == digest)):
         return ""
-    # inline: the image is the cache. Its config holding BuildKit's inline cache is proof
-    # enough only for a tag a {branch} template makes, of a stage the Dockerfile has (a
-    # release tag "v1.0" read as a gone stage is never one).
-    if mode == "inline" and reading.branch and reading.stage in stages and _has_inline_cache(client, repo, manifest):
-        return ""
+    keeps = "the classic mode keeps none" if mode == "classic" else "an image pushed before records were kept"
     return (
         "not shown to be stagecache's: no input record of its branch and stage names this image "
-        "(the classic and inline modes keep none); remove it by hand if it is"
+        f"({keeps}); remove it by hand if it is"
     )
 
 
@@ -382,27 +400,9 @@ def _is_cache(manifest: dict) -> bool:
     return any(isinstance(m, dict) and m.get("mediaType") == _CACHE_CONFIG for m in manifest.get("manifests") or [])
 
 
-def _has_inline_cache(client: RegistryClient, repo: str, manifest: dict) -> bool:
-    """Whether the image's config (each platform's, for an index) holds BuildKit's inline cache."""
-    configs = []
-    if isinstance(manifest.get("config"), dict):
-        configs.append(manifest["config"].get("digest", ""))
-    for child in manifest.get("manifests") or []:
-        m = client.manifest(repo, str(child.get("digest", ""))) if isinstance(child, dict) else None
-        if m is not None and isinstance(m.get("config"), dict):
-            configs.append(m["config"].get("digest", ""))
-    if not configs:
-        return False
-    for digest in configs:
-        data = client.blob(repo, str(digest))
-        if data is None or _INLINE_CACHE not in data.decode("utf-8", "replace"):
-            return False
-    return True
-
-
-def _collect_local(report: Report, d: Path, stages: list[str]) -> None:
-    """The local cache folder's stage folders of stages the Dockerfile no longer has, and the
-    ``.STAGE.incoming`` folders a stopped bake left (read under the bake's lock)."""
+def _collect_local(report: Report, d: Path, stages: list[str], stale_stages: bool) -> None:
+    """The ``.STAGE.incoming`` folders a stopped bake left, and (``stale_stages``) the stage
+    folders of stages the Dockerfile no longer has, read under the bake's lock."""
     if not d.is_dir():
         return
     with localcache.held(d, report.notes.append):
@@ -415,10 +415,20 @@ def _collect_local(report: Report, d: Path, stages: list[str]) -> None:
                 found.append(
                     Entry("local", str(entry), "incoming", "", name[1:-9], "left by a bake that stopped before its end")
                 )
-            elif not name.startswith(".") and name not in stages and (entry / "index.json").is_file():
-                found.append(Entry("local", str(entry), "cache", "", name, f"stage '{name}' is not in the Dockerfile"))
+            elif stale_stages and not name.startswith(".") and name not in stages and (entry / "index.json").is_file():
+                gone = f"stage '{name}' is not in the Dockerfile"
+                found.append(Entry("local", str(entry), "cache", "", name, gone, written=_written(entry)))
         sizes = _local_sizes([Path(e.name) for e in found])
         report.entries.extend(replace(e, size=sizes[e.name], frees=sizes[e.name]) for e in found)
+
+
+def _written(folder: Path) -> float | None:
+    """When the record in a local cache folder was written, if it says."""
+    try:
+        doc = json.loads((folder / inputstore.FILE).read_text(encoding="utf-8"))
+        return float(calendar.timegm(time.strptime(str(doc.get("written")), "%Y-%m-%dT%H:%M:%SZ")))
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def _local_sizes(folders: list[Path]) -> dict[str, int]:

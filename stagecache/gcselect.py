@@ -37,9 +37,14 @@ class Template:
     ``{image}`` filled in) and the tag part (with ``{stage}``, maybe ``{branch}``)."""
 
     kind: str
-    """"cache" (the cache ref template) or "image" (the stage tag template)."""
+    """"cache" (the cache ref template), "image" (the stage tag template), or "other": the
+    shape of another mode's tags in the same repository (the cache refs a registry-mode bake
+    left), which this mode's gc does not judge."""
     repository: str
     tag: str
+    records: bool = False
+    """Whether input records (``TAG.inputs``) sit beside its tags: the cache refs in registry
+    mode, the stage images in inline mode (whose cache they are)."""
 
     @property
     def has_branch(self) -> bool:
@@ -47,7 +52,7 @@ class Template:
         return "{branch}" in self.tag
 
 
-def split(kind: str, template: str, image: str, keypath: str) -> Template:
+def split(kind: str, template: str, image: str, keypath: str, records: bool = False) -> Template:
     """``template`` (``{image}:cache-{branch}-{stage}``) as a :class:`Template`; UsageError
     when the repository part names the stage or branch: gc lists one repository's tags, and
     cannot find the repositories of stages or branches it does not know."""
@@ -62,7 +67,7 @@ def split(kind: str, template: str, image: str, keypath: str) -> Template:
         )
     if "{image}" in tag:
         raise UsageError(f"{keypath} = {template!r}: {{image}} in the tag part is not supported by stagecache gc.")
-    return Template(kind, name.format(image=image), tag)
+    return Template(kind, name.format(image=image), tag, records)
 
 
 def _regex(tag: str, branch: str, stage: str) -> re.Pattern[str]:
@@ -126,9 +131,10 @@ class Selector:
             (t, alive, _regex(t.tag, branch, stage))
             for alive, branch in ((True, alive_re), (False, BRANCH_PATTERN))
             for stage in (known, STAGE_PATTERN)
-            for t in self.templates_of(templates, repository)
-            if alive or t.has_branch
+            for t in self._templates
+            if (alive or t.has_branch) and t.kind != "other"
         ]
+        self._others = [_regex(t.tag, BRANCH_PATTERN, STAGE_PATTERN) for t in self._templates if t.kind == "other"]
 
     @staticmethod
     def templates_of(templates: list[Template], repository: str) -> list[Template]:
@@ -139,7 +145,7 @@ class Selector:
         """The branch (as the tag has it) of the record tag ``record_tag`` of stage ``stage``
         (the record says its stage: no other reading is possible), or None."""
         for t in self._templates:
-            if t.kind == "cache" and t.has_branch and record_tag.endswith(SUFFIX):
+            if t.records and t.has_branch and record_tag.endswith(SUFFIX):
                 m = _regex(t.tag, BRANCH_PATTERN, re.escape(stage)).fullmatch(record_tag.removesuffix(SUFFIX))
                 if m is not None:
                     return m.group("branch")
@@ -149,8 +155,10 @@ class Selector:
         """What ``tag`` is, or None when no template makes it (not stagecache's: kept)."""
         kind = "record" if tag.endswith(SUFFIX) else ""
         bare = tag.removesuffix(SUFFIX) if kind else tag
+        if any(other.fullmatch(bare) for other in self._others):
+            return None  # another mode's tag (or its record): not this mode's to judge
         for template, alive, regex in self._readings:
-            m = regex.fullmatch(bare) if template.kind == "cache" or not kind else None
+            m = regex.fullmatch(bare) if template.records or not kind else None
             if m is None:
                 continue
             stage, branch = m.group("stage"), m.groupdict().get("branch") or ""

@@ -231,10 +231,14 @@ class Runner:
             try:
                 info = client.info()
             except DockerException as exc:
-                raise EnvironmentProblem(
-                    "the Docker daemon is not reachable "
-                    f"({_first_line(exc.stderr) or 'docker info failed'}). {_START_DOCKER}"
-                ) from None
+                said = _first_line(exc.stderr) or "docker info failed"
+                if self.context:
+                    raise EnvironmentProblem(
+                        f"the engine of docker context '{self.context}' is not reachable ({said}). Check that the "
+                        f"context exists (`docker context ls`) and that its engine runs (`docker --context "
+                        f"{self.context} info`), or choose another with --context or [project].docker_context."
+                    ) from None
+                raise EnvironmentProblem(f"the Docker daemon is not reachable ({said}). {_START_DOCKER}") from None
             try:
                 buildx = buildx_future.result()
             except DockerException:

@@ -34,7 +34,7 @@ def reading(selector: gcselect.Selector, tag: str) -> tuple[str, str, str, str] 
 
 def test_tags_are_read_against_the_templates() -> None:
     templates = [
-        gcselect.split("cache", "{image}:cache-{branch}-{stage}", "reg/app", "[cache].ref"),
+        gcselect.split("cache", "{image}:cache-{branch}-{stage}", "reg/app", "[cache].ref", records=True),
         gcselect.split("image", "{image}:{branch}-{stage}", "reg/app", "[cache].tag"),
     ]
     s = gcselect.Selector(templates, ["feature"], "main", ["deps", "build"], "reg/app")
@@ -64,7 +64,7 @@ def test_a_long_branch_is_known_in_every_form_a_tag_gives_it() -> None:
     branch = "feature/" + "x" * 200
     forms = gcselect.branch_forms(branch)
     assert all(re.fullmatch(r"\w[\w.-]*", f) and len(f) <= 128 for f in forms) and len(forms) > 1
-    templates = [gcselect.split("cache", "{image}:cache-{branch}-{stage}", "reg/app", "[cache].ref")]
+    templates = [gcselect.split("cache", "{image}:cache-{branch}-{stage}", "reg/app", "[cache].ref", records=True)]
     s = gcselect.Selector(templates, [branch], "main", ["build"], "reg/app")
     from stagecache.cache import Naming
 
@@ -75,7 +75,7 @@ def test_a_long_branch_is_known_in_every_form_a_tag_gives_it() -> None:
 def test_templates_gc_cannot_read_are_refused() -> None:
     with pytest.raises(UsageError, match=r"\[cache\].ref = '\{image\}-\{stage\}:cache': stagecache gc reads"):
         gcselect.split("cache", "{image}-{stage}:cache", "reg/app", "[cache].ref")
-    without_branch = gcselect.split("cache", "{image}:cache-{stage}", "reg/app", "[cache].ref")
+    without_branch = gcselect.split("cache", "{image}:cache-{stage}", "reg/app", "[cache].ref", records=True)
     s = gcselect.Selector([without_branch], [], "main", ["build"], "reg/app")
     assert reading(s, "cache-build") == ("cache", "", "build", "")
     assert reading(s, "cache-gone") == ("cache", "", "gone", "stage 'gone' is not in the Dockerfile")
@@ -233,7 +233,14 @@ def test_a_dry_run_lists_and_deletes_nothing(tmp_path: Path, registry: MemoryReg
         f"{k}feature-{s}{x}" for s in ("build", "runtime") for k, x in [("cache-", ""), ("cache-", ".inputs"), ("", "")]
     }
     assert entries["feature-runtime"]["kept"].startswith("shares its manifest with the kept tag 'main-runtime'")
-    assert {t for t, e in entries.items() if not e["kept"]} == set(entries) - {"feature-runtime"}
+    # feature's runtime image stays (main's manifest), and so does the record that proves it stagecache's.
+    assert {t for t, e in entries.items() if not e["kept"]} == set(entries) - {
+        "feature-runtime",
+        "cache-feature-runtime.inputs",
+    }
+    assert entries["cache-feature-runtime.inputs"]["kept"] == (
+        "'feature-runtime' stays, and this record is what proves it stagecache's"
+    )
     assert report["alive"] == ["main"] and report["dry_run"] is True
     assert entries["cache-feature-build"]["age_days"] > 0 and entries["cache-feature-build"]["size"] > 0
 
@@ -244,7 +251,7 @@ def test_yes_deletes_by_digest_and_keeps_every_kept_tag(tmp_path: Path, registry
     result = runner.invoke(app, ["gc", "-C", str(gc_project(tmp_path, registry)), "--yes"])
     assert result.exit_code == 0, result.output
     assert {t: registry.tags.get(t) for t in kept} == kept
-    assert set(registry.tags) == set(kept) | {"feature-runtime"}
+    assert set(registry.tags) == set(kept) | {"feature-runtime", "cache-feature-runtime.inputs"}
     assert registry.tags["feature-runtime"] == made["main-runtime"]
     assert "deleted:" in result.output and "kept, although a template makes them:" in result.output
 
@@ -394,10 +401,10 @@ def test_inline_mode_never_takes_a_release_tag_for_a_gone_stage(tmp_path: Path, 
 
 
 def test_max_age_needs_the_records_of_registry_mode(tmp_path: Path, registry: MemoryRegistry) -> None:
-    root = gc_project(tmp_path, registry, '[cache]\nmode = "inline"\n')
+    root = gc_project(tmp_path, registry, '[cache]\nmode = "classic"\n')
     result = runner.invoke(app, ["gc", "-C", str(root), "--max-age", "7"])
     assert result.exit_code == 2
-    assert "--max-age reads the input records beside the registry caches" in result.output
+    assert "cache mode 'classic' keeps none there. Name the alive branches with --keep-branch" in result.output
 
 
 def test_a_tag_list_that_loops_or_leaves_the_host_or_is_refused_is_an_error(registry: MemoryRegistry) -> None:
@@ -470,3 +477,39 @@ def test_a_refusal_says_so_in_the_report(tmp_path: Path, registry: MemoryRegistr
     result = runner.invoke(app, ["gc", "-C", str(gc_project(tmp_path, registry)), "--yes", "--json"])
     report = json.loads(result.output.split("\nError:")[0])
     assert "does not allow deletes (HTTP 405)" in report["failure"] and report["freed_bytes"] == 0
+
+
+def test_inline_mode_proves_images_by_the_record_beside_them_and_leaves_registry_mode_s_tags(
+    tmp_path: Path, registry: MemoryRegistry
+) -> None:
+    # Inline mode: the image is the cache, and its record sits beside it (TAG.inputs) naming it
+    # as its cache. A registry-mode bake left cache refs and records in the same repository.
+    for branch in ("main", "old"):
+        for stage in ("build", "runtime"):
+            image = registry.image(f"{branch}-{stage}", f"inline {branch} {stage}")
+            doc = {**StageInputs(stage, (), cache=image).to_json(), "written": "2026-11-01T00:00:00Z"}
+            layer = {**registry.blob(json.dumps(doc).encode()), "mediaType": inputstore.MEDIA_TYPE}
+            registry.put(
+                f"{branch}-{stage}.inputs", {"schemaVersion": 2, "config": registry.blob(b"{}"), "layers": [layer]}
+            )
+    registry.cache("cache-old-build", "registry mode's")
+    registry.record("cache-old-build", "build")
+    before = dict(registry.tags)
+    root = gc_project(tmp_path, registry, '[cache]\nmode = "inline"\nref = "{image}:cache-{branch}-{stage}"\n')
+    result = runner.invoke(app, ["gc", "-C", str(root), "--branch", "main", "--yes", "--json"])
+    assert result.exit_code == 0, result.output
+    gone = {"old-build", "old-build.inputs", "old-runtime", "old-runtime.inputs"}
+    assert {e["name"].rpartition(":")[2] for e in json.loads(result.output)["entries"] if e["deleted"]} == gone
+    assert registry.tags == {t: d for t, d in before.items() if t not in gone}
+
+
+def test_local_incoming_folders_go_on_any_branch(tmp_path: Path) -> None:
+    root = tmp_path / "p"
+    root.mkdir()
+    (root / "Dockerfile").write_text(DOCKERFILE)
+    (root / "stagecache.toml").write_text('[cache]\nmode = "local"\nlocal_dir = "../cache"\n')
+    for name in ("old", ".build.incoming"):
+        (tmp_path / "cache" / name / "blobs").mkdir(parents=True)
+        (tmp_path / "cache" / name / "index.json").write_text('{"schemaVersion": 2, "manifests": []}')
+    report = json.loads(runner.invoke(app, ["gc", "-C", str(root), "--json"]).output)
+    assert [Path(e["name"]).name for e in report["entries"]] == [".build.incoming"]
