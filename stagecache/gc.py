@@ -161,7 +161,13 @@ def remote_heads(root: Path, remote: str) -> tuple[str, ...]:
     except (OSError, subprocess.SubprocessError) as exc:
         raise EnvironmentProblem(f"git ls-remote --heads {remote} could not run in {root}: {exc}.") from None
     if out.returncode != 0:
-        said = " ".join(out.stderr.split())[:300]
+        said = " ".join(out.stderr.split())[:300].rstrip(".")
+        if "not a git repository" in said or "does not appear to be a git repository" in said:
+            raise UsageError(
+                f"--remote {remote}: git cannot read that remote in {root} ({said}). --remote needs the project's git "
+                "checkout and the name of one of its remotes (`git remote -v`); or name the alive branches with "
+                "--keep-branch."
+            )
         raise EnvironmentProblem(
             f"git ls-remote --heads {remote} failed in {root} (exit {out.returncode}): {said}. Check the remote's "
             "name and access, or name the alive branches with --keep-branch."

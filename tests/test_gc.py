@@ -513,3 +513,9 @@ def test_local_incoming_folders_go_on_any_branch(tmp_path: Path) -> None:
         (tmp_path / "cache" / name / "index.json").write_text('{"schemaVersion": 2, "manifests": []}')
     report = json.loads(runner.invoke(app, ["gc", "-C", str(root), "--json"]).output)
     assert [Path(e["name"]).name for e in report["entries"]] == [".build.incoming"]
+
+
+def test_remote_outside_a_git_checkout_is_a_usage_error(tmp_path: Path, registry: MemoryRegistry) -> None:
+    result = runner.invoke(app, ["gc", "-C", str(gc_project(tmp_path, registry)), "--remote", "origin"])
+    assert result.exit_code == 2, result.output
+    assert "--remote origin: git cannot read that remote in" in result.output and "`git remote -v`" in result.output
