@@ -58,11 +58,12 @@ def test_gc_keeps_main_byte_for_byte_removes_a_dead_branch_and_spares_a_shared_m
     copy = by_tag(p, "cache-feature-copy-") | by_tag(p, "feature-copy-")
     assert copy["cache-feature-copy-runtime-image"] == main["cache-main-runtime-image"]
     # The dead branches' own manifests: every one of feature-edit's, and feature-copy's input
-    # records (written by its own bake); feature-copy's caches and images are main's manifests.
+    # records (written by its own bake); feature-copy's caches and images are main's manifests,
+    # which stay, and so do the records that prove them stagecache's.
     own = {t for t, d in (edit | copy).items() if d not in main.values()}
-    shared = set(edit | copy) - own
     assert set(edit) <= own and {t for t in copy if t.endswith(".inputs")} <= own
-    assert "cache-feature-copy-runtime-image" in shared and "feature-copy-compile-image" in shared
+    assert {t for t in copy if not t.endswith(".inputs")} == set(copy) - own
+    gone = set(edit)
     client = p.registry
     main_blobs = {b for t in main for b in client.blob_digests(p.repo, t)}
     only_edit = {b for t in edit for b in client.blob_digests(p.repo, t)} - main_blobs
@@ -75,9 +76,12 @@ def test_gc_keeps_main_byte_for_byte_removes_a_dead_branch_and_spares_a_shared_m
     listed = {e["name"].rpartition(":")[2]: e for e in report["entries"]}
     assert set(listed) == set(edit) | set(copy)
     assert all(e["reason"].startswith("branch 'feature-") for e in listed.values())
-    assert {t for t, e in listed.items() if not e["kept"]} == own
+    assert {t for t, e in listed.items() if not e["kept"]} == gone
     said = listed["cache-feature-copy-runtime-image"]["kept"]
     assert "shares its manifest with the kept tag 'cache-main-runtime-image'" in said
+    assert listed["cache-feature-copy-runtime-image.inputs"]["kept"] == (
+        "'cache-feature-copy-runtime-image' stays, and this record is what proves it stagecache's"
+    )
     assert by_tag(p) == main | edit | copy  # a dry run deletes nothing
 
     done = gc(p, "--keep-branch", "main", "--yes")
@@ -85,8 +89,8 @@ def test_gc_keeps_main_byte_for_byte_removes_a_dead_branch_and_spares_a_shared_m
     assert "deleted:" in done.stdout and "cache-feature-edit-runtime-image" in done.stdout
     after = by_tag(p)
     assert {t: after.get(t) for t in main} == main  # main's refs and images, the same digests
-    assert not own & set(after)  # the dead branches' own manifests are gone
-    assert {t for t in after if t.startswith(("cache-feature-", "feature-"))} == shared
+    assert not gone & set(after)  # the dead branch's own manifests are gone
+    assert {t for t in after if t.startswith(("cache-feature-", "feature-"))} == set(copy)
 
     assert blob_files(registry.data, only_edit) == only_edit
     registry.stop()
