@@ -442,7 +442,10 @@ def run_bench(
     cpu_before = time.process_time()
     classic = runner.with_context(options.classic_context) if options.classic_context else runner
     runners = {name: classic if strategymod.get(name).mode == "classic" else runner for name in options.strategies}
-    docker_before = {id(r): r.docker_seconds for r in runners.values()} | {id(runner): runner.docker_seconds}
+    # The engines the bench uses: --context's (it reads the Dockerfile's frontend there), and the
+    # classic one when a strategy runs there.
+    used = [runner, *([classic] if classic is not runner and classic in runners.values() else [])]
+    docker_before = [r.docker_seconds for r in used]
     graphs = load_graphs(config, lambda: runner.builtin_frontend_is_current(config.builder))
     target = graphs[0].resolve_target(config.target or None)
     order = tuple(s.label for s in graphs[0].order(target))
@@ -477,7 +480,7 @@ def run_bench(
             info = runners[name].engine_info()
             engines[name] = f"{info.context or 'default'}, {info.store} store"
         notes.extend(_classic_notes(options, runner, runners))
-        for r in {id(r): r for r in runners.values()}.values():
+        for r in used:
             untagged_before[id(r)] = r.dangling_images()
 
         for name in options.strategies:
@@ -529,7 +532,7 @@ def run_bench(
         display.close()
         if not options.keep:
             shutil.rmtree(tmp, ignore_errors=True)
-            for r in {id(r): r for r in runners.values()}.values():
+            for r in used:
                 if id(r) in untagged_before:
                     _remove_untagged(r, untagged_before[id(r)], cleanup)
     return BenchResult(
@@ -544,9 +547,7 @@ def run_bench(
         outcomes=tuple(outcomes),
         runs=tuple(runs),
         wall_seconds=time.monotonic() - started,
-        docker_seconds=sum(
-            r.docker_seconds - docker_before[id(r)] for r in {id(r): r for r in [runner, *runners.values()]}.values()
-        ),
+        docker_seconds=sum(r.docker_seconds - before for r, before in zip(used, docker_before, strict=True)),
         own_cpu_seconds=time.process_time() - cpu_before,
         engine=engine,
         signal=int(signum),

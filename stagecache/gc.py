@@ -22,7 +22,6 @@ deletes nothing.
 
 from __future__ import annotations
 
-import calendar
 import json
 import os
 import re
@@ -35,6 +34,7 @@ from typing import TYPE_CHECKING
 from stagecache import ci, gcselect, inputstore, localcache
 from stagecache.errors import EnvironmentProblem, RegistryError, StagecacheError, UsageError
 from stagecache.preflight import check_local_dir
+from stagecache.registry import Reach
 
 if TYPE_CHECKING:  # pragma: no cover
     from stagecache.inputs import StageInputs
@@ -279,6 +279,14 @@ def _collect_repository(
         selector = gcselect.Selector(templates, sorted(alive), fallback, stages, repository, stale_stages)
         return {t: r for t in tags if (r := selector.read(t)) is not None}
 
+    fetched: dict[str, tuple[StageInputs, float | None] | None] = {}
+
+    def record_at(tag: str) -> tuple[StageInputs, float | None] | None:
+        """The record at ``tag`` and when it was written, fetched once."""
+        if tag not in fetched:
+            fetched[tag] = inputstore.fetch(client, repo, tag)
+        return fetched[tag]
+
     readings = read_all()
     if liveness.max_age is not None:
         # Every record says its stage, so its tag says its branch (no other reading of it is
@@ -286,7 +294,7 @@ def _collect_repository(
         selector = gcselect.Selector(templates, sorted(alive), fallback, stages, repository, stale_stages)
         newest: dict[str, float] = {}
         for tag in tags:
-            found = inputstore.fetch(client, repo, tag) if tag.endswith(inputstore.SUFFIX) else None
+            found = record_at(tag) if tag.endswith(inputstore.SUFFIX) else None
             branch = selector.branch_of(tag, found[0].stage) if found is not None else None
             if found is not None and branch is not None and found[1] is not None:
                 newest[branch] = max(newest.get(branch, 0.0), found[1])
@@ -297,19 +305,23 @@ def _collect_repository(
     records = {
         (r.branch, r.stage): (r.tag, *found)
         for r in readings.values()
-        if r.kind == "record" and (found := inputstore.fetch(client, repo, r.tag, r.stage)) is not None
+        if r.kind == "record" and (found := record_at(r.tag)) is not None and found[0].stage == r.stage
     }
     # Every tag is read before anything is decided, and one that cannot be read stops gc: a
     # kept tag must be seen to be kept (its digest, and the manifests under it).
-    digests = {t: client.digest(repo, t) for t in tags}
-    unread = [t for t, d in digests.items() if not d]
-    if unread:
-        raise RegistryError(
-            f"{repository}: the manifest of tag '{unread[0]}' could not be read, so stagecache gc cannot tell "
-            "what a delete would take with it, and deletes nothing. Check the registry and the credentials, and "
-            "run gc again."
-        )
-    reach = {t: client.reachable(repo, t, strict=True) for t in tags}
+    reach: dict[str, Reach] = {}
+    for tag in tags:
+        try:
+            reach[tag] = client.reachable(repo, tag, strict=True)
+        except RegistryError:
+            reach[tag] = Reach(None, set(), {})
+        if not (reach[tag].manifest or {}).get("_digest"):
+            raise RegistryError(
+                f"{repository}: the manifest of tag '{tag}' could not be read, so stagecache gc cannot tell "
+                "what a delete would take with it, and deletes nothing. Check the registry and the credentials, "
+                "and run gc again."
+            )
+    digests = {t: str((reach[t].manifest or {})["_digest"]) for t in tags}
     doomed: list[Entry] = []
     for tag, r in readings.items():
         if not r.reason:
@@ -325,7 +337,7 @@ def _collect_repository(
             digests[tag],
             written=record[2] if record is not None else None,
         )
-        proof = _unproven(client, repo, r, record, digests[tag], plan.mode.name)
+        proof = _unproven(r, reach[tag].manifest or {}, record, digests[tag], plan.mode.name)
         doomed.append(replace(entry, kept=proof))
     # The manifests a kept tag needs: its own, and those under it (an image index's platform
     # manifests and attestations). None of them may be deleted.
@@ -333,7 +345,7 @@ def _collect_repository(
     proven = {_tag(e) for e in doomed if not e.kept}
     for tag in tags:
         if tag not in proven:
-            for digest in (digests[tag], *sorted(reach[tag][0])):
+            for digest in (digests[tag], *sorted(reach[tag].manifests)):
                 kept_by_digest.setdefault(digest, tag)
     for i, e in enumerate(doomed):
         kept = e.kept
@@ -342,8 +354,8 @@ def _collect_repository(
                 f"shares its manifest with the kept tag '{kept_by_digest[e.digest]}': the registry deletes by "
                 "digest, which would delete that tag too"
             )
-        children = tuple(sorted(reach[_tag(e)][0] - set(kept_by_digest)))
-        doomed[i] = replace(e, size=sum(reach[_tag(e)][1].values()), kept=kept, children=children)
+        children = tuple(sorted(reach[_tag(e)].manifests - set(kept_by_digest)))
+        doomed[i] = replace(e, size=sum(reach[_tag(e)].blobs.values()), kept=kept, children=children)
     # A record goes only with what it proves stagecache's: while the cache or the image of its
     # branch and stage stays (it shares a kept tag's manifest), the record stays too, so that a
     # later gc can still prove them.
@@ -354,13 +366,13 @@ def _collect_repository(
             if stays:
                 doomed[i] = replace(e, kept=f"'{_tag(stays[0])}' stays, and this record is what proves it stagecache's")
     going = {_tag(e) for e in doomed if not e.kept}
-    counted = {b for t in tags if t not in going for b in reach[t][1]}  # what kept tags reach stays
+    counted = {b for t in tags if t not in going for b in reach[t].blobs}  # what kept tags reach stays
     order = {"image": 0, "cache": 1, "record": 2}
     for e in sorted(doomed, key=lambda e: (e.branch, e.stage, order.get(e.kind, 3), e.name)):
         frees = 0
         if not e.kept:  # a blob several entries reach counts for the first of them
-            frees = sum(s for b, s in reach[_tag(e)][1].items() if b not in counted)
-            counted.update(reach[_tag(e)][1])
+            frees = sum(s for b, s in reach[_tag(e)].blobs.items() if b not in counted)
+            counted.update(reach[_tag(e)].blobs)
         report.entries.append(replace(e, frees=frees))
 
 
@@ -370,9 +382,8 @@ def _tag(entry: Entry) -> str:
 
 
 def _unproven(
-    client: RegistryClient,
-    repo: str,
     reading: gcselect.Reading,
+    manifest: dict,
     record: tuple[str, StageInputs, float | None] | None,
     digest: str,
     mode: str,
@@ -381,7 +392,6 @@ def _unproven(
     if reading.kind == "record":
         held = record is not None and record[0] == reading.tag
         return "" if held else "it holds no stagecache input record of this stage"
-    manifest = client.manifest(repo, reading.tag) or {}
     if reading.kind == "cache":
         return "" if _is_cache(manifest) else "its manifest is not a BuildKit cache"
     if _is_cache(manifest):
@@ -431,9 +441,8 @@ def _collect_local(report: Report, d: Path, stages: list[str], stale_stages: boo
 def _written(folder: Path) -> float | None:
     """When the record in a local cache folder was written, if it says."""
     try:
-        doc = json.loads((folder / inputstore.FILE).read_text(encoding="utf-8"))
-        return float(calendar.timegm(time.strptime(str(doc.get("written")), "%Y-%m-%dT%H:%M:%SZ")))
-    except (OSError, ValueError, AttributeError):
+        return inputstore.written(json.loads((folder / inputstore.FILE).read_text(encoding="utf-8")))
+    except (OSError, ValueError):
         return None
 
 

@@ -41,6 +41,8 @@ MEDIA_TYPE = "application/vnd.stagecache.inputs.v1+json"
 SUFFIX = ".inputs"
 _MAX_TAG = 128
 _MAX_BYTES = 64 << 20
+_WRITTEN = "%Y-%m-%dT%H:%M:%SZ"
+"""How a record says when it was written (UTC)."""
 _UNREADABLE = (OSError, ValueError, KeyError, TypeError, AttributeError, StagecacheError)
 
 
@@ -136,12 +138,10 @@ def read(place: Place, stage: str, client: RegistryClient | None = None) -> Stag
     return inputs if inputs.stage == stage else None
 
 
-def fetch(
-    client: RegistryClient, repository: str, tag: str, stage: str | None = None
-) -> tuple[StageInputs, float | None] | None:
-    """The record at the registry tag ``repository:tag`` (of stage ``stage``, when given) and
-    when it was written (seconds since the epoch; None in records written before the time was
-    kept), or None when the tag holds no such record."""
+def fetch(client: RegistryClient, repository: str, tag: str) -> tuple[StageInputs, float | None] | None:
+    """The record at the registry tag ``repository:tag`` and when it was written (seconds since
+    the epoch; None in records written before the time was kept), or None when the tag holds
+    no record."""
     try:
         found = client.artifact(repository, tag, MEDIA_TYPE, _MAX_BYTES)
         if found is None:
@@ -150,19 +150,22 @@ def fetch(
         inputs = StageInputs.from_json(doc)
     except _UNREADABLE:
         return None
-    if stage is not None and inputs.stage != stage:
-        return None
+    return inputs, written(doc)
+
+
+def written(doc: object) -> float | None:
+    """When a record (its JSON document) was written, in seconds since the epoch; None when it
+    does not say (records written before the time was kept)."""
     try:
-        written: float | None = calendar.timegm(time.strptime(str(doc.get("written")), "%Y-%m-%dT%H:%M:%SZ"))
-    except ValueError:
-        written = None
-    return inputs, written
+        return float(calendar.timegm(time.strptime(str(doc.get("written")), _WRITTEN)))  # type: ignore[attr-defined]
+    except (ValueError, AttributeError):
+        return None
 
 
 def write(place: Place, inputs: StageInputs, client: RegistryClient | None = None) -> None:
     """Store ``inputs`` at ``place`` (replacing what was there); OSError or a StagecacheError
     when it cannot be."""
-    doc = {**inputs.to_json(), "written": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    doc = {**inputs.to_json(), "written": time.strftime(_WRITTEN, time.gmtime())}
     data = json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
     if place.kind == "local":
         path = Path(place.where)

@@ -307,6 +307,16 @@ def _from_auths(auths: Any, server: str, host: str, config: Path) -> Credentials
 # -- the registry client -------------------------------------------------------------------------
 
 
+class Reach(NamedTuple):
+    """What a tag reaches: its own manifest (with its digest under ``_digest``; None when it
+    could not be read), the digests of the manifests under it (an index's), and every blob,
+    digest -> size."""
+
+    manifest: dict | None
+    manifests: set[str]
+    blobs: dict[str, int]
+
+
 @dataclass(frozen=True)
 class PushCheck:
     """Whether the credentials may push to a repository (found by starting, then cancelling,
@@ -644,11 +654,10 @@ class RegistryClient:
         (deletes are disabled unless the registry is configured to allow them)."""
         scope = f"repository:{repository}:pull,push,delete"
         status, headers, _ = self._get(f"/{repository}/manifests/{tag}", accept=_ACCEPT, method="HEAD", scope=scope)
-        digest = headers.get("Docker-Content-Digest")
+        digest = str(headers.get("Docker-Content-Digest") or "")
         if status != 200 or not digest:
             return status == 404
-        status, _, _ = self._get(f"/{repository}/manifests/{digest}", method="DELETE", scope=scope)
-        return status in (200, 202, 404)
+        return self.delete_manifest(repository, digest) in (200, 202, 404)
 
     def size(self, repository: str) -> int:
         """Bytes of every distinct blob reachable from any tag of ``repository``."""
@@ -659,13 +668,13 @@ class RegistryClient:
 
     def blob_digests(self, repository: str, reference: str) -> dict[str, int]:
         """Every blob reachable from a tag (through indexes), digest -> size."""
-        return self.reachable(repository, reference)[1]
+        return self.reachable(repository, reference).blobs
 
-    def reachable(self, repository: str, reference: str, strict: bool = False) -> tuple[set[str], dict[str, int]]:
-        """What a tag reaches: the digests of the manifests under it (an index's, not its own
-        when ``reference`` is a tag), and every blob, digest -> size. ``strict``: a manifest
-        that cannot be read is a RegistryError, not a part left out."""
+    def reachable(self, repository: str, reference: str, strict: bool = False) -> Reach:
+        """What a tag reaches (see :class:`Reach`). ``strict``: a manifest that cannot be read is
+        a RegistryError, not a part left out."""
         out: dict[str, int] = {}
+        top: dict | None = None
         todo = [reference]
         seen: set[str] = set()
         while todo:
@@ -678,6 +687,8 @@ class RegistryClient:
                 if strict:
                     raise RegistryError(f"{self.host}/{repository}@{ref}: the manifest could not be read")
                 continue
+            if ref == reference:
+                top = m
             for child in m.get("manifests") or []:
                 # An image index lists manifests; BuildKit's cache index lists its layer blobs
                 # (and its cache config) there directly.
@@ -688,4 +699,4 @@ class RegistryClient:
             for blob in [m.get("config") or {}, *(m.get("layers") or [])]:
                 if blob.get("digest"):
                     out[blob["digest"]] = int(blob.get("size", 0))
-        return {d for d in seen if d != reference}, out
+        return Reach(top, {d for d in seen if d != reference}, out)
