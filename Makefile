@@ -13,9 +13,12 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q -e '.[dev,chart]'
 	touch $@
 
-# The whole suite: brings the engine up (installs it on a fresh Debian machine), then unit + engine tests.
-test: install engine-up
-	$(BIN)/pytest
+# The whole suite: brings the engines up (installs them on a fresh Debian machine), then unit + engine
+# tests on TEST_WORKERS pytest-xdist workers, each building on an engine of its own.
+TEST_WORKERS ?= 2
+test: install
+	STAGECACHE_TEST_ENGINES=$(TEST_WORKERS) scripts/engine.sh up
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup
 
 # Unit tests only: no engine needed.
 unit: install

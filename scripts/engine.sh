@@ -5,7 +5,9 @@
 #   scripts/engine.sh up      install if needed, start dockerd + registry, make base images;
 #                             when it starts dockerd, also a second one with the classic
 #                             overlay2 image store, as docker context stagecache-classic
-#                             (STAGECACHE_CLASSIC_ENGINE=0: not)
+#                             (STAGECACHE_CLASSIC_ENGINE=0: not), and with
+#                             STAGECACHE_TEST_ENGINES=N, N-1 more containerd-store ones for
+#                             parallel test workers (contexts stagecache-w1, ...)
 #   scripts/engine.sh down    stop what `up` started (by pid), nothing else
 #   scripts/engine.sh status  print what is running
 #   scripts/engine.sh env     print the variables the tests read (KEY=VALUE lines)
@@ -94,6 +96,14 @@ wait_for() { # wait_for SECONDS DESCRIPTION CMD...
   die "$what did not come up within ${secs}s"
 }
 
+# BuildKit keeps a record of every build (its history: logs, traces, provenance) for 48 hours
+# by default, as content of the engine's containerd. containerd's garbage collection, which
+# runs after every image delete and cache prune, walks all of that content: on an engine that
+# had run the test suite (2,126 records, 12,257 blobs), deleting three images cost 1.1 s of
+# containerd's CPU; on one that keeps 10 records, 0.11 s (2026-11-30, docs/engine.md). The
+# engines here keep the last 10 records; older ones go after 30 s (BuildKit trims every 2 min).
+BUILD_HISTORY='"builder": { "history": { "maxEntries": 10, "maxAge": "30s" } }'
+
 start_dockerd() {
   if docker_ok && buildx_ok; then
     if pid_alive "$STATE_DIR/dockerd.pid"; then
@@ -108,9 +118,10 @@ start_dockerd() {
   fi
   need_root
   # Our own config file, so a machine's /etc/docker/daemon.json is never touched.
-  cat >"$STATE_DIR/daemon.json" <<'EOF'
+  cat >"$STATE_DIR/daemon.json" <<EOF
 {
   "features": { "containerd-snapshotter": true },
+  $BUILD_HISTORY,
   "bridge": "none",
   "iptables": false,
   "ip6tables": false
@@ -131,58 +142,93 @@ urllib.request.urlopen(f"http://{sys.argv[1]}/v2/", timeout=2).read()
 EOF
 }
 
-# The second engine: the same dockerd with the classic overlay2 image store (no
-# containerd-snapshotter), on its own socket, data root and exec root, with no bridge,
-# registered as a docker context. The legacy builder's users run engines like this one
-# (ENGINE.md: on the containerd store it fails to restore an empty cached layer).
+# More engines beside the first, each the same dockerd on its own socket, data root
+# (.engine/NAME-data) and exec root (/run/stagecache-NAME), with no bridge and a containerd
+# of its own (no --containerd flag), registered as a docker context:
+# - the classic one, with the classic overlay2 image store (no containerd-snapshotter),
+#   context stagecache-classic: where the legacy builder's users run (ENGINE.md: on the
+#   containerd store it fails to restore an empty cached layer);
+# - with STAGECACHE_TEST_ENGINES=N, N-1 more with the containerd store, contexts
+#   stagecache-w1.., one for each parallel test worker after the first (which uses the
+#   first engine): the engine tests prune a builder's cache, so no two workers share one.
 CLASSIC_CONTEXT=${STAGECACHE_CLASSIC_CONTEXT:-stagecache-classic}
-CLASSIC_RUN=${STAGECACHE_CLASSIC_RUN:-/run/stagecache-classic}
-CLASSIC_DESC="stagecache's classic-store engine"
-classic_ok() { timeout 10 docker --context "$CLASSIC_CONTEXT" info >/dev/null 2>&1; }
-# Whether the context is this script's (a user's own context of that name is never touched).
-classic_context_ours() {
-  docker context ls --format '{{.Name}}|{{.Description}}' 2>/dev/null | grep -qxF "$CLASSIC_CONTEXT|$CLASSIC_DESC"
+TEST_ENGINES=${STAGECACHE_TEST_ENGINES:-1}
+case "$TEST_ENGINES" in '' | *[!0-9]* | 0) die "STAGECACHE_TEST_ENGINES must be a number from 1 up, not '$TEST_ENGINES'" ;; esac
+engine_ok() { timeout 10 docker --context "$1" info >/dev/null 2>&1; }
+engine_desc() { # engine_desc NAME: the description that marks a context as this script's
+  if [ "$1" = classic ]; then echo "stagecache's classic-store engine"; else echo "stagecache's test engine $1"; fi
+}
+engine_context() { if [ "$1" = classic ]; then echo "$CLASSIC_CONTEXT"; else echo "stagecache-$1"; fi; }
+# Whether a context is this script's (a user's own context of that name is never touched).
+context_ours() { # context_ours CONTEXT DESCRIPTION
+  docker context ls --format '{{.Name}}|{{.Description}}' 2>/dev/null | grep -qxF "$1|$2"
 }
 
-start_classic() {
-  if pid_alive "$STATE_DIR/classic.pid" && classic_ok; then
-    log "classic-store dockerd already running (pid $(cat "$STATE_DIR/classic.pid"), context $CLASSIC_CONTEXT)"
+start_engine() { # start_engine NAME (classic | wN)
+  local name=$1 ctx desc run
+  ctx=$(engine_context "$name")
+  desc=$(engine_desc "$name")
+  run=/run/stagecache-$name
+  if pid_alive "$STATE_DIR/$name.pid" && engine_ok "$ctx"; then
+    log "engine $name already running (pid $(cat "$STATE_DIR/$name.pid"), context $ctx)"
     return
   fi
   need_root
-  if docker context inspect "$CLASSIC_CONTEXT" >/dev/null 2>&1 && ! classic_context_ours; then
-    die "a docker context named $CLASSIC_CONTEXT exists and is not this script's; set STAGECACHE_CLASSIC_CONTEXT to another name"
+  if docker context inspect "$ctx" >/dev/null 2>&1 && ! context_ours "$ctx" "$desc"; then
+    die "a docker context named $ctx exists and is not this script's; remove it (docker context rm $ctx) or, for the classic engine, set STAGECACHE_CLASSIC_CONTEXT to another name"
   fi
-  mkdir -p "$STATE_DIR/classic-data" "$CLASSIC_RUN/exec"
-  cat >"$STATE_DIR/classic.json" <<'JSON'
+  mkdir -p "$STATE_DIR/$name-data" "$run/exec"
+  local store='"containerd-snapshotter": true }'
+  [ "$name" = classic ] && store='"containerd-snapshotter": false },
+  "storage-driver": "overlay2"'
+  cat >"$STATE_DIR/$name.json" <<JSON
 {
-  "features": { "containerd-snapshotter": false },
-  "storage-driver": "overlay2",
+  "features": { $store,
+  $BUILD_HISTORY,
   "bridge": "none",
   "iptables": false,
   "ip6tables": false
 }
 JSON
-  log "starting the classic-store dockerd (log: $STATE_DIR/classic.log)"
-  # No --containerd: it starts a containerd of its own under its exec root.
-  setsid dockerd --config-file "$STATE_DIR/classic.json" --data-root "$STATE_DIR/classic-data" \
-    --exec-root "$CLASSIC_RUN/exec" --pidfile "$CLASSIC_RUN/docker.pid" -H "unix://$CLASSIC_RUN/docker.sock" \
-    >"$STATE_DIR/classic.log" 2>&1 </dev/null &
-  echo $! >"$STATE_DIR/classic.pid"
+  log "starting engine $name (log: $STATE_DIR/$name.log)"
+  setsid dockerd --config-file "$STATE_DIR/$name.json" --data-root "$STATE_DIR/$name-data" \
+    --exec-root "$run/exec" --pidfile "$run/docker.pid" -H "unix://$run/docker.sock" \
+    >"$STATE_DIR/$name.log" 2>&1 </dev/null &
+  echo $! >"$STATE_DIR/$name.pid"
   local said
-  if classic_context_ours; then
-    said=$(docker context update "$CLASSIC_CONTEXT" --docker "host=unix://$CLASSIC_RUN/docker.sock" 2>&1) || die "$said"
+  if context_ours "$ctx" "$desc"; then
+    said=$(docker context update "$ctx" --docker "host=unix://$run/docker.sock" 2>&1) || die "$said"
   else
-    said=$(docker context create "$CLASSIC_CONTEXT" --description "$CLASSIC_DESC" \
-      --docker "host=unix://$CLASSIC_RUN/docker.sock" 2>&1) || die "$said"
+    said=$(docker context create "$ctx" --description "$desc" --docker "host=unix://$run/docker.sock" 2>&1) || die "$said"
   fi
-  wait_for 60 "the classic-store dockerd" classic_ok
+  wait_for 60 "engine $name" engine_ok "$ctx"
 }
 
-# An image of the first engine, on the classic one too (docker save | docker load).
-copy_to_classic() {
-  docker --context "$CLASSIC_CONTEXT" image inspect "$1" >/dev/null 2>&1 ||
-    docker save "$1" | docker --context "$CLASSIC_CONTEXT" load -q >/dev/null
+# The engines this script started besides the first (classic, w1, ...), from their pid files.
+other_engines() {
+  local f
+  for f in "$STATE_DIR"/classic.pid "$STATE_DIR"/w[0-9]*.pid; do
+    [ -f "$f" ] && basename "$f" .pid
+  done
+  return 0
+}
+
+stop_engine() { # stop_engine NAME
+  local ctx
+  ctx=$(engine_context "$1")
+  stop_pidfile "$1"
+  if context_ours "$ctx" "$(engine_desc "$1")"; then docker context rm -f "$ctx" >/dev/null 2>&1 || true; fi
+}
+
+# Images of the first engine, on another one too (docker save | docker load).
+copy_to() { # copy_to CONTEXT IMAGE...
+  local ctx=$1 missing=()
+  shift
+  local image
+  for image in "$@"; do
+    docker --context "$ctx" image inspect "$image" >/dev/null 2>&1 || missing+=("$image")
+  done
+  [ ${#missing[@]} = 0 ] || docker save "${missing[@]}" | docker --context "$ctx" load -q >/dev/null
 }
 
 start_registry() {
@@ -238,9 +284,14 @@ make_base_image() {
   docker tag "$BASE_IMAGE_NAME" "$remote"
   docker push -q "$remote" >/dev/null
   echo "$remote" >"$STATE_DIR/base-image"
-  if pid_alive "$STATE_DIR/classic.pid"; then
-    copy_to_classic "$BASE_IMAGE_NAME"
-  fi
+  local name
+  for name in $(other_engines); do
+    if [ "$name" = classic ]; then
+      copy_to "$CLASSIC_CONTEXT" "$BASE_IMAGE_NAME"
+    else
+      copy_to "$(engine_context "$name")" "$BASE_IMAGE_NAME" "$remote"
+    fi
+  done
 }
 
 GCC_IMAGE_NAME=${STAGECACHE_GCC_IMAGE_NAME:-stagecache/debian-gcc:bookworm}
@@ -272,7 +323,7 @@ make_gcc_image() {
   docker tag "$GCC_IMAGE_NAME" "$addr/$GCC_IMAGE_NAME"
   docker push -q "$addr/$GCC_IMAGE_NAME" >/dev/null
   if pid_alive "$STATE_DIR/classic.pid"; then
-    copy_to_classic "$GCC_IMAGE_NAME"
+    copy_to "$CLASSIC_CONTEXT" "$GCC_IMAGE_NAME"
   fi
   log "gcc image: $GCC_IMAGE_NAME (and $addr/$GCC_IMAGE_NAME)"
 }
@@ -282,8 +333,19 @@ print_env() {
   echo "STAGECACHE_TEST_REGISTRY=$(cat "$STATE_DIR/registry.addr")"
   echo "STAGECACHE_TEST_BASE_IMAGE=$(cat "$STATE_DIR/base-image" 2>/dev/null || echo "$BASE_IMAGE_NAME")"
   echo "STAGECACHE_TEST_LOCAL_BASE_IMAGE=$BASE_IMAGE_NAME"
-  if pid_alive "$STATE_DIR/classic.pid"; then
-    echo "STAGECACHE_TEST_CLASSIC_CONTEXT=$CLASSIC_CONTEXT"
+  local name workers=()
+  for name in $(other_engines); do
+    pid_alive "$STATE_DIR/$name.pid" || continue
+    if [ "$name" = classic ]; then
+      echo "STAGECACHE_TEST_CLASSIC_CONTEXT=$CLASSIC_CONTEXT"
+    else
+      workers+=("$(engine_context "$name")")
+    fi
+  done
+  # The engines of test workers gw1, gw2, ... (gw0 uses the first one), comma-separated.
+  if [ ${#workers[@]} -gt 0 ]; then
+    local IFS=,
+    echo "STAGECACHE_TEST_WORKER_CONTEXTS=${workers[*]}"
   fi
 }
 
@@ -307,8 +369,15 @@ stop_pidfile() { # stop_pidfile NAME
 case "${1:-}" in
   up)
     start_dockerd
-    if [ "${STAGECACHE_CLASSIC_ENGINE:-1}" = 1 ] && pid_alive "$STATE_DIR/dockerd.pid"; then
-      start_classic
+    if pid_alive "$STATE_DIR/dockerd.pid"; then
+      [ "${STAGECACHE_CLASSIC_ENGINE:-1}" = 1 ] && start_engine classic
+      for ((n = 1; n < TEST_ENGINES; n++)); do start_engine "w$n"; done
+      # Test engines beyond the number asked for (from an earlier `up`) are stopped.
+      for name in $(other_engines); do
+        case "$name" in w[0-9]*) [ "${name#w}" -lt "$TEST_ENGINES" ] || stop_engine "$name" ;; esac
+      done
+    elif [ "$TEST_ENGINES" -gt 1 ]; then
+      log "STAGECACHE_TEST_ENGINES=$TEST_ENGINES: more engines start only beside a dockerd this script starts; the tests run on one"
     fi
     start_registry
     make_base_image
@@ -320,10 +389,12 @@ case "${1:-}" in
     # (and whose port the next `up` picks anew): untag it, the image itself stays.
     if [ -f "$STATE_DIR/base-image" ] && docker_ok; then
       docker image rm "$(cat "$STATE_DIR/base-image")" >/dev/null 2>&1 || true
+      for name in $(other_engines); do
+        [ "$name" = classic ] || docker --context "$(engine_context "$name")" image rm "$(cat "$STATE_DIR/base-image")" >/dev/null 2>&1 || true
+      done
     fi
     stop_pidfile registry
-    stop_pidfile classic
-    if classic_context_ours; then docker context rm -f "$CLASSIC_CONTEXT" >/dev/null 2>&1 || true; fi
+    for name in $(other_engines); do stop_engine "$name"; done
     stop_pidfile dockerd
     rm -f "$STATE_DIR/registry.addr" "$STATE_DIR/env" "$STATE_DIR/base-image"
     ;;
@@ -333,6 +404,9 @@ case "${1:-}" in
     else echo "dockerd: not running"; fi
     if pid_alive "$STATE_DIR/classic.pid"; then echo "classic-store dockerd: running (pid $(cat "$STATE_DIR/classic.pid"), context $CLASSIC_CONTEXT)"
     else echo "classic-store dockerd: not running"; fi
+    for name in $(other_engines); do
+      [ "$name" = classic ] || echo "test engine $name: running (pid $(cat "$STATE_DIR/$name.pid"), context $(engine_context "$name"))"
+    done
     if pid_alive "$STATE_DIR/registry.pid"; then echo "registry: running on $(cat "$STATE_DIR/registry.addr")"
     else echo "registry: not running"; fi
     ;;

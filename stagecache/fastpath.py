@@ -291,8 +291,14 @@ def export(run: Execution, builds: list[StageBuild], execute: Callable[[Executio
 
     They need not wait for each other (BuildKit holds every result from the probe), so they
     run side by side, up to ``jobs`` at a time; except with local caches, where a build imports
-    the folders of the stages it uses, which their own builds replace when they finish."""
+    the folders of the stages it uses, which their own builds replace when they finish.
+
+    Builds to a registry do not import the caches the probe found missing
+    (:func:`without_missing`). Local ones do: their upstream folders, written by then, seed
+    their own with hard links (localcache.prepare)."""
     ordered = run.plan.mode.name == "local"
+    if not ordered:
+        builds = without_missing(builds, run.rows)
     sub = Execution(
         replace(run.plan, builds=tuple(b if ordered else replace(b, upstream=()) for b in builds), probe=None),
         run.runner,
@@ -305,6 +311,21 @@ def export(run: Execution, builds: list[StageBuild], execute: Callable[[Executio
         run.notes.append(note)
     if sub.error is not None:
         run.fail(sub.error)
+
+
+def without_missing(builds: Iterable[StageBuild], rows: Iterable[StageResult]) -> list[StageBuild]:
+    """``builds`` without the caches that the probe's ``rows`` say BuildKit found missing (the
+    first bake of a project finds none): they are missing still, and each costs the build a
+    lookup. A deep stage's own build imports the caches of every stage upstream of it, so on the
+    first bake these lookups grew with the square of the depth (docs/benchmarks.md, "A deep
+    Dockerfile"). The caches that were imported stay: a step the probe took from one of them
+    may be in the builder only as a reference to that cache's blobs, which an export reads."""
+    missing = {m for r in rows for m in r.missing_caches}
+    out = []
+    for b in builds:
+        keep = {str(s) for s in b.cache.cache_from if not any(mentions(m, source_of(str(s))) for m in missing)}
+        out.append(b.importing(keep) if len(keep) < len(b.cache.cache_from) else b)
+    return out
 
 
 class _Exporting:

@@ -1,9 +1,16 @@
 """Shared fixtures. Tests under tests/engine/ get the ``engine`` marker
 automatically and need the real engine from scripts/engine.sh; in CI (CI=true)
-or with --no-runtime-skip a missing engine fails them instead of skipping."""
+or with --no-runtime-skip a missing engine fails them instead of skipping.
+
+With pytest-xdist (``-n N``), worker gw0 uses the first engine and each other worker gwK
+an engine of its own, context stagecache-wK, which ``STAGECACHE_TEST_ENGINES=N
+scripts/engine.sh up`` starts: the worker's docker config makes it docker's current context,
+so every docker command of the worker's tests, and of the stagecache they run, goes there
+(the engine tests prune a builder's cache, so no two workers share one)."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import urllib.request
@@ -23,6 +30,50 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         help="fail engine tests when the engine is missing, instead of skipping them (default when CI=true)",
     )
+
+
+def _worker_index() -> int:
+    """This xdist worker's number (gw3: 3); 0 without xdist."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    return int(worker[2:]) if worker[2:].isdigit() else 0
+
+
+def _worker_context() -> str:
+    """The docker context of this worker's own engine ("" for gw0, or when there is none)."""
+    index = _worker_index()
+    contexts = [c for c in _engine_env().get("STAGECACHE_TEST_WORKER_CONTEXTS", "").split(",") if c]
+    return contexts[index - 1] if 0 < index <= len(contexts) else ""
+
+
+def docker_config(folder: Path, **settings: object) -> dict[str, str]:
+    """A docker config folder with ``settings`` in its config.json that keeps this worker's
+    engine: its current context, and the contexts docker knows. The environment to use it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    context = _worker_context()
+    if context:
+        settings = {"currentContext": context, **settings}
+        known = Path(os.environ.get("STAGECACHE_TEST_DOCKER_CONFIG") or Path.home() / ".docker") / "contexts"
+        (folder / "contexts").symlink_to(known, target_is_directory=True)
+    (folder / "config.json").write_text(json.dumps(settings))
+    return {"DOCKER_CONFIG": str(folder)}
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _worker_engine(tmp_path_factory: pytest.TempPathFactory):
+    """Under xdist, point docker at this worker's own engine (see the module's docstring)."""
+    if not _worker_context():
+        yield
+        return
+    saved = os.environ.get("DOCKER_CONFIG")
+    # Where docker's contexts are: the folder the worker's config links to.
+    os.environ["STAGECACHE_TEST_DOCKER_CONFIG"] = saved or str(Path.home() / ".docker")
+    os.environ.update(docker_config(tmp_path_factory.mktemp("docker-config")))
+    yield
+    del os.environ["STAGECACHE_TEST_DOCKER_CONFIG"]
+    if saved is None:
+        del os.environ["DOCKER_CONFIG"]
+    else:
+        os.environ["DOCKER_CONFIG"] = saved
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -55,6 +106,8 @@ class Engine:
     classic_context: str = ""
     """The docker context of the second engine, with the classic image store ("" when the
     engine script did not start one: a machine whose docker it did not start)."""
+    context: str = "default"
+    """The docker context of the engine this test process builds on (docker's current one)."""
 
 
 def _engine_env() -> dict[str, str]:
@@ -75,6 +128,13 @@ def engine(request: pytest.FixtureRequest) -> Engine:
     problem = None
     if "STAGECACHE_TEST_REGISTRY" not in env:
         problem = "no engine environment (.engine/env); run `scripts/engine.sh up`"
+    elif _worker_index() > 0 and not _worker_context():
+        workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT", "N")
+        problem = (
+            f"test worker {os.environ['PYTEST_XDIST_WORKER']} has no engine of its own (workers share no engine: "
+            f"the tests prune its build cache); start one per worker with `STAGECACHE_TEST_ENGINES={workers} "
+            "scripts/engine.sh up`, or run the engine tests with fewer workers (`make test` does both)"
+        )
     else:
         try:
             subprocess.run(["docker", "info"], check=True, capture_output=True, timeout=30)
@@ -86,7 +146,9 @@ def engine(request: pytest.FixtureRequest) -> Engine:
         if strict:
             pytest.fail(problem, pytrace=False)
         pytest.skip(problem)
+    context = subprocess.run(["docker", "context", "show"], capture_output=True, text=True, timeout=30)
     return Engine(
+        context=context.stdout.strip() or "default",
         registry=env["STAGECACHE_TEST_REGISTRY"],
         base_image=env["STAGECACHE_TEST_BASE_IMAGE"],
         local_base_image=env["STAGECACHE_TEST_LOCAL_BASE_IMAGE"],

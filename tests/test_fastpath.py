@@ -406,3 +406,30 @@ def test_a_stage_with_a_cache_of_its_own_is_not_forecast_from_the_fallback_branc
     # A cache of its own without a record: nothing can be said of it.
     record.before = dict.fromkeys(now, "sha256:" + "0" * 64)
     assert {f.stage for f in record.forecast() if f.rebuilt} == set(STAGES)
+
+
+def test_own_builds_to_a_registry_do_not_import_the_caches_the_probe_found_missing(tmp_path: Path) -> None:
+    # The first bake of a deep Dockerfile: every cache is missing, and each stage's own build
+    # would look up every upstream stage's cache again (a cost that grows with the square of the
+    # depth). The caches BuildKit did import stay: an export may read their blobs.
+    for toml, dropped in ((REGISTRY, True), (LOCAL, False)):
+        plan = many_stages(tmp_path, toml)
+        refs = {b.stage: source_of(str(b.cache.cache_from[0])) for b in plan.builds}
+        gone = {refs["a"], refs["final"]}
+        execution = _execution(plan, ScriptedRunner(own_builds(COLD)))
+        execution.rows[:] = [
+            report.StageResult("final", "built", missing_caches=(refs["final"],)),
+            report.StageResult("d", "built", missing_caches=(refs["a"],)),
+        ]
+        seen: list = []
+        fastpath.export(execution, list(plan.builds), lambda sub, into=seen: into.extend(sub.plan.builds))
+        planned = {b.stage: b for b in plan.builds}
+        for b in seen:
+            before = [source_of(str(s)) for s in planned[b.stage].cache.cache_from]
+            after = [source_of(str(s)) for s in b.cache.cache_from]
+            assert after == ([r for r in before if r not in gone] if dropped else before), b.stage
+            argv = b.build.argv
+            imports = [argv[i + 1] for i, arg in enumerate(argv) if arg == "--cache-from"]
+            assert [source_of(i) for i in imports] == after, b.stage
+        # Not vacuous: more builds than a's own imported a's cache.
+        assert sum(refs["a"] in map(source_of, map(str, b.cache.cache_from)) for b in plan.builds) > 1

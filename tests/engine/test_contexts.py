@@ -19,6 +19,10 @@ from tests.engine.conftest import Project
 
 STAGECACHE = str(Path(sys.executable).parent / "stagecache")
 
+# One classic engine serves every test worker: its tests run on one worker, one at a time
+# (the bench among them prunes its builder's cache).
+pytestmark = pytest.mark.xdist_group("classic-engine")
+
 # WORKDIR to a folder that exists makes a step with an empty layer: the legacy builder on the
 # containerd image store fails to restore it from cache (ENGINE.md), on the classic store not.
 EMPTY_LAYER = """\
@@ -64,7 +68,9 @@ def images(context: str, repository: str) -> list[str]:
     return sorted(out.stdout.split())
 
 
-def test_a_bake_through_docker_context_runs_on_that_engine_only(make_project, classic: str, tmp_path: Path) -> None:
+def test_a_bake_through_docker_context_runs_on_that_engine_only(
+    make_project, engine: Engine, classic: str, tmp_path: Path
+) -> None:
     p: Project = make_project("hello")
     p.configure("inline")
     owner = p.repo.split("/")[0]
@@ -73,14 +79,14 @@ def test_a_bake_through_docker_context_runs_on_that_engine_only(make_project, cl
         "bake", "-C", str(p.root), "--progress", "plain", "--report", str(report), env={"DOCKER_CONTEXT": classic}
     )
     assert done.returncode == 0, done.stderr
-    engine = json.loads(report.read_text())["engine"]
-    assert engine["context"] == classic and engine["containerd_store"] == "false"
-    assert engine["endpoint"].endswith("/docker.sock") and engine["endpoint"] != "unix:///var/run/docker.sock"
-    assert engine["root_dir"].endswith("classic-data")
-    # Built, loaded and pushed from the second engine; the default one saw none of it.
+    facts = json.loads(report.read_text())["engine"]
+    assert facts["context"] == classic and facts["containerd_store"] == "false"
+    assert facts["endpoint"].endswith("/docker.sock") and facts["endpoint"] != "unix:///var/run/docker.sock"
+    assert facts["root_dir"].endswith("classic-data")
+    # Built, loaded and pushed from the second engine; docker's current one saw none of it.
     assert images(classic, p.image) == ["compile-image", "runtime-image"]
-    assert images("default", p.image) == []
-    assert cache_records(classic, owner) >= 1 and cache_records("default", owner) == 0
+    assert images(engine.context, p.image) == []
+    assert cache_records(classic, owner) >= 1 and cache_records(engine.context, owner) == 0
     assert {"compile-image", "runtime-image"} <= set(p.registry.tags(p.repo))
     subprocess.run(
         ["docker", "--context", classic, "image", "rm", *(f"{p.image}:{t}" for t in images(classic, p.image))]
@@ -147,7 +153,7 @@ def test_bench_runs_the_classic_strategies_on_the_classic_engine(engine: Engine,
     assert engines == {
         "classic-stages": f"{classic}, classic store",
         "classic-final": f"{classic}, classic store",
-        "inline-stages": "default, containerd store",
+        "inline-stages": f"{engine.context}, containerd store",
     }
     cells = {c["strategy"]: c for c in result["cells"]}
     # Every step of the stages the legacy builder ran came from the pulled images' cache,
@@ -158,7 +164,9 @@ def test_bench_runs_the_classic_strategies_on_the_classic_engine(engine: Engine,
     assert "classic store" in done.stdout.split("cells:")[0]
 
 
-def test_the_builder_of_another_context_is_refused_with_the_setting_that_works(make_project, classic: str) -> None:
+def test_the_builder_of_another_context_is_refused_with_the_setting_that_works(
+    make_project, engine: Engine, classic: str
+) -> None:
     """buildx lists the docker-driver builder of every context, and refuses to build on one of
     another context ("use `docker --context=NAME buildx`"): stagecache says so before building."""
     p: Project = make_project("hello")
@@ -170,7 +178,7 @@ def test_the_builder_of_another_context_is_refused_with_the_setting_that_works(m
     assert f'Set [project].docker_context = "{classic}" (or pass --context {classic})' in baked.stderr
     # The first build fails at once, and the failure is explained (the builder is checked then,
     # not before: a bake that works pays nothing for the check); nothing was built or loaded.
-    assert images("default", p.image) == [] and images(classic, p.image) == []
+    assert images(engine.context, p.image) == [] and images(classic, p.image) == []
     checks = {c["name"]: c for c in json.loads(run("doctor", "-C", str(p.root), "--json").stdout)["checks"]}
     assert (
         checks["builder"]["status"] == "fail"

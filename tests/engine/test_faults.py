@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from stagecache.registry import RegistryClient
+from tests.conftest import docker_config
 from tests.engine.conftest import OwnRegistry, Project, all_cached, table, tree_digest
 
 STAGECACHE = str(Path(sys.executable).parent / "stagecache")
@@ -132,19 +133,16 @@ def test_registry_with_authentication(make_project, own_registry, tmp_path: Path
     reg = own_registry(auth=("ci", "right-pass-7f3a"))
     on_registry(p, reg)
 
-    def docker_config(name: str, password: str | None) -> dict[str, str]:
-        folder = tmp_path / name
-        folder.mkdir()
+    def config(name: str, password: str | None) -> dict[str, str]:
         auths = {}
         if password is not None:
             auths[reg.addr] = {"auth": base64.b64encode(f"ci:{password}".encode()).decode()}
-        (folder / "config.json").write_text(json.dumps({"auths": auths}))
-        return {"DOCKER_CONFIG": str(folder)}
+        return docker_config(tmp_path / name, auths=auths)
 
     none, wrong, right = (
-        docker_config("none", None),
-        docker_config("wrong", "wrong-pass-91bd"),
-        docker_config("right", "right-pass-7f3a"),
+        config("none", None),
+        config("wrong", "wrong-pass-91bd"),
+        config("right", "right-pass-7f3a"),
     )
 
     doctor = cli("doctor", "-C", str(p.root), env=none)
