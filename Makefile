@@ -14,11 +14,14 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 # The whole suite: brings the engines up (installs them on a fresh Debian machine), then unit + engine
-# tests on TEST_WORKERS pytest-xdist workers, each building on an engine of its own.
+# tests on pytest-xdist workers, each building on an engine of its own: TEST_WORKERS of them, or one
+# where the script cannot start more engines (a docker it did not start).
 TEST_WORKERS ?= 2
+# The engines' data roots are in a tmpfs of this size (empty: on disk): see scripts/engine.sh.
+ENGINE_TMPFS ?= 4g
 test: install
-	STAGECACHE_TEST_ENGINES=$(TEST_WORKERS) scripts/engine.sh up
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup
+	STAGECACHE_TEST_ENGINES=$(TEST_WORKERS) STAGECACHE_ENGINE_TMPFS=$(ENGINE_TMPFS) scripts/engine.sh up
+	$(BIN)/pytest -n $$(scripts/engine.sh workers)
 
 # Unit tests only: no engine needed.
 unit: install

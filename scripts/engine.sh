@@ -7,10 +7,13 @@
 #                             overlay2 image store, as docker context stagecache-classic
 #                             (STAGECACHE_CLASSIC_ENGINE=0: not), and with
 #                             STAGECACHE_TEST_ENGINES=N, N-1 more containerd-store ones for
-#                             parallel test workers (contexts stagecache-w1, ...)
+#                             parallel test workers (contexts stagecache-w1, ...); each
+#                             keeps its data under .engine/ (STAGECACHE_ENGINE_TMPFS=4g: in
+#                             a tmpfs of that size, as `make test` asks)
 #   scripts/engine.sh down    stop what `up` started (by pid), nothing else
 #   scripts/engine.sh status  print what is running
 #   scripts/engine.sh env     print the variables the tests read (KEY=VALUE lines)
+#   scripts/engine.sh workers print how many parallel test workers the engines serve
 #   scripts/engine.sh gcc-image  import a real Debian + gcc base image (for examples/gcc and
 #                                the benchmarks; not needed by the tests). The debootstrap
 #                                tarball is cached in $STAGECACHE_IMAGE_CACHE
@@ -25,7 +28,7 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 STATE_DIR=${STAGECACHE_ENGINE_DIR:-"$here/../.engine"}
 mkdir -p "$STATE_DIR"
-STATE_DIR=$(cd "$STATE_DIR" && pwd)
+STATE_DIR=$(cd "$STATE_DIR" && pwd -P)
 BASE_IMAGE_NAME=${STAGECACHE_BASE_IMAGE_NAME:-stagecache/busybox:latest}
 
 log() { printf 'engine: %s\n' "$*" >&2; }
@@ -104,6 +107,48 @@ wait_for() { # wait_for SECONDS DESCRIPTION CMD...
 # engines here keep the last 10 records; older ones go after 30 s (BuildKit trims every 2 min).
 BUILD_HISTORY='"builder": { "history": { "maxEntries": 10, "maxAge": "30s" } }'
 
+# Every engine this script starts keeps its data under $STATE_DIR (the first in data/, the
+# others in NAME-data/). With STAGECACHE_ENGINE_TMPFS=SIZE (`make test`: 4g), each data root is
+# a tmpfs of that size: the tests' engines write and delete many small files (layers,
+# snapshots, cache records), and on this machine's disk the engine tests of test_bake.py took
+# 82 s and 105 s of CPU, on a tmpfs 54 s and 79 s (2026-11-30, docs/engine.md). `down`
+# unmounts it, and with it everything the engine held.
+ENGINE_TMPFS=${STAGECACHE_ENGINE_TMPFS:-}
+if [ -n "$ENGINE_TMPFS" ] && ! [[ $ENGINE_TMPFS =~ ^[1-9][0-9]*[kKmMgG]?$ ]]; then
+  die "STAGECACHE_ENGINE_TMPFS must be a size such as 4g (digits, then k, m or g), not '$ENGINE_TMPFS'"
+fi
+# Every tmpfs of every engine at its full size must fit in half of the memory available now;
+# otherwise the data roots stay on disk (a tmpfs holds only what is written to it: the suite's
+# engines held tens of MB each, but nothing stops a build from filling one).
+tmpfs_fits() {
+  local n=$1 size=${ENGINE_TMPFS%[kKmMgG]} unit=${ENGINE_TMPFS: -1} avail
+  case "$unit" in k | K) ;; m | M) size=$((size * 1024)) ;; g | G) size=$((size * 1024 * 1024)) ;; *) size=$((size / 1024)) ;; esac
+  avail=$(awk '/^MemAvailable:/ { print $2 }' /proc/meminfo)
+  [ $((n * size)) -le $((avail / 2)) ]
+}
+data_root() { # data_root DIR: make the data root of an engine about to start
+  mkdir -p "$1"
+  if [ -n "$ENGINE_TMPFS" ] && ! findmnt -rn -S stagecache-engine --mountpoint "$1" >/dev/null; then
+    need_root
+    mount -t tmpfs -o "size=$ENGINE_TMPFS,mode=0711" stagecache-engine "$1" || die "could not mount a tmpfs at $1"
+  fi
+}
+# Every tmpfs this script mounted under $STATE_DIR, whichever engine it was for.
+unmount_tmpfs() {
+  local mnt
+  for mnt in $(findmnt -rn -S stagecache-engine -o TARGET | sort -r); do
+    case "$mnt" in "$STATE_DIR"/*) umount "$mnt" || log "could not unmount $mnt" ;; esac
+  done
+}
+# What is mounted at or under DIR, deepest first: a data root in a tmpfs, and what a dockerd
+# that had to be killed left mounted (the classic one bind-mounts its data root).
+unmount_under() { # unmount_under DIR
+  local mnt
+  for mnt in $(awk -v root="$1" '$2 == root || index($2, root "/") == 1 { print $2 }' /proc/mounts | sort -r); do
+    umount "$mnt" 2>/dev/null || log "could not unmount $mnt"
+  done
+}
+
 start_dockerd() {
   if docker_ok && buildx_ok; then
     if pid_alive "$STATE_DIR/dockerd.pid"; then
@@ -127,8 +172,10 @@ start_dockerd() {
   "ip6tables": false
 }
 EOF
-  log "starting dockerd (log: $STATE_DIR/dockerd.log)"
-  setsid dockerd --config-file "$STATE_DIR/daemon.json" >"$STATE_DIR/dockerd.log" 2>&1 </dev/null &
+  data_root "$STATE_DIR/data"
+  log "starting dockerd (data root $STATE_DIR/data, log: $STATE_DIR/dockerd.log)"
+  setsid dockerd --config-file "$STATE_DIR/daemon.json" --data-root "$STATE_DIR/data" \
+    >"$STATE_DIR/dockerd.log" 2>&1 </dev/null &
   echo $! >"$STATE_DIR/dockerd.pid"
   wait_for 60 dockerd docker_ok
   buildx_ok || die "docker buildx is not available after installing docker-buildx"
@@ -177,7 +224,8 @@ start_engine() { # start_engine NAME (classic | wN)
   if docker context inspect "$ctx" >/dev/null 2>&1 && ! context_ours "$ctx" "$desc"; then
     die "a docker context named $ctx exists and is not this script's; remove it (docker context rm $ctx) or, for the classic engine, set STAGECACHE_CLASSIC_CONTEXT to another name"
   fi
-  mkdir -p "$STATE_DIR/$name-data" "$run/exec"
+  mkdir -p "$run/exec"
+  data_root "$STATE_DIR/$name-data"
   local store='"containerd-snapshotter": true }'
   [ "$name" = classic ] && store='"containerd-snapshotter": false },
   "storage-driver": "overlay2"'
@@ -217,6 +265,7 @@ stop_engine() { # stop_engine NAME
   local ctx
   ctx=$(engine_context "$1")
   stop_pidfile "$1"
+  unmount_under "$STATE_DIR/$1-data"
   if context_ours "$ctx" "$(engine_desc "$1")"; then docker context rm -f "$ctx" >/dev/null 2>&1 || true; fi
 }
 
@@ -240,7 +289,7 @@ start_registry() {
   local port addr
   port=$(free_port)
   addr="127.0.0.1:$port"
-  mkdir -p "$STATE_DIR/registry-data"
+  data_root "$STATE_DIR/registry-data" # a tmpfs too with STAGECACHE_ENGINE_TMPFS
   cat >"$STATE_DIR/registry.yml" <<EOF
 version: 0.1
 log:
@@ -286,6 +335,7 @@ make_base_image() {
   echo "$remote" >"$STATE_DIR/base-image"
   local name
   for name in $(other_engines); do
+    pid_alive "$STATE_DIR/$name.pid" || continue
     if [ "$name" = classic ]; then
       copy_to "$CLASSIC_CONTEXT" "$BASE_IMAGE_NAME"
     else
@@ -361,21 +411,34 @@ stop_pidfile() { # stop_pidfile NAME
       kill -0 "$pid" 2>/dev/null || break
       sleep 0.1
     done
-    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
+    if kill -0 "$pid" 2>/dev/null; then
+      kill -KILL "$pid" 2>/dev/null || true
+      for ((i = 0; i < 50; i++)); do # what it had mounted is free once it is gone
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+      done
+    fi
   fi
   rm -f "$f"
 }
 
 case "${1:-}" in
   up)
+    if [ -n "$ENGINE_TMPFS" ] && ! tmpfs_fits $((TEST_ENGINES + 2)); then
+      log "$((TEST_ENGINES + 2)) tmpfs of $ENGINE_TMPFS (engines and registry) do not fit in half of the available memory: data on disk"
+      ENGINE_TMPFS=
+    fi
     start_dockerd
     if pid_alive "$STATE_DIR/dockerd.pid"; then
       [ "${STAGECACHE_CLASSIC_ENGINE:-1}" = 1 ] && start_engine classic
       for ((n = 1; n < TEST_ENGINES; n++)); do start_engine "w$n"; done
-      # Test engines beyond the number asked for (from an earlier `up`) are stopped.
-      for name in $(other_engines); do
-        case "$name" in w[0-9]*) [ "${name#w}" -lt "$TEST_ENGINES" ] || stop_engine "$name" ;; esac
-      done
+      # Test engines beyond the number asked for (from an earlier `up` that asked for more)
+      # are stopped; an `up` that does not ask (make demo, make engine-up) leaves them.
+      if [ -n "${STAGECACHE_TEST_ENGINES:-}" ]; then
+        for name in $(other_engines); do
+          case "$name" in w[0-9]*) [ "${name#w}" -lt "$TEST_ENGINES" ] || stop_engine "$name" ;; esac
+        done
+      fi
     elif [ "$TEST_ENGINES" -gt 1 ]; then
       log "STAGECACHE_TEST_ENGINES=$TEST_ENGINES: more engines start only beside a dockerd this script starts; the tests run on one"
     fi
@@ -396,6 +459,8 @@ case "${1:-}" in
     stop_pidfile registry
     for name in $(other_engines); do stop_engine "$name"; done
     stop_pidfile dockerd
+    unmount_under "$STATE_DIR/data"
+    unmount_tmpfs
     rm -f "$STATE_DIR/registry.addr" "$STATE_DIR/env" "$STATE_DIR/base-image"
     ;;
   status)
@@ -405,19 +470,28 @@ case "${1:-}" in
     if pid_alive "$STATE_DIR/classic.pid"; then echo "classic-store dockerd: running (pid $(cat "$STATE_DIR/classic.pid"), context $CLASSIC_CONTEXT)"
     else echo "classic-store dockerd: not running"; fi
     for name in $(other_engines); do
-      [ "$name" = classic ] || echo "test engine $name: running (pid $(cat "$STATE_DIR/$name.pid"), context $(engine_context "$name"))"
+      [ "$name" = classic ] || ! pid_alive "$STATE_DIR/$name.pid" || echo "test engine $name: running (pid $(cat "$STATE_DIR/$name.pid"), context $(engine_context "$name"))"
     done
     if pid_alive "$STATE_DIR/registry.pid"; then echo "registry: running on $(cat "$STATE_DIR/registry.addr")"
     else echo "registry: not running"; fi
     ;;
   env) print_env ;;
+  workers)
+    # How many pytest-xdist workers the running engines serve: one per engine, the first
+    # included (1 on a machine whose docker this script did not start).
+    n=1
+    for name in $(other_engines); do
+      case "$name" in w[0-9]*) pid_alive "$STATE_DIR/$name.pid" && n=$((n + 1)) ;; esac
+    done
+    echo "$n"
+    ;;
   gcc-image)
     start_dockerd
     start_registry
     make_gcc_image
     ;;
   *)
-    echo "usage: $0 up|down|status|env|gcc-image" >&2
+    echo "usage: $0 up|down|status|env|workers|gcc-image" >&2
     exit 2
     ;;
 esac

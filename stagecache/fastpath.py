@@ -316,10 +316,10 @@ def export(run: Execution, builds: list[StageBuild], execute: Callable[[Executio
 def without_missing(builds: Iterable[StageBuild], rows: Iterable[StageResult]) -> list[StageBuild]:
     """``builds`` without the caches that the probe's ``rows`` say BuildKit found missing (the
     first bake of a project finds none): they are missing still, and each costs the build a
-    lookup. A deep stage's own build imports the caches of every stage upstream of it, so on the
-    first bake these lookups grew with the square of the depth (docs/benchmarks.md, "A deep
-    Dockerfile"). The caches that were imported stay: a step the probe took from one of them
-    may be in the builder only as a reference to that cache's blobs, which an export reads."""
+    lookup. A deep stage's own build imports the caches of every stage upstream of it, so the
+    first bake of N stages made about N * N / 2 such lookups. The caches that were imported
+    stay: a step the probe took from one of them may be in the builder only as a reference to
+    that cache's blobs, which an export reads."""
     missing = {m for r in rows for m in r.missing_caches}
     out = []
     for b in builds:

@@ -3,8 +3,9 @@ builds of one project race each other (CI jobs of one project on a shared engine
 the same refs). Measured with four bakes of one project started at once: two `--load`s of one
 tag ("image ...: already exists"), an index pushed while its manifests were being replaced
 (400 "manifest list/index references to blobs and/or manifests are missing"), a manifest
-pushed while another push of the same image was writing its layers (a bare 400), and 500s from
-the registry under concurrent writes."""
+pushed while another push of the same image was writing its layers (a bare 400), 500s from
+the registry under concurrent writes, and a load whose parent layer another job's image delete
+let containerd collect."""
 
 from __future__ import annotations
 
@@ -27,6 +28,11 @@ _MARKERS = (
     # (`docker buildx prune` by another job on a shared engine). A missing file of the context
     # names its path; this names nothing.
     re.compile(r"failed to solve: not found\s*$"),
+    # Two loads of images that share layers, while another job's image delete let containerd
+    # collect a layer the load was about to build on (four bakes of examples/diamond at once,
+    # 2026-11-30): "failed to prepare extraction snapshot ...: parent snapshot sha256:... does
+    # not exist: not found". Loading again unpacks the layer again.
+    re.compile(r"failed to prepare extraction snapshot .*parent snapshot \S+ does not exist"),
 )
 ATTEMPTS = 4
 """At most this many tries of one build or push (three retries)."""

@@ -47,13 +47,16 @@ def _worker_context() -> str:
 
 def docker_config(folder: Path, **settings: object) -> dict[str, str]:
     """A docker config folder with ``settings`` in its config.json that keeps this worker's
-    engine: its current context, and the contexts docker knows. The environment to use it."""
+    engine: its current context, the contexts and CLI plugins docker knows. The environment
+    to use it."""
     folder.mkdir(parents=True, exist_ok=True)
     context = _worker_context()
     if context:
-        settings = {"currentContext": context, **settings}
-        known = Path(os.environ.get("STAGECACHE_TEST_DOCKER_CONFIG") or Path.home() / ".docker") / "contexts"
-        (folder / "contexts").symlink_to(known, target_is_directory=True)
+        settings = {**settings, "currentContext": context}
+        known = Path(os.environ.get("STAGECACHE_TEST_DOCKER_CONFIG") or Path.home() / ".docker")
+        for name in ("contexts", "cli-plugins"):
+            if (known / name).is_dir():
+                (folder / name).symlink_to(known / name, target_is_directory=True)
     (folder / "config.json").write_text(json.dumps(settings))
     return {"DOCKER_CONFIG": str(folder)}
 
@@ -66,8 +69,12 @@ def _worker_engine(tmp_path_factory: pytest.TempPathFactory):
         return
     saved = os.environ.get("DOCKER_CONFIG")
     # Where docker's contexts are: the folder the worker's config links to.
-    os.environ["STAGECACHE_TEST_DOCKER_CONFIG"] = saved or str(Path.home() / ".docker")
-    os.environ.update(docker_config(tmp_path_factory.mktemp("docker-config")))
+    user = Path(saved or Path.home() / ".docker")
+    os.environ["STAGECACHE_TEST_DOCKER_CONFIG"] = str(user)
+    # The user's own settings (proxies, plugin folders, credential helpers), with the worker's
+    # engine as the current context.
+    own = json.loads((user / "config.json").read_text()) if (user / "config.json").is_file() else {}
+    os.environ.update(docker_config(tmp_path_factory.mktemp("docker-config"), **own))
     yield
     del os.environ["STAGECACHE_TEST_DOCKER_CONFIG"]
     if saved is None:
@@ -147,8 +154,16 @@ def engine(request: pytest.FixtureRequest) -> Engine:
             pytest.fail(problem, pytrace=False)
         pytest.skip(problem)
     context = subprocess.run(["docker", "context", "show"], capture_output=True, text=True, timeout=30)
+    current = context.stdout.strip() or "default"
+    if _worker_context() and current != _worker_context():
+        # DOCKER_HOST or DOCKER_CONTEXT beat the worker's config: every worker would share one engine.
+        pytest.fail(
+            f"test worker {os.environ['PYTEST_XDIST_WORKER']} reaches docker context '{current}', not its own "
+            f"'{_worker_context()}': unset DOCKER_HOST and DOCKER_CONTEXT to run the tests in parallel",
+            pytrace=False,
+        )
     return Engine(
-        context=context.stdout.strip() or "default",
+        context=current,
         registry=env["STAGECACHE_TEST_REGISTRY"],
         base_image=env["STAGECACHE_TEST_BASE_IMAGE"],
         local_base_image=env["STAGECACHE_TEST_LOCAL_BASE_IMAGE"],

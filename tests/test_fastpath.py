@@ -424,6 +424,7 @@ def test_own_builds_to_a_registry_do_not_import_the_caches_the_probe_found_missi
         seen: list = []
         fastpath.export(execution, list(plan.builds), lambda sub, into=seen: into.extend(sub.plan.builds))
         planned = {b.stage: b for b in plan.builds}
+        assert [b.stage for b in seen] == list(planned)
         for b in seen:
             before = [source_of(str(s)) for s in planned[b.stage].cache.cache_from]
             after = [source_of(str(s)) for s in b.cache.cache_from]

@@ -24,6 +24,9 @@ from tests.fake_runner import RecordingDisplay, Script, ScriptedRunner, plan_for
         "failed to push 127.0.0.1:5000/app:cache-a: unexpected status: 503 Service Unavailable",
         "read tcp 127.0.0.1:41234->127.0.0.1:5000: read: connection reset by peer",
         "ERROR: failed to solve: not found",
+        'ERROR: failed to solve: failed to prepare extraction snapshot "extract-461183169-Mt04 sha256:5880": '
+        "parent snapshot sha256:385758c8e39b70f03507391194c7cb6eff81b315edc3a84c90578d1dd0fcc090 does not exist: "
+        "not found",
     ],
 )
 def test_races_and_server_errors_are_transient(text: str) -> None:

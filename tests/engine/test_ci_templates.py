@@ -171,6 +171,11 @@ def run_action(
     return ActionRun(returncode, "".join(log), outputs, "".join(summary))
 
 
+# The module's fixtures copy the repository, build a wheel and make the action's venv once:
+# under pytest-xdist its tests run on one worker, or each worker would make them again.
+pytestmark = pytest.mark.xdist_group("ci-templates")
+
+
 @pytest.fixture(scope="module")
 def checkout(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The action's own checkout, as a runner downloads it: a copy of this repository."""

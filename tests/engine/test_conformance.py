@@ -37,6 +37,10 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
+# Every case is built once, by the first test that asks (``solves``): under pytest-xdist every
+# conformance test runs on one worker, or each worker would build every case.
+pytestmark = pytest.mark.xdist_group("conformance")
+
 CONFORMANCE = ROOT / "tests" / "conformance"
 CASES_TOML = CONFORMANCE / "cases.toml"
 CASES_DIR = CONFORMANCE / "cases"
