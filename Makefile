@@ -19,8 +19,11 @@ $(VENV)/.installed: pyproject.toml
 TEST_WORKERS ?= 2
 # The engines' data roots are in a tmpfs of this size (empty: on disk): see scripts/engine.sh.
 ENGINE_TMPFS ?= 4g
+# The package is compiled to bytecode first, as pip does when it installs a wheel: the tests start
+# stagecache hundreds of times, and with PYTHONDONTWRITEBYTECODE set each start would compile it again.
 test: install
 	STAGECACHE_TEST_ENGINES=$(TEST_WORKERS) STAGECACHE_ENGINE_TMPFS=$(ENGINE_TMPFS) scripts/engine.sh up
+	$(BIN)/python -m compileall -q stagecache
 	$(BIN)/pytest -n $$(scripts/engine.sh workers)
 
 # Unit tests only: no engine needed.
