@@ -18,13 +18,15 @@ $(VENV)/.installed: pyproject.toml
 # where the script cannot start more engines (a docker it did not start).
 TEST_WORKERS ?= 2
 # The engines' data roots are in a tmpfs of this size (empty: on disk): see scripts/engine.sh.
-ENGINE_TMPFS ?= 4g
+ENGINE_TMPFS ?= 2g
+# More pytest arguments, e.g. PYTEST_ARGS="tests/engine/test_bake.py -k diamond".
+PYTEST_ARGS ?=
 # The package is compiled to bytecode first, as pip does when it installs a wheel: the tests start
 # stagecache hundreds of times, and with PYTHONDONTWRITEBYTECODE set each start would compile it again.
 test: install
 	STAGECACHE_TEST_ENGINES=$(TEST_WORKERS) STAGECACHE_ENGINE_TMPFS=$(ENGINE_TMPFS) scripts/engine.sh up
 	$(BIN)/python -m compileall -q stagecache
-	$(BIN)/pytest -n $$(scripts/engine.sh workers)
+	$(BIN)/pytest -n $$(scripts/engine.sh workers) $(PYTEST_ARGS)
 
 # Unit tests only: no engine needed.
 unit: install

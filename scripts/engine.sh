@@ -3,12 +3,12 @@
 # registry, for stagecache's tests and for developers.
 #
 #   scripts/engine.sh up      install if needed, start dockerd + registry, make base images;
-#                             when it starts dockerd, also a second one with the classic
+#                             when it starts dockerd, also one with the classic
 #                             overlay2 image store, as docker context stagecache-classic
 #                             (STAGECACHE_CLASSIC_ENGINE=0: not), and with
 #                             STAGECACHE_TEST_ENGINES=N, N-1 more containerd-store ones for
 #                             parallel test workers (contexts stagecache-w1, ...); each
-#                             keeps its data under .engine/ (STAGECACHE_ENGINE_TMPFS=4g: in
+#                             keeps its data under .engine/ (STAGECACHE_ENGINE_TMPFS=2g: in
 #                             a tmpfs of that size, as `make test` asks)
 #   scripts/engine.sh down    stop what `up` started (by pid), nothing else
 #   scripts/engine.sh status  print what is running
@@ -108,8 +108,8 @@ wait_for() { # wait_for SECONDS DESCRIPTION CMD...
 BUILD_HISTORY='"builder": { "history": { "maxEntries": 10, "maxAge": "30s" } }'
 
 # Every engine this script starts keeps its data under $STATE_DIR (the first in data/, the
-# others in NAME-data/). With STAGECACHE_ENGINE_TMPFS=SIZE (`make test`: 4g), each data root is
-# a tmpfs of that size: the tests' engines write and delete many small files (layers,
+# others in NAME-data/). With STAGECACHE_ENGINE_TMPFS=SIZE (`make test`: 2g), each data root is
+# a tmpfs of that size (and the registry's), when all of them fit in half of the memory available: the tests' engines write and delete many small files (layers,
 # snapshots, cache records), and on this machine's disk the engine tests of test_bake.py took
 # 82 s and 105 s of CPU, on a tmpfs 54 s and 79 s (2026-11-30, docs/engine.md). `down`
 # unmounts it, and with it everything the engine held.
@@ -126,10 +126,11 @@ tmpfs_fits() {
   avail=$(awk '/^MemAvailable:/ { print $2 }' /proc/meminfo)
   [ $((n * size)) -le $((avail / 2)) ]
 }
-data_root() { # data_root DIR: make the data root of an engine about to start
+data_root() { # data_root DIR: make the data root of an engine (or of the registry) about to start
   mkdir -p "$1"
-  if [ -n "$ENGINE_TMPFS" ] && ! findmnt -rn -S stagecache-engine --mountpoint "$1" >/dev/null; then
-    need_root
+  if [ -n "$ENGINE_TMPFS" ] && [ "$(id -u)" != 0 ]; then
+    log "not root: $1 stays on disk (mounting a tmpfs needs root)"
+  elif [ -n "$ENGINE_TMPFS" ] && ! findmnt -rn -S stagecache-engine --mountpoint "$1" >/dev/null; then
     mount -t tmpfs -o "size=$ENGINE_TMPFS,mode=0711" stagecache-engine "$1" || die "could not mount a tmpfs at $1"
   fi
 }
@@ -424,8 +425,11 @@ stop_pidfile() { # stop_pidfile NAME
 
 case "${1:-}" in
   up)
-    if [ -n "$ENGINE_TMPFS" ] && ! tmpfs_fits $((TEST_ENGINES + 2)); then
-      log "$((TEST_ENGINES + 2)) tmpfs of $ENGINE_TMPFS (engines and registry) do not fit in half of the available memory: data on disk"
+    # The tmpfs this `up` may mount: the registry's, and the engines' it may start.
+    mounts=$((1 + TEST_ENGINES))
+    [ "${STAGECACHE_CLASSIC_ENGINE:-1}" = 1 ] && mounts=$((mounts + 1))
+    if [ -n "$ENGINE_TMPFS" ] && ! tmpfs_fits "$mounts"; then
+      log "$mounts tmpfs of $ENGINE_TMPFS (engines and registry) do not fit in half of the available memory: data on disk"
       ENGINE_TMPFS=
     fi
     start_dockerd

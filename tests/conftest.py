@@ -111,7 +111,7 @@ class Engine:
     base_image: str
     local_base_image: str
     classic_context: str = ""
-    """The docker context of the second engine, with the classic image store ("" when the
+    """The docker context of the engine with the classic image store ("" when the
     engine script did not start one: a machine whose docker it did not start)."""
     context: str = "default"
     """The docker context of the engine this test process builds on (docker's current one)."""
@@ -136,11 +136,13 @@ def engine(request: pytest.FixtureRequest) -> Engine:
     if "STAGECACHE_TEST_REGISTRY" not in env:
         problem = "no engine environment (.engine/env); run `scripts/engine.sh up`"
     elif _worker_index() > 0 and not _worker_context():
+        # A set-up error, not a missing engine: it fails, whatever CI says.
         workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT", "N")
-        problem = (
+        pytest.fail(
             f"test worker {os.environ['PYTEST_XDIST_WORKER']} has no engine of its own (workers share no engine: "
             f"the tests prune its build cache); start one per worker with `STAGECACHE_TEST_ENGINES={workers} "
-            "scripts/engine.sh up`, or run the engine tests with fewer workers (`make test` does both)"
+            "scripts/engine.sh up`, or run pytest with `-n $(scripts/engine.sh workers)` (`make test` does both)",
+            pytrace=False,
         )
     else:
         try:
