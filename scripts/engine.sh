@@ -314,7 +314,8 @@ make_base_image() {
   local addr
   addr=$(cat "$STATE_DIR/registry.addr")
   if ! docker image inspect "$BASE_IMAGE_NAME" >/dev/null 2>&1; then
-    [ -x /bin/busybox ] && /bin/busybox --list >/dev/null 2>&1 && ldd /bin/busybox 2>&1 | grep -q 'not a dynamic' ||
+    # ldd fails on a static binary: with pipefail its status must not count, only grep's.
+    [ -x /bin/busybox ] && /bin/busybox --list >/dev/null 2>&1 && { ldd /bin/busybox 2>&1 || true; } | grep -q 'not a dynamic' ||
       apt_install_bookworm busybox-static
     local root
     root=$(mktemp -d)
