@@ -109,8 +109,9 @@ BUILD_HISTORY='"builder": { "history": { "maxEntries": 10, "maxAge": "30s" } }'
 
 # Every engine this script starts keeps its data under $STATE_DIR (the first in data/, the
 # others in NAME-data/). With STAGECACHE_ENGINE_TMPFS=SIZE (`make test`: 2g), each data root is
-# a tmpfs of that size (and the registry's), when all of them fit in half of the memory available: the tests' engines write and delete many small files (layers,
-# snapshots, cache records), and on this machine's disk the engine tests of test_bake.py took
+# a tmpfs of that size (and the registry's), when all of them fit in half of the memory
+# available: the tests' engines write and delete many small files (layers, snapshots, cache
+# records), and on this machine's disk the engine tests of test_bake.py took
 # 82 s and 105 s of CPU, on a tmpfs 54 s and 79 s (2026-11-30, docs/engine.md). `down`
 # unmounts it, and with it everything the engine held.
 ENGINE_TMPFS=${STAGECACHE_ENGINE_TMPFS:-}
@@ -262,6 +263,16 @@ other_engines() {
   return 0
 }
 
+# Those of them that run, and the test engines among those (w1, ...).
+running_engines() {
+  local name
+  for name in $(other_engines); do
+    pid_alive "$STATE_DIR/$name.pid" && echo "$name"
+  done
+  return 0
+}
+running_test_engines() { running_engines | grep -x 'w[0-9]*' || true; }
+
 stop_engine() { # stop_engine NAME
   local ctx
   ctx=$(engine_context "$1")
@@ -336,8 +347,7 @@ make_base_image() {
   docker push -q "$remote" >/dev/null
   echo "$remote" >"$STATE_DIR/base-image"
   local name
-  for name in $(other_engines); do
-    pid_alive "$STATE_DIR/$name.pid" || continue
+  for name in $(running_engines); do
     if [ "$name" = classic ]; then
       copy_to "$CLASSIC_CONTEXT" "$BASE_IMAGE_NAME"
     else
@@ -386,14 +396,8 @@ print_env() {
   echo "STAGECACHE_TEST_BASE_IMAGE=$(cat "$STATE_DIR/base-image" 2>/dev/null || echo "$BASE_IMAGE_NAME")"
   echo "STAGECACHE_TEST_LOCAL_BASE_IMAGE=$BASE_IMAGE_NAME"
   local name workers=()
-  for name in $(other_engines); do
-    pid_alive "$STATE_DIR/$name.pid" || continue
-    if [ "$name" = classic ]; then
-      echo "STAGECACHE_TEST_CLASSIC_CONTEXT=$CLASSIC_CONTEXT"
-    else
-      workers+=("$(engine_context "$name")")
-    fi
-  done
+  pid_alive "$STATE_DIR/classic.pid" && echo "STAGECACHE_TEST_CLASSIC_CONTEXT=$CLASSIC_CONTEXT"
+  for name in $(running_test_engines); do workers+=("$(engine_context "$name")"); done
   # The engines of test workers gw1, gw2, ... (gw0 uses the first one), comma-separated.
   if [ ${#workers[@]} -gt 0 ]; then
     local IFS=,
@@ -457,8 +461,8 @@ case "${1:-}" in
     # (and whose port the next `up` picks anew): untag it, the image itself stays.
     if [ -f "$STATE_DIR/base-image" ] && docker_ok; then
       docker image rm "$(cat "$STATE_DIR/base-image")" >/dev/null 2>&1 || true
-      for name in $(other_engines); do
-        [ "$name" = classic ] || docker --context "$(engine_context "$name")" image rm "$(cat "$STATE_DIR/base-image")" >/dev/null 2>&1 || true
+      for name in $(running_test_engines); do
+        docker --context "$(engine_context "$name")" image rm "$(cat "$STATE_DIR/base-image")" >/dev/null 2>&1 || true
       done
     fi
     stop_pidfile registry
@@ -474,8 +478,8 @@ case "${1:-}" in
     else echo "dockerd: not running"; fi
     if pid_alive "$STATE_DIR/classic.pid"; then echo "classic-store dockerd: running (pid $(cat "$STATE_DIR/classic.pid"), context $CLASSIC_CONTEXT)"
     else echo "classic-store dockerd: not running"; fi
-    for name in $(other_engines); do
-      [ "$name" = classic ] || ! pid_alive "$STATE_DIR/$name.pid" || echo "test engine $name: running (pid $(cat "$STATE_DIR/$name.pid"), context $(engine_context "$name"))"
+    for name in $(running_test_engines); do
+      echo "test engine $name: running (pid $(cat "$STATE_DIR/$name.pid"), context $(engine_context "$name"))"
     done
     if pid_alive "$STATE_DIR/registry.pid"; then echo "registry: running on $(cat "$STATE_DIR/registry.addr")"
     else echo "registry: not running"; fi
@@ -484,11 +488,7 @@ case "${1:-}" in
   workers)
     # How many pytest-xdist workers the running engines serve: one per engine, the first
     # included (1 on a machine whose docker this script did not start).
-    n=1
-    for name in $(other_engines); do
-      case "$name" in w[0-9]*) pid_alive "$STATE_DIR/$name.pid" && n=$((n + 1)) ;; esac
-    done
-    echo "$n"
+    echo $((1 + $(running_test_engines | wc -l)))
     ;;
   gcc-image)
     start_dockerd

@@ -132,10 +132,11 @@ def engine(request: pytest.FixtureRequest) -> Engine:
     """Probe the engine once per session."""
     strict = request.config.getoption("--no-runtime-skip") or os.environ.get("CI") == "true"
     env = _engine_env()
+    own = _worker_context()
     problem = None
     if "STAGECACHE_TEST_REGISTRY" not in env:
         problem = "no engine environment (.engine/env); run `scripts/engine.sh up`"
-    elif _worker_index() > 0 and not _worker_context():
+    elif _worker_index() > 0 and not own:
         # A set-up error, not a missing engine: it fails, whatever CI says.
         workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT", "N")
         pytest.fail(
@@ -157,11 +158,11 @@ def engine(request: pytest.FixtureRequest) -> Engine:
         pytest.skip(problem)
     context = subprocess.run(["docker", "context", "show"], capture_output=True, text=True, timeout=30)
     current = context.stdout.strip() or "default"
-    if _worker_context() and current != _worker_context():
+    if own and current != own:
         # DOCKER_HOST or DOCKER_CONTEXT beat the worker's config: every worker would share one engine.
         pytest.fail(
             f"test worker {os.environ['PYTEST_XDIST_WORKER']} reaches docker context '{current}', not its own "
-            f"'{_worker_context()}': unset DOCKER_HOST and DOCKER_CONTEXT to run the tests in parallel",
+            f"'{own}': unset DOCKER_HOST and DOCKER_CONTEXT to run the tests in parallel",
             pytrace=False,
         )
     return Engine(
