@@ -1,17 +1,26 @@
-"""A branch's first caches, copied from the fallback branch's in the registry.
+"""Caches copied in the registry instead of exported: a manifest put under another tag of the
+same repository (one request, no blob uploaded).
 
-With ``{branch}`` in the cache ref, the first bake of a new branch finds no cache of its own
-and imports the fallback branch's. A stage whose steps all hit there, and whose fallback
-cache's record has the stage's current inputs (stagecache.why.Record.fallback_current),
-needs no export: the fallback branch's cache manifest is put under the branch's own ref
-(one manifest request, no blob uploaded), and, when the stage's image is pushed, the image
-that record names is put under the branch's tags the same way. The next bake of the branch
-finds its own caches, with their records (stored by stagecache.why after the bake, as for a
-cache this bake wrote).
+A branch's first caches, from the fallback branch's (:func:`choose`). With ``{branch}`` in
+the cache ref, the first bake of a new branch finds no cache of its own and imports the
+fallback branch's. A stage whose steps all hit there, and whose fallback cache's record has
+the stage's current inputs (stagecache.why.Record.fallback_current), needs no export: the
+fallback branch's cache manifest is put under the branch's own ref, and, when the stage's
+image is pushed, the image that record names is put under the branch's tags the same way.
 
-A manifest can only be put in the repository that holds its blobs: a copy is made only
-within one registry repository. Any other stage, and one whose copy fails, gets its own
-build, as without this.
+A project's first caches, from the first build's (:func:`choose_first`). When the target and
+other stages have no cache yet (the first bake of a project, or of new stages with a new
+target), the fast path's first build exports the target's cache with ``mode=max``
+(fastpath.first_build): it holds the records and layers of every step of every stage that
+build ran. Each other stage without a cache gets that manifest under its own ref instead of a
+build of its own that would export its cache: such a build re-solves every stage it is built
+on and exports their records again, so in a chain of N stages the N builds cost about N * N / 2
+stages' work (docs/benchmarks.md, "A deep Dockerfile").
+
+Either way the next bake finds each stage's own cache, with its record (stored by
+stagecache.why after the bake, as for a cache this bake wrote). A manifest can only be put in
+the repository that holds its blobs: a copy is made only within one registry repository. Any
+other stage, and one whose copy fails, gets its own build, as without this.
 """
 
 from __future__ import annotations
@@ -43,6 +52,8 @@ class Copy:
     """The digest of the fallback cache's manifest that its record describes: what is copied,
     whatever the source ref points to by the time of the copy."""
     image: str = ""
+    origin: str = "the fallback branch's"
+    """Whose cache it is, for the messages."""
 
 
 def choose(
@@ -72,6 +83,32 @@ def choose(
     return keep, copies
 
 
+def choose_first(
+    plan: BuildPlan, record: Record, builds: Sequence[StageBuild], source: str
+) -> tuple[list[StageBuild], list[Copy]]:
+    """Of ``builds`` (the own builds the fast path chose, after a first build that exported its
+    cache to the registry ref ``source`` with ``mode=max``), the ones still to run and the copies
+    of ``source`` that replace the cache exports of the stages that had no cache before the bake
+    (a stage whose image is pushed keeps a build that pushes it and exports nothing)."""
+    host, repo, tag = split_ref(source)
+    try:
+        digest = record.client(host).digest(repo, tag)
+    except (OSError, ValueError, StagecacheError):
+        digest = ""
+    keep: list[StageBuild] = []
+    copies: list[Copy] = []
+    for b in builds:
+        own = dict(b.cache.cache_from[0].attrs).get("ref", "") if b.cache.cache_from else ""
+        new = b.stage in record.before and not record.before[b.stage]
+        if not (digest and new and b.cache.cache_to and own) or _repository(own) != (host, repo):
+            keep.append(b)
+            continue
+        if b.push:
+            keep.append(b.without_export())
+        copies.append(Copy(b, source, own, digest, origin="the first build's"))
+    return keep, copies
+
+
 def run(
     copies: Sequence[Copy], builds: Sequence[StageBuild], record: Record, say: Callable[[str], None]
 ) -> tuple[list[StageBuild], dict[str, Copy]]:
@@ -88,12 +125,23 @@ def run(
             for t in c.build.tags if c.image else ():
                 client.copy_manifest(repo, c.image, split_ref(t)[2])
         except StagecacheError as exc:
-            say(f"note: {c.build.stage}: the fallback branch's cache could not be copied ({exc.message}).")
+            say(f"note: {c.build.stage}: {c.origin} cache could not be copied ({exc.message}).")
             failed.append(c.build)
             continue
-        what = "cache and image" if c.image else "cache"
-        say(f"note: {c.build.stage}: its {what} copied from the fallback branch's {c.source} (no build, no upload).")
         made[c.build.stage] = c
+    said: dict[tuple[bool, str, str], list[str]] = {}
+    for c in made.values():
+        said.setdefault((bool(c.image), c.origin, c.source), []).append(c.build.stage)
+    for (image, origin, source), stages in said.items():
+        what = "cache and image" if image else "cache"
+        if len(stages) == 1:
+            say(f"note: {stages[0]}: its {what} copied from {origin} {source} (no build, no upload).")
+        else:
+            names = ", ".join(stages) if len(stages) <= 5 else f"{', '.join(stages[:3])}, ... {stages[-1]}"
+            say(
+                f"note: {len(stages)} stages ({names}): their {what} copied from {origin} {source}"
+                " (no build, no upload)."
+            )
     todo = {b.stage: b for b in builds} | {b.stage: b for b in failed}
     return sorted(todo.values(), key=lambda b: b.index), made
 

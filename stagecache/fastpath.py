@@ -69,8 +69,22 @@ def first_build(plan: BuildPlan, record: why.Record | None) -> StageBuild:
     if record is None or plan.mode.name not in why.EXPLAINED_MODES:
         return plan.probe
     misses = {f.stage for f in record.forecast() if f.rebuilt}
+    if shares_first_cache(plan, record):
+        assert plan.probe_export is not None
+        return _importing(plan, plan.probe_export.exporting_every_step(), misses, record)
     alone = plan.probe_export is not None and misses == {plan.probe.stage}
     return _importing(plan, plan.probe_export if alone and plan.probe_export else plan.probe, misses, record)
+
+
+def shares_first_cache(plan: BuildPlan, record: why.Record) -> bool:
+    """Whether the first build exports the target's registry cache with ``mode=max``, for the
+    other stages without a cache to get copies of it (stagecache.branchcopy.choose_first): the
+    target and at least one other stage have no cache yet, and no fallback branch's caches are
+    in play (a new branch copies those: branchcopy.choose)."""
+    if plan.mode.name != "registry" or plan.probe_export is None or plan.fallback_branch is not None:
+        return False
+    new = {b.stage for b in plan.builds if b.cache.cache_to and b.stage in record.before and not record.before[b.stage]}
+    return plan.probe_export.stage in new and len(new) > 1
 
 
 def _importing(plan: BuildPlan, probe: StageBuild, misses: Collection[str], record: why.Record) -> StageBuild:
@@ -95,6 +109,20 @@ def _importing(plan: BuildPlan, probe: StageBuild, misses: Collection[str], reco
         and children.get(b.stage)
         and all(k in planned and k not in misses for k in children[b.stage])
     }
+    # The same manifest under several refs of a registry (copies: stagecache.branchcopy) is
+    # imported once.
+    seen: set[str] = set()
+    digests = {
+        str(b.cache.cache_from[0]): record.before.get(b.stage, "")
+        for b in plan.builds
+        if b.cache.cache_from and plan.mode.name == "registry"
+    }
+    for spec in map(str, probe.cache.cache_from):
+        if spec in skip:
+            continue
+        if digests.get(spec) and digests[spec] in seen:
+            skip.add(spec)
+        seen.add(digests.get(spec, ""))
     return probe.importing({str(spec) for spec in probe.cache.cache_from} - skip) if skip else probe
 
 
@@ -114,6 +142,10 @@ def bake(run: Execution, execute: Callable[[Execution], None], record: why.Recor
     made: dict[str, branchcopy.Copy] = {}
     if record is not None:
         builds, copies = branchcopy.choose(plan, rows, record, builds)
+        first = rows.get(plan.probe_export.stage) if plan.probe_export is not None else None
+        if first is not None and first.cache_to and not first.export_errors and shares_first_cache(plan, record):
+            builds, more = branchcopy.choose_first(plan, record, builds, source_of(first.cache_to[0]))
+            copies += more
         if copies:
             builds, made = branchcopy.run(copies, builds, record, run.display.message)
     run.rows[:] = branchcopy.mark(unchanged(plan, run.rows, builds), made)

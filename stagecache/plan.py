@@ -14,7 +14,7 @@ from pathlib import Path
 from urllib.parse import unquote
 
 from stagecache import graph as graphmod
-from stagecache.cache import CacheMode, Naming, StageCache, dedupe, get_mode
+from stagecache.cache import CacheMode, CacheSpec, Naming, StageCache, dedupe, get_mode
 from stagecache.config import SCOPES, Config
 from stagecache.errors import ConfigError, UsageError
 
@@ -176,6 +176,24 @@ class StageBuild:
         cache_from = tuple(spec for spec in self.cache.cache_from if str(spec) in keep)
         return replace(
             self, cache=replace(self.cache, cache_from=cache_from), build=replace(self.build, argv=tuple(out))
+        )
+
+    def exporting_every_step(self) -> StageBuild:
+        """This build exporting its registry cache with ``mode=max``: the records and layers of
+        every step it ran or took from cache, those of the stages it is built on included
+        (fastpath.first_build)."""
+        specs = {
+            str(s): CacheSpec(s.type, tuple((k, "max" if k == "mode" else v) for k, v in s.attrs))
+            for s in self.cache.cache_to
+        }
+        argv = list(self.build.argv)
+        for i in range(1, len(argv)):
+            if argv[i - 1] == "--cache-to" and argv[i] in specs:
+                argv[i] = str(specs[argv[i]])
+        return replace(
+            self,
+            cache=replace(self.cache, cache_to=tuple(specs.values())),
+            build=replace(self.build, argv=tuple(argv)),
         )
 
     def without_export(self) -> StageBuild:
