@@ -18,7 +18,7 @@ none either). Each run's Dockerfile carries a token of its own in its first
 RUN, so that no earlier run's results on the engine can serve a step (see
 tests/engine/conftest.py, _own_cache_keys).
 
-    .venv/bin/python benchmarks/deep.py [REPEAT] [N ...]     # default: 3 repeats, N = 10 30 50
+    .venv/bin/python benchmarks/deep.py [REPEAT] [N ...]     # default: 3 repeats, N = 10 30 50 100
                                                              # (other N: results/deep-N1-N2.json)
     .venv/bin/python benchmarks/deep.py --chart              # redraw docs/benchmarks/deep.png from
                                                              # results/deep.json and results/deep-N.json
@@ -80,7 +80,7 @@ def plain_build(root: Path, target: str, cache: str, fill: bool) -> list[str]:
 def main() -> None:
     args = sys.argv[1:]
     repeat = int(args[0]) if args else 3
-    sizes = [int(a) for a in args[1:]] or [10, 30, 50]
+    sizes = [int(a) for a in args[1:]] or [10, 30, 50, 100]
     compile_bytecode()
     registry = (ROOT / ".engine" / "registry.addr").read_text().strip()
     runner = Runner()

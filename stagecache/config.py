@@ -32,6 +32,7 @@ ENV_CONFIG = "STAGECACHE_CONFIG"
 CACHE_MODES = tuple(MODES)
 REGISTRY_MODES = ("min", "max")
 EXPORT_ERROR_POLICIES = ("warn", "fail")
+FIRST_EXPORTS = ("per-stage", "shared")
 DEFAULT_REF_TEMPLATE = "{image}:cache-{stage}"
 DEFAULT_TAG_TEMPLATE = "{image}:{stage}"
 BRANCH_TAG_TEMPLATE = "{image}:{branch}-{stage}"
@@ -83,6 +84,10 @@ class CacheSettings:
     .dockerignore) or "user" (the default in the user's cache folder, because the project's
     would be sent as context; see :func:`default_local_dir`)."""
     on_export_error: str = "warn"
+    first_export: str = "per-stage"
+    """A registry project's first bake: "per-stage" (each stage's own cache exported by its own
+    build) or "shared" (one mode=max cache of the target, copied to every new stage's ref:
+    stagecache.branchcopy.choose_first)."""
     fallback_branch: str = "main"
     """With {branch} in a template: the branch whose caches are imported after the own branch's."""
     read_only: bool = False
@@ -391,6 +396,7 @@ _CACHE_KEYS = (
     "tag",
     "local_dir",
     "on_export_error",
+    "first_export",
     "fallback_branch",
     "read_only",
     "fail_under",
@@ -548,6 +554,7 @@ def _from_dict(data: dict[str, Any], base: Path, path: Path | None, source: str,
         local_dir=local_dir,
         local_dir_origin=local_dir_origin,
         on_export_error=c.choice(EXPORT_ERROR_POLICIES)(cache.get("on_export_error", "warn"), "cache.on_export_error"),
+        first_export=c.choice(FIRST_EXPORTS)(cache.get("first_export", "per-stage"), "cache.first_export"),
         fallback_branch=c.branch(cache.get("fallback_branch", "main"), "cache.fallback_branch"),
         read_only=c.boolean(cache.get("read_only", False), "cache.read_only"),
         fail_under=None if "fail_under" not in cache else c.percent(cache["fail_under"], "cache.fail_under"),

@@ -6,6 +6,10 @@ build when nothing changed.
    the bake's report and what the cache-hit gate reads. When the input records (stagecache.why)
    forecast that the target alone will miss, the probe also exports the target's cache and
    pushes its image (plan.probe_export: :func:`first_build`).
+   With ``[cache].first_export = "shared"``, on a project's first bake with registry caches
+   (:func:`shares_first_cache`), the probe
+   exports the target's cache with ``mode=max``, and the other stages without a cache get
+   copies of its manifest instead of builds of their own (stagecache.branchcopy.choose_first).
 2. Only the stages that need it are then built on their own (by the scheduler, or by one
    bake session), to export their cache and push their image. BuildKit holds their results
    from the probe by then, so these builds run no step again: they export. A stage needs its
@@ -78,10 +82,19 @@ def first_build(plan: BuildPlan, record: why.Record | None) -> StageBuild:
 
 def shares_first_cache(plan: BuildPlan, record: why.Record) -> bool:
     """Whether the first build exports the target's registry cache with ``mode=max``, for the
-    other stages without a cache to get copies of it (stagecache.branchcopy.choose_first): the
-    target and at least one other stage have no cache yet, and no fallback branch's caches are
-    in play (a new branch copies those: branchcopy.choose)."""
-    if plan.mode.name != "registry" or plan.probe_export is None or plan.fallback_branch is not None:
+    other stages without a cache to get copies of it (stagecache.branchcopy.choose_first):
+    ``[cache].first_export = "shared"``, the target and at least one other stage have no cache
+    yet, and no fallback branch's caches are in play (a new branch copies those:
+    branchcopy.choose).
+
+    Not the default: a cache of the target loses hits that the stages' own caches keep. On
+    examples/diamond-copy, after an edit of the file one stage copies in, a sibling stage's
+    ``COPY`` of another, unchanged file missed with the shared cache and hit with its own
+    (tests/engine/test_fastpath.py), as the one build of the target with a ``mode=max`` cache
+    lost the expensive stage of examples/gcc in some runs (docs/benchmarks.md)."""
+    if plan.config.cache.first_export != "shared" or plan.mode.name != "registry" or plan.probe_export is None:
+        return False
+    if plan.fallback_branch is not None:
         return False
     new = {b.stage for b in plan.builds if b.cache.cache_to and b.stage in record.before and not record.before[b.stage]}
     return plan.probe_export.stage in new and len(new) > 1

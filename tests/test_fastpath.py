@@ -434,3 +434,96 @@ def test_own_builds_to_a_registry_do_not_import_the_caches_the_probe_found_missi
             assert [source_of(i) for i in imports] == after, b.stage
         # Not vacuous: more builds than a's own imported a's cache.
         assert sum(refs["a"] in map(source_of, map(str, b.cache.cache_from)) for b in plan.builds) > 1
+
+
+class _Registry:
+    """A stand-in registry for the records' client: the digest each tag points to, and the
+    manifest copies asked of it."""
+
+    def __init__(self, digests: dict[str, str]) -> None:
+        self.digests = digests
+        self.copies: list[tuple[str, str, str]] = []
+
+    def digest(self, repo: str, reference: str) -> str:
+        return self.digests.get(reference, "")
+
+    def copy_manifest(self, repo: str, reference: str, tag: str) -> str:
+        self.copies.append((repo, reference, tag))
+        return reference
+
+
+SHARED = REGISTRY + 'first_export = "shared"\n'
+
+
+def _new_project(plan: BuildPlan, client: _Registry) -> why.Record:
+    """The records of a project none of whose stages has a cache yet."""
+    record = why.Record(plan)
+    record.before = {b.stage: "" for b in plan.builds}
+    record._clients["registry.example"] = client  # type: ignore[assignment]
+    return record
+
+
+def test_a_first_bake_exports_one_max_cache_and_copies_it_to_every_new_stage(tmp_path: Path) -> None:
+    # A deep Dockerfile's first bake: an own build per stage re-solves every stage upstream and
+    # exports their records again (N * N / 2 stages' work). One mode=max export holds them all.
+    default = many_stages(tmp_path, REGISTRY)  # first_export = "per-stage"
+    assert not fastpath.shares_first_cache(default, _new_project(default, _Registry({})))
+    plan = many_stages(tmp_path, SHARED + 'registry_mode = "min"\n')
+    target = "registry.example/app:cache-final"
+    client = _Registry({"cache-final": "sha256:" + "f" * 64})
+    record = _new_project(plan, client)
+    assert fastpath.shares_first_cache(plan, record)
+    first = fastpath.first_build(plan, record)
+    assert first.stage == "final"
+    exports = [first.build.argv[i + 1] for i, a in enumerate(first.build.argv) if a == "--cache-to"]
+    assert exports == [f"type=registry,ref={target},mode=max,ignore-error=true"]
+    assert [str(s) for s in first.cache.cache_to] == exports
+    assert [str(s) for s in plan.probe_export.cache.cache_to] == [exports[0].replace("max", "min")]
+    seen: list = []
+    execution = _execution(plan, ScriptedRunner(own_builds(COLD)))
+    fastpath.bake(execution, lambda sub: seen.extend(sub.plan.builds), record)
+    assert execution.error is None and seen == []  # no own build: every new stage got a copy
+    assert client.copies == [("app", "sha256:" + "f" * 64, f"cache-{s}") for s in STAGES if s != "final"]
+    rows = {r.stage: r for r in execution.rows}
+    assert {s for s, r in rows.items() if r.copied_from == target} == set(STAGES) - {"final"}
+    assert rows["final"].cache_to == tuple(exports) and not rows["final"].copied_from
+    said = [m for m in execution.display.messages if "copied" in m]
+    assert said == [
+        f"note: 7 stages (base, a, b, ... f): their cache copied from the first build's {target} (no build, no upload)."
+    ]
+    # A stage that has a cache already, or a target that has one: no shared export.
+    record.before["a"] = "sha256:" + "a" * 64
+    assert fastpath.shares_first_cache(plan, record)
+    record.before = dict.fromkeys(record.before, "") | {"final": "sha256:" + "a" * 64}
+    assert not fastpath.shares_first_cache(plan, record)
+    assert not fastpath.shares_first_cache(many_stages(tmp_path, LOCAL), _new_project(plan, client))
+
+
+def test_a_pushed_new_stage_gets_a_copy_of_the_cache_and_a_build_that_pushes_it(tmp_path: Path) -> None:
+    plan = many_stages(tmp_path, SHARED.replace("push = false", "push = true"))
+    client = _Registry({"cache-final": "sha256:" + "f" * 64})
+    record = _new_project(plan, client)
+    seen: list = []
+    execution = _execution(plan, ScriptedRunner(own_builds(COLD)))
+    fastpath.bake(execution, lambda sub: seen.extend(sub.plan.builds), record)
+    assert [b.stage for b in seen] == [s for s in STAGES if s != "final"]
+    assert all(not b.cache.cache_to and "--cache-to" not in b.build.argv for b in seen)
+    assert len(client.copies) == len(STAGES) - 1
+    # The copy cannot be made when the first build's cache cannot be read: every stage's own build.
+    execution = _execution(plan, ScriptedRunner(own_builds(COLD)))
+    seen.clear()
+    fastpath.bake(execution, lambda sub: seen.extend(sub.plan.builds), _new_project(plan, _Registry({})))
+    assert [b.stage for b in seen] == [s for s in STAGES if s != "final"]
+    assert all(b.cache.cache_to for b in seen)
+
+
+def test_a_manifest_under_several_refs_is_imported_once(tmp_path: Path) -> None:
+    plan = many_stages(tmp_path, REGISTRY)
+    record = why.Record(plan)
+    shared = "sha256:" + "5" * 64
+    record.before = {b.stage: ("sha256:" + str(i) * 64) for i, b in enumerate(plan.builds)}
+    record.before |= {"a": shared, "e": shared, "final": shared}
+    first = fastpath.first_build(plan, record)
+    imported = [Path(source_of(str(spec))).name.removeprefix("app:cache-") for spec in first.cache.cache_from]
+    assert imported == ["final", "base", "b", "c", "d", "f"]  # a and e: the same manifest as final
+    assert first.build.argv.count("--cache-from") == len(imported)

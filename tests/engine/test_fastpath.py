@@ -153,6 +153,43 @@ def test_registry_a_fresh_runner_with_nothing_changed_exports_no_cache_and_pushe
     assert all_cached(p.bake())
 
 
+def test_registry_a_first_bake_exports_one_cache_and_copies_it_to_the_other_stages(make_project) -> None:
+    """``first_export = "shared"``. The first bake of a project, no stage with a cache yet
+    (``mode=min``): the first build
+    exports the target's cache with ``mode=max`` and every other stage gets that manifest under
+    its own ref, instead of an own build each (which re-solves every stage upstream of it). A
+    fresh runner then finds every step, importing that manifest once; a later change exports
+    the changed stages' own caches, with the configured mode."""
+    p: Project = make_project("diamond")
+    p.configure("registry", "min", extra='first_export = "shared"\n')
+    p.fresh_runner()
+    first = p.bake()
+    assert first.status == "success" and first.cold
+    rows = {s.stage: s for s in first.stages}
+    shared = f"{p.image}:cache-runtime"
+    assert rows["runtime"].cache_to == (f"type=registry,ref={shared},mode=max,ignore-error=true",)
+    assert {s for s, r in rows.items() if r.copied_from == shared} == set(rows) - {"runtime"}
+    assert not any(r.cache_to for s, r in rows.items() if s != "runtime")
+    assert {s for s, r in rows.items() if r.pushed} == set(rows)  # images pushed as before
+    digests = {s: p.registry.digest(p.repo, f"cache-{s}") for s in rows}
+    assert len(set(digests.values())) == 1 and all(digests.values())
+
+    p.fresh_runner()
+    again = p.bake()
+    assert all_cached(again), hits(again)
+    assert all(s.cache_to == () for s in again.stages) and not any(s.pushed for s in again.stages)
+    assert [c for s in again.stages for c in s.cache_from] == [f"type=registry,ref={shared}"]
+
+    p.append("b.txt", "changed")
+    p.fresh_runner()
+    changed = p.bake()
+    exported = {s.stage: s.cache_to for s in changed.stages if s.cache_to}
+    assert set(exported) == {"deps-b", "app", "runtime"}
+    assert all(spec.endswith(",mode=min,ignore-error=true") for specs in exported.values() for spec in specs)
+    p.fresh_runner()
+    assert all_cached(p.bake())
+
+
 def test_inline_a_fresh_runner_with_nothing_changed_pushes_nothing(make_project) -> None:
     """Inline caches live in the pushed stage images: a stage whose steps all hit from its own
     image is left as it is (no build of its own, no push), and its record says which image."""
