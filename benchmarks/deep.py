@@ -18,10 +18,14 @@ none either). Each run's Dockerfile carries a token of its own in its first
 RUN, so that no earlier run's results on the engine can serve a step (see
 tests/engine/conftest.py, _own_cache_keys).
 
-    .venv/bin/python benchmarks/deep.py [REPEAT] [N ...]     # default: 3 repeats, N = 10 30 50 100
+    .venv/bin/python benchmarks/deep.py [--shared] [REPEAT] [N ...]   # default: 3 repeats, N = 10 30 50
                                                              # (other N: results/deep-N1-N2.json)
     .venv/bin/python benchmarks/deep.py --chart              # redraw docs/benchmarks/deep.png from
                                                              # results/deep.json and results/deep-N.json
+
+``--shared`` bakes with ``[cache].first_export = "shared"`` (the first bake exports one
+``mode=max`` cache of the target and copies it to every stage's ref) and names its result
+and chart ``deep-...-shared``.
 
 It also times, once per N, the first bake (which fills every stage's cache) against the plain
 build that fills its one cache (``fill_seconds``).
@@ -47,7 +51,7 @@ from stagecache.runner import Runner
 TARGET = 2.0
 
 
-def project(stages: int, registry: str, token: str) -> tuple[Path, str]:
+def project(stages: int, registry: str, token: str, first_export: str = "per-stage") -> tuple[Path, str]:
     """The project folder and its image repository."""
     root = Path(tempfile.mkdtemp(prefix=f"stagecache-deep-{stages}-"))
     text = dockerfile(stages).replace("RUN echo s0-0 > f0", f"RUN echo s0-0 > f0  # {token}", 1)
@@ -56,7 +60,7 @@ def project(stages: int, registry: str, token: str) -> tuple[Path, str]:
     image = f"{registry}/deep-{token}/s{stages}"
     (root / "stagecache.toml").write_text(
         f'[project]\nimage = "{image}"\nnetwork = "none"\npush = false\n'
-        '[cache]\nmode = "registry"\nregistry_mode = "min"\n'
+        f'[cache]\nmode = "registry"\nregistry_mode = "min"\nfirst_export = "{first_export}"\n'
     )
     return root, image
 
@@ -79,15 +83,17 @@ def plain_build(root: Path, target: str, cache: str, fill: bool) -> list[str]:
 
 def main() -> None:
     args = sys.argv[1:]
+    shared = "--shared" in args
+    args = [a for a in args if a != "--shared"]
     repeat = int(args[0]) if args else 3
-    sizes = [int(a) for a in args[1:]] or [10, 30, 50, 100]
+    sizes = [int(a) for a in args[1:]] or [10, 30, 50]
     compile_bytecode()
     registry = (ROOT / ".engine" / "registry.addr").read_text().strip()
     runner = Runner()
     rows = []
     for n in sizes:
         token = uuid.uuid4().hex[:8]
-        root, image = project(n, registry, token)
+        root, image = project(n, registry, token, "shared" if shared else "per-stage")
         target, cache = f"s{n - 1}", f"{registry}/deep-{token}/plain:cache"
         plain_repo = f"{registry}/deep-{token}/plain"
         runner.simulate_fresh_runner([image, plain_repo])
@@ -124,8 +130,16 @@ def main() -> None:
         print(json.dumps(rows[-1]), flush=True)
         runner.remove_repositories([image, plain_repo])
         shutil.rmtree(root, ignore_errors=True)
-    result = {"benchmark": "deep", "repeat": repeat, "target_ratio": TARGET, "versions": versions(), "rows": rows}
+    result = {
+        "benchmark": "deep",
+        "first_export": "shared" if shared else "per-stage",
+        "repeat": repeat,
+        "target_ratio": TARGET,
+        "versions": versions(),
+        "rows": rows,
+    }
     name = "deep" if not args[1:] else "deep-" + "-".join(str(n) for n in sizes)
+    name += "-shared" if shared else ""
     path = write_result(name, result)
     chart(rows, ROOT / "docs" / "benchmarks" / f"{name}.png")
     worst = max(r["ratio"] for r in rows)
@@ -171,6 +185,8 @@ def committed_rows() -> list[dict]:
     results = ROOT / "benchmarks" / "results"
     rows = {r["stages"]: r for r in json.loads((results / "deep.json").read_text())["rows"] if "median" in r}
     for path in sorted(results.glob("deep-[0-9]*.json")):
+        if path.stem.endswith("-shared"):
+            continue  # [cache].first_export = "shared": its own chart
         for r in json.loads(path.read_text())["rows"]:
             rows.setdefault(r["stages"], r)
     return [rows[n] for n in sorted(rows)]

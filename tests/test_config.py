@@ -150,7 +150,7 @@ def test_push_default_follows_mode(tmp_path: Path) -> None:
             '[cache]\nregistry_mod = "min"\n',
             "FILE: key 'cache.registry_mod': unknown key. Did you mean 'registry_mode'? "
             'Valid keys here: "mode", "registry_mode", "ref", "tag", "local_dir", "on_export_error", '
-            '"fallback_branch", "read_only", "fail_under".',
+            '"first_export", "fallback_branch", "read_only", "fail_under".',
         ),
         (
             '[cache]\nmode = "registy"\n',
