@@ -89,8 +89,8 @@ def shares_first_cache(plan: BuildPlan, record: why.Record) -> bool:
 
     Not the default: a cache of the target loses hits that the stages' own caches keep. On
     examples/diamond-copy, after an edit of the file one stage copies in, a sibling stage's
-    ``COPY`` of another, unchanged file missed with the shared cache and hit with its own
-    (tests/engine/test_fastpath.py), as the one build of the target with a ``mode=max`` cache
+    ``COPY`` of another, unchanged file missed with the shared cache and hits with its own
+    (benchmarks/results/shared-first-export-diamond-copy.txt), as the one build of the target with a ``mode=max`` cache
     lost the expensive stage of examples/gcc in some runs (docs/benchmarks.md)."""
     if plan.config.cache.first_export != "shared" or plan.mode.name != "registry" or plan.probe_export is None:
         return False
