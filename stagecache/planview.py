@@ -132,7 +132,7 @@ def _probe_lines(plan: BuildPlan, secret: Collection[str]) -> list[str]:
             f"     (when the input records forecast that {plan.probe.stage} alone changed, this build also exports"
             f" its cache and pushes its image, as its own build below would)"
         )
-        if plan.mode.name == "registry":
+        if plan.mode.name == "registry" and plan.config.cache.first_export == "shared":
             lines.append(
                 f"     (when {plan.probe.stage} and other stages have no cache yet, it exports its cache with mode=max,"
                 " and each other stage without a cache gets a copy of it in the registry instead of an export)"

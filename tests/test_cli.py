@@ -135,6 +135,15 @@ def test_plan_text_and_json(tmp_path: Path) -> None:
         "do not point at the image of a bake with the same inputs (to push it), of these:"
     )
     assert first[4] == "  2. # build"
+    # [cache].first_export = "shared" (registry caches): plan says what the first bake does.
+    project(tmp_path, '[project]\nimage = "reg.example.com/app"\n[cache]\nmode = "registry"\nfirst_export = "shared"\n')
+    shared = runner.invoke(app, ["plan", "-C", str(tmp_path)]).output.split("commands:\n", 1)[1].splitlines()
+    assert shared[3] == (
+        "     (when runtime and other stages have no cache yet, it exports its cache with mode=max, and each other "
+        "stage without a cache gets a copy of it in the registry instead of an export)"
+    )
+    assert shared[4].startswith("  then only") and first[3].startswith("  then only")
+    project(tmp_path, '[project]\nimage = "reg.example.com/app"\n[build.args]\nGITHUB_TOKEN = "ghp_value"\n')
     # Read-only: the first build is the whole bake, and plan lists nothing after it.
     read_only = runner.invoke(app, ["plan", "-C", str(tmp_path), "--read-only"])
     after = read_only.output.split("commands:\n", 1)[1].splitlines()
