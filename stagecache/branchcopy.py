@@ -41,9 +41,10 @@ if TYPE_CHECKING:  # pragma: no cover
 
 @dataclass(frozen=True)
 class Copy:
-    """One stage's copy: its build (what runs instead if the copy fails), the fallback cache
-    ref and the stage's own, the cache manifest's digest, and the digest of the image to put
-    under its tags ("": the image is not pushed, or is pushed by a build of its own)."""
+    """One stage's copy: its build (what runs instead if the copy fails), the ref copied from
+    (the fallback branch's cache, or the first build's) and the stage's own, the cache
+    manifest's digest, and the digest of the image to put under its tags ("": the image is not
+    pushed, or is pushed by a build of its own)."""
 
     build: StageBuild
     source: str
@@ -71,7 +72,7 @@ def choose(
         labelled = [rows[label] for label in b.reports if label in rows]
         hit = bool(labelled) and all(s.cached for r in labelled for s in r.steps)
         found = record.fallback_current(b, rows, now) if hit and b.cache.cache_to else None
-        own = dict(b.cache.cache_from[0].attrs).get("ref", "") if b.cache.cache_from else ""
+        own = _own_ref(b)
         if found is None or not own or _repository(found[0]) != _repository(own):
             keep.append(b)
             continue
@@ -91,16 +92,26 @@ def choose_first(
     of ``source`` that replace the cache exports of the stages that had no cache before the bake
     (a stage whose image is pushed keeps a build that pushes it and exports nothing)."""
     host, repo, tag = split_ref(source)
+    client = record.client(host)
     try:
-        digest = record.client(host).digest(repo, tag)
+        digest = client.digest(repo, tag)
     except (OSError, ValueError, StagecacheError):
         digest = ""
     keep: list[StageBuild] = []
     copies: list[Copy] = []
     for b in builds:
-        own = dict(b.cache.cache_from[0].attrs).get("ref", "") if b.cache.cache_from else ""
-        new = b.stage in record.before and not record.before[b.stage]
-        if not (digest and new and b.cache.cache_to and own) or _repository(own) != (host, repo):
+        own = _own_ref(b)
+        if not (digest and b.cache.cache_to and own and record.has_no_cache(b.stage)) or _repository(own) != (
+            host,
+            repo,
+        ):
+            keep.append(b)
+            continue
+        try:  # asked again now: another bake may have written it since this one started
+            empty = client.absent(repo, split_ref(own)[2])
+        except (OSError, ValueError, StagecacheError):
+            empty = False
+        if not empty:
             keep.append(b)
             continue
         if b.push:
@@ -156,6 +167,11 @@ def mark(rows: Sequence[StageResult], made: dict[str, Copy]) -> list[StageResult
             r = replace(r, copied_from=c.source, pushed=c.build.tags if c.image else r.pushed, unchanged=())
         out.append(r)
     return out
+
+
+def _own_ref(build: StageBuild) -> str:
+    """The registry ref of the stage's own cache ("" when it has none)."""
+    return dict(build.cache.cache_from[0].attrs).get("ref", "") if build.cache.cache_from else ""
 
 
 def _repository(ref: str) -> tuple[str, str]:

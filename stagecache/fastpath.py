@@ -94,10 +94,10 @@ def shares_first_cache(plan: BuildPlan, record: why.Record) -> bool:
     lost the expensive stage of examples/gcc in some runs (docs/benchmarks.md)."""
     if plan.config.cache.first_export != "shared" or plan.mode.name != "registry" or plan.probe_export is None:
         return False
-    if plan.fallback_branch is not None:
+    target = plan.probe_export.stage
+    if plan.fallback_branch is not None or not record.has_no_cache(target):
         return False
-    new = {b.stage for b in plan.builds if b.cache.cache_to and b.stage in record.before and not record.before[b.stage]}
-    return plan.probe_export.stage in new and len(new) > 1
+    return any(b.cache.cache_to and record.has_no_cache(b.stage) for b in plan.builds if b.stage != target)
 
 
 def _importing(plan: BuildPlan, probe: StageBuild, misses: Collection[str], record: why.Record) -> StageBuild:
@@ -122,8 +122,8 @@ def _importing(plan: BuildPlan, probe: StageBuild, misses: Collection[str], reco
         and children.get(b.stage)
         and all(k in planned and k not in misses for k in children[b.stage])
     }
-    # The same manifest under several refs of a registry (copies: stagecache.branchcopy) is
-    # imported once.
+    # The same manifest under several stages' own refs in a registry (copies of the first
+    # build's cache: stagecache.branchcopy.choose_first) is imported once.
     seen: set[str] = set()
     digests = {
         str(b.cache.cache_from[0]): record.before.get(b.stage, "")
@@ -156,7 +156,8 @@ def bake(run: Execution, execute: Callable[[Execution], None], record: why.Recor
     if record is not None:
         builds, copies = branchcopy.choose(plan, rows, record, builds)
         first = rows.get(plan.probe_export.stage) if plan.probe_export is not None else None
-        if first is not None and first.cache_to and not first.export_errors and shares_first_cache(plan, record):
+        exported = first is not None and first.status == "built" and first.cache_to and not first.export_errors
+        if first is not None and exported and shares_first_cache(plan, record):
             builds, more = branchcopy.choose_first(plan, record, builds, source_of(first.cache_to[0]))
             copies += more
         if copies:

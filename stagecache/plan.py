@@ -361,6 +361,11 @@ def make_plan(
     warnings.extend(_secret_arg_warnings(config))
     if mode.legacy_builder:
         _check_classic(config, graph, target)
+    if config.cache.first_export == "shared" and mode.name != "registry":
+        warnings.append(
+            f"[cache].first_export = \"shared\" applies only to cache mode 'registry'; with '{mode.name}' each "
+            "stage exports its own cache."
+        )
     if mode.push_required and not config.push_enabled and not config.cache.read_only:
         warnings.append(
             f"cache mode '{mode.name}' keeps its cache in the pushed stage images; with push off, "

@@ -66,6 +66,7 @@ def to_json(plan: BuildPlan) -> dict:
         "cache": {
             "mode": plan.mode.name,
             "registry_mode": cfg.cache.registry_mode,
+            "first_export": cfg.cache.first_export,
             "read_only": cfg.cache.read_only,
             "branch": plan.branch or None,
             "fallback_branch": plan.fallback_branch,
@@ -132,10 +133,11 @@ def _probe_lines(plan: BuildPlan, secret: Collection[str]) -> list[str]:
             f"     (when the input records forecast that {plan.probe.stage} alone changed, this build also exports"
             f" its cache and pushes its image, as its own build below would)"
         )
-        if plan.mode.name == "registry" and plan.config.cache.first_export == "shared":
+        if plan.mode.name == "registry" and plan.config.cache.first_export == "shared" and plan.fallback_branch is None:
             lines.append(
-                f"     (when {plan.probe.stage} and other stages have no cache yet, it exports its cache with mode=max,"
-                " and each other stage without a cache gets a copy of it in the registry instead of an export)"
+                f'     (first_export = "shared": when {plan.probe.stage} and other stages have no cache yet, it exports'
+                " its cache with mode=max, whatever registry_mode says, and each other stage without a cache gets a"
+                " copy of it in the registry instead of an export)"
             )
     return [*lines, then]
 
@@ -178,6 +180,8 @@ def render(plan: BuildPlan) -> str:
     cfg = plan.config
     secret = plan.secret_args
     mode = plan.mode.name + (f" (mode={cfg.cache.registry_mode})" if plan.mode.name == "registry" else "")
+    if plan.mode.name == "registry" and cfg.cache.first_export == "shared":
+        mode += ", first export shared"
     push = "on" if cfg.push_enabled else "off"
     if cfg.cache.read_only:
         push = "off (read-only: caches are imported, nothing is exported)"

@@ -545,6 +545,14 @@ class RegistryClient:
         )
         return str(headers.get("Docker-Content-Digest", "")) if status == 200 else ""
 
+    def absent(self, repository: str, reference: str) -> bool:
+        """Whether the registry answers that ``repository:reference`` does not exist (HTTP 404),
+        not merely that it cannot be read (401, 429, 5xx: :meth:`digest` says "" for those too)."""
+        status, _, _ = self._get(
+            f"/{repository}/manifests/{reference}", accept=_ACCEPT, method="HEAD", scope=f"repository:{repository}:pull"
+        )
+        return status == 404
+
     def copy_manifest(self, repository: str, reference: str, tag: str) -> str:
         """Put the manifest (or index) at ``repository:reference`` under ``tag`` in the same
         repository, byte for byte (so with the same digest; its blobs are already there);

@@ -54,6 +54,7 @@ class Record:
     pointed to before the bake ("" for a tag that pointed nowhere)."""
     notes: list[str] = field(default_factory=list)
     _clients: dict[str, RegistryClient] = field(default_factory=dict)
+    _absent: dict[str, bool] = field(default_factory=dict)
 
     @classmethod
     def start(cls, plan: BuildPlan, env: Mapping[str, str] | None = None) -> Record:
@@ -90,6 +91,21 @@ class Record:
                             record.fallback[build.stage] = (str(spec), other.cache, found)
                             break
         return record
+
+    def has_no_cache(self, stage: str) -> bool:
+        """Whether the stage's registry cache ref held nothing when the bake started: no digest
+        was read for it, and the registry answered that it does not exist (HTTP 404), rather
+        than that it could not be read. Asked once per bake."""
+        place = self.places.get(stage)
+        if place is None or place.kind != "registry" or self.before.get(stage, "x"):
+            return False
+        if stage not in self._absent:
+            _, repo, tag = inputstore.split_ref(place.cache)
+            try:
+                self._absent[stage] = self.client(place.host).absent(repo, tag)
+            except (OSError, ValueError, StagecacheError):
+                self._absent[stage] = False
+        return self._absent[stage]
 
     def _read(self, place: inputstore.Place, stage: str, cache: str) -> StageInputs | None:
         """The record at ``place``, if it describes the cache there now (``cache``)."""

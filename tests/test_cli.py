@@ -137,12 +137,17 @@ def test_plan_text_and_json(tmp_path: Path) -> None:
     assert first[4] == "  2. # build"
     # [cache].first_export = "shared" (registry caches): plan says what the first bake does.
     project(tmp_path, '[project]\nimage = "reg.example.com/app"\n[cache]\nmode = "registry"\nfirst_export = "shared"\n')
-    shared = runner.invoke(app, ["plan", "-C", str(tmp_path)]).output.split("commands:\n", 1)[1].splitlines()
+    shared_text = runner.invoke(app, ["plan", "-C", str(tmp_path)]).output
+    assert "cache:      registry (mode=max), first export shared: " in shared_text
+    shared = shared_text.split("commands:\n", 1)[1].splitlines()
     assert shared[3] == (
-        "     (when runtime and other stages have no cache yet, it exports its cache with mode=max, and each other "
-        "stage without a cache gets a copy of it in the registry instead of an export)"
+        '     (first_export = "shared": when runtime and other stages have no cache yet, it exports its cache with '
+        "mode=max, whatever registry_mode says, and each other stage without a cache gets a copy of it in the "
+        "registry instead of an export)"
     )
     assert shared[4].startswith("  then only") and first[3].startswith("  then only")
+    local = runner.invoke(app, ["plan", "-C", str(tmp_path), "--cache-mode", "local"]).output
+    assert "warning: [cache].first_export = \"shared\" applies only to cache mode 'registry'; with 'local'" in local
     project(tmp_path, '[project]\nimage = "reg.example.com/app"\n[build.args]\nGITHUB_TOKEN = "ghp_value"\n')
     # Read-only: the first build is the whole bake, and plan lists nothing after it.
     read_only = runner.invoke(app, ["plan", "-C", str(tmp_path), "--read-only"])
@@ -157,6 +162,7 @@ def test_plan_text_and_json(tmp_path: Path) -> None:
     assert data["cache"] == {
         "mode": "registry",
         "registry_mode": "max",
+        "first_export": "per-stage",
         "read_only": False,
         "branch": None,
         "fallback_branch": None,

@@ -5,6 +5,7 @@ the first build's hits."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import replace
 from pathlib import Path
 
@@ -440,15 +441,20 @@ class _Registry:
     """A stand-in registry for the records' client: the digest each tag points to, and the
     manifest copies asked of it."""
 
-    def __init__(self, digests: dict[str, str]) -> None:
-        self.digests = digests
+    def __init__(self, digests: dict[str, str], existing: Collection[str] = ()) -> None:
+        self.digests = digests  # what the first build wrote, read after it
+        self.existing = set(existing)  # the refs that held a manifest before the bake
         self.copies: list[tuple[str, str, str]] = []
 
     def digest(self, repo: str, reference: str) -> str:
         return self.digests.get(reference, "")
 
+    def absent(self, repo: str, reference: str) -> bool:
+        return reference not in self.existing
+
     def copy_manifest(self, repo: str, reference: str, tag: str) -> str:
         self.copies.append((repo, reference, tag))
+        self.existing.add(tag)
         return reference
 
 
@@ -459,6 +465,7 @@ def _new_project(plan: BuildPlan, client: _Registry) -> why.Record:
     """The records of a project none of whose stages has a cache yet."""
     record = why.Record(plan)
     record.before = {b.stage: "" for b in plan.builds}
+    record.places = {b.stage: inputstore.place_of(b.cache.cache_from[0]) for b in plan.builds}
     record._clients["registry.example"] = client  # type: ignore[assignment]
     return record
 
@@ -527,3 +534,58 @@ def test_a_manifest_under_several_refs_is_imported_once(tmp_path: Path) -> None:
     imported = [Path(source_of(str(spec))).name.removeprefix("app:cache-") for spec in first.cache.cache_from]
     assert imported == ["final", "base", "b", "c", "d", "f"]  # a and e: the same manifest as final
     assert first.build.argv.count("--cache-from") == len(imported)
+
+
+def test_a_shared_first_export_only_where_the_registry_says_the_caches_are_missing(tmp_path: Path) -> None:
+    from stagecache.errors import RegistryError
+
+    plan = many_stages(tmp_path, SHARED)
+    assert fastpath.shares_first_cache(plan, _new_project(plan, _Registry({})))
+    # Not with a fallback branch's caches in play, nor outside registry mode.
+    assert not fastpath.shares_first_cache(replace(plan, fallback_branch="main"), _new_project(plan, _Registry({})))
+    local = many_stages(tmp_path, LOCAL + 'first_export = "shared"\n')
+    assert not fastpath.shares_first_cache(local, _new_project(local, _Registry({})))
+    # No digest read for the target's ref, but the registry did not say it has none (an error,
+    # 401, 5xx): not a first bake, whatever else the registry says.
+    plan = many_stages(tmp_path, SHARED)
+
+    class Unreadable(_Registry):
+        def absent(self, repo: str, reference: str) -> bool:
+            raise RegistryError("HTTP 503")
+
+    assert not fastpath.shares_first_cache(plan, _new_project(plan, Unreadable({})))
+    assert not fastpath.shares_first_cache(plan, _new_project(plan, _Registry({}, existing={"cache-final"})))
+
+    # A ref written since the bake started (another bake), and a copy the registry refuses:
+    # those stages get their whole own build; the others are copied.
+    class Refusing(_Registry):
+        def copy_manifest(self, repo: str, reference: str, tag: str) -> str:
+            if tag == "cache-b":
+                raise RegistryError("the registry refused the manifest: HTTP 403")
+            return super().copy_manifest(repo, reference, tag)
+
+    client = Refusing({"cache-final": "sha256:" + "f" * 64})
+    record = _new_project(plan, client)
+    assert fastpath.shares_first_cache(plan, record) and record.has_no_cache("a")  # at the start
+    client.existing.add("cache-a")
+    seen: list = []
+    execution = _execution(plan, ScriptedRunner(own_builds(COLD)))
+    fastpath.bake(execution, lambda sub: seen.extend(sub.plan.builds), record)
+    assert [(b.stage, bool(b.cache.cache_to)) for b in seen] == [("a", True), ("b", True)]
+    assert [tag for _, _, tag in client.copies] == [f"cache-{s}" for s in STAGES if s not in ("a", "b", "final")]
+    said = execution.display.messages
+    assert "note: b: the first build's cache could not be copied (the registry refused the manifest: HTTP 403)." in said
+
+
+def test_a_failed_first_build_is_not_copied(tmp_path: Path) -> None:
+    (tmp_path / ".dockerignore").write_text(".stagecache\n")
+    plan = plan_for(tmp_path, "many-stages-fail.Dockerfile", SHARED)
+    client = _Registry({"cache-final": "sha256:" + "f" * 64})
+    record = _new_project(plan, client)
+    assert fastpath.shares_first_cache(plan, record)
+    failing = Script(recording("many-stages-fail.cold.rawjson"), exit_code=1)
+    execution = _execution(plan, ScriptedRunner({"final": failing, "base": Script(WARM)}))
+    seen: list = []
+    fastpath.bake(execution, lambda sub: seen.extend(sub.plan.builds), record)
+    assert execution.error is not None and client.copies == []
+    assert sorted(b.stage for b in seen) == ["a", "b", "base"] and all(b.cache.cache_to for b in seen)

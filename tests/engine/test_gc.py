@@ -82,10 +82,7 @@ def test_gc_keeps_main_byte_for_byte_removes_a_dead_branch_and_spares_a_shared_m
     assert all(e["reason"].startswith("branch 'feature-") for e in listed.values())
     assert {t for t, e in listed.items() if not e["kept"]} == gone
     said = listed["cache-feature-copy-runtime-image"]["kept"]
-    # main's first bake gave both stages the first build's cache manifest (branchcopy.choose_first)
-    sharing = [t for t, d in main.items() if d == copy["cache-feature-copy-runtime-image"]]
-    assert set(sharing) == {"cache-main-compile-image", "cache-main-runtime-image"}
-    assert any(f"shares its manifest with the kept tag '{t}'" in said for t in sharing), said
+    assert "shares its manifest with the kept tag 'cache-main-runtime-image'" in said
     assert listed["cache-feature-copy-runtime-image.inputs"]["kept"] == (
         "'cache-feature-copy-runtime-image' stays, and this record is what proves it stagecache's"
     )
@@ -133,11 +130,6 @@ def test_gc_deletes_nothing_on_a_registry_that_refuses_deletes(make_project, own
 def test_gc_removes_the_stage_the_dockerfile_no_longer_has_and_keeps_tags_it_did_not_make(make_project) -> None:
     p: Project = make_project("hello")
     p.configure("registry")
-    p.bake()
-    # The first bake gives both stages one cache manifest (branchcopy.choose_first), which gc
-    # spares while a live stage's ref shares it; after an edit each stage exports its own.
-    assert len({p.registry.digest(p.repo, f"cache-{s}") for s in ("compile-image", "runtime-image")}) == 1
-    p.append("hello.c", "/* own caches */")
     p.bake()
     client = p.registry
     # A tag the stage tag template could make ("{image}:{stage}"), pushed by someone else: a
