@@ -271,14 +271,24 @@ class Record:
         if state.startswith("missing") and alt is not None and _imported(spec, row, rows, self.plan):
             before = alt
             state, via = "imported", f" (this branch has no cache of the stage yet: compared with {ref})"
+        # A manifest under several stages' refs: the first build's mode=max cache, copied
+        # ([cache].first_export = "shared"), whatever registry_mode says.
+        cache = self.before.get(row.stage, "")
+        shared = bool(cache) and sum(d == cache for d in self.before.values()) > 1
+        registry_mode = self.plan.config.cache.registry_mode if self.plan.mode.name == "registry" else ""
         miss = explain.first_miss(
             _one_platform(row, self.plan.config.platforms),
             current.get(row.stage),
             before,
             state,
             rebuilt,
-            self.plan.config.cache.registry_mode if self.plan.mode.name == "registry" else "",
+            "max" if shared else registry_mode,
         )
+        if miss is not None and shared and miss.cause == "not-in-cache":
+            via += (
+                "; the stage's cache was the first build's, shared with other stages (first_export = \"shared\"),"
+                " which can lose such a step: the stage exports its own now"
+            )
         return replace(miss, detail=miss.detail + via) if miss is not None and via else miss
 
     def _store(

@@ -589,3 +589,22 @@ def test_a_failed_first_build_is_not_copied(tmp_path: Path) -> None:
     fastpath.bake(execution, lambda sub: seen.extend(sub.plan.builds), record)
     assert execution.error is not None and client.copies == []
     assert sorted(b.stage for b in seen) == ["a", "b", "base"] and all(b.cache.cache_to for b in seen)
+
+
+def test_a_miss_from_a_shared_first_cache_is_explained_as_one(tmp_path: Path) -> None:
+    # A stage whose unchanged step missed, its ref holding the manifest other stages' refs hold
+    # (the first build's mode=max cache): not "mode=min exports only ...", and why it may miss.
+    current = why.Record.start(many_stages(tmp_path, LOCAL)).current  # (no registry to ask here)
+    plan = many_stages(tmp_path, SHARED + 'registry_mode = "min"\n')
+    rows = fastpath.probe(_execution(plan, ScriptedRunner(own_builds(WARM))))
+    record = why.Record(plan)
+    record.current = current
+    now = record.now(list(rows.values()))
+    record.stored = {label: replace(inputs, cache="sha256:" + "5" * 64) for label, inputs in now.items()}
+    missed = replace(rows["e"], steps=tuple(replace(s, cached=False) for s in rows["e"].steps))
+    for shared in (True, False):
+        record.before = {label: "sha256:" + ("5" if shared else str(i)) * 64 for i, label in enumerate(now)}
+        miss = record._explain(missed, {**rows, "e": missed}, now, set())
+        assert miss is not None and miss.cause == "not-in-cache", miss
+        assert ("mode=min exports only" in miss.detail) is not shared
+        assert ('shared with other stages (first_export = "shared")' in miss.detail) is shared
