@@ -87,11 +87,8 @@ def shares_first_cache(plan: BuildPlan, record: why.Record) -> bool:
     yet, and no fallback branch's caches are in play (a new branch copies those:
     branchcopy.choose).
 
-    Not the default: a cache of the target loses hits that the stages' own caches keep. On
-    examples/diamond-copy, after an edit of the file one stage copies in, a sibling stage's
-    ``COPY`` of another, unchanged file missed with the shared cache and hits with its own
-    (benchmarks/results/shared-first-export-diamond-copy.txt), as the one build of the target with a ``mode=max`` cache
-    lost the expensive stage of examples/gcc in some runs (docs/benchmarks.md)."""
+    Not the default: one cache of the target can lose hits that the stages' own caches keep
+    (benchmarks/shared_first_export.py; docs/commands.md, "The fast path")."""
     if plan.config.cache.first_export != "shared" or plan.mode.name != "registry" or plan.probe_export is None:
         return False
     target = plan.probe_export.stage
