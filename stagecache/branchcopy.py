@@ -50,8 +50,9 @@ class Copy:
     source: str
     target: str
     digest: str
-    """The digest of the fallback cache's manifest that its record describes: what is copied,
-    whatever the source ref points to by the time of the copy."""
+    """The digest of the manifest copied (the fallback cache's that its record describes, or
+    the one the first build exported), whatever the source ref points to by the time of the
+    copy."""
     image: str = ""
     origin: str = "the fallback branch's"
     """Whose cache it is, for the messages."""
@@ -101,13 +102,11 @@ def choose_first(
     copies: list[Copy] = []
     for b in builds:
         own = _own_ref(b)
-        if not (digest and b.cache.cache_to and own and record.has_no_cache(b.stage)) or _repository(own) != (
-            host,
-            repo,
-        ):
+        none_read = b.stage in record.before and not record.before[b.stage]  # at the start
+        if not (digest and b.cache.cache_to and own and none_read) or _repository(own) != (host, repo):
             keep.append(b)
             continue
-        try:  # asked again now: another bake may have written it since this one started
+        try:  # the registry must say it has none (404), now: another bake may have written it since
             empty = client.absent(repo, split_ref(own)[2])
         except (OSError, ValueError, StagecacheError):
             empty = False

@@ -93,9 +93,9 @@ class Record:
         return record
 
     def has_no_cache(self, stage: str) -> bool:
-        """Whether the stage's registry cache ref held nothing when the bake started: no digest
-        was read for it, and the registry answered that it does not exist (HTTP 404), rather
-        than that it could not be read. Asked once per bake."""
+        """Whether the stage's registry cache ref holds nothing: no digest was read for it when
+        the bake started, and the registry answers that it does not exist (HTTP 404), rather
+        than that it cannot be read. The registry is asked once per stage and bake."""
         place = self.places.get(stage)
         if place is None or place.kind != "registry" or self.before.get(stage, "x"):
             return False
@@ -274,7 +274,7 @@ class Record:
         # A manifest under several stages' refs: the first build's mode=max cache, copied
         # ([cache].first_export = "shared"), whatever registry_mode says.
         cache = self.before.get(row.stage, "")
-        shared = bool(cache) and sum(d == cache for d in self.before.values()) > 1
+        shared = self.plan.mode.name == "registry" and bool(cache) and sum(d == cache for d in self.before.values()) > 1
         registry_mode = self.plan.config.cache.registry_mode if self.plan.mode.name == "registry" else ""
         miss = explain.first_miss(
             _one_platform(row, self.plan.config.platforms),

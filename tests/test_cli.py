@@ -145,7 +145,13 @@ def test_plan_text_and_json(tmp_path: Path) -> None:
         "mode=max, whatever registry_mode says, and each other stage without a cache gets a copy of it in the "
         "registry instead of an export)"
     )
-    assert shared[4].startswith("  then only") and first[3].startswith("  then only")
+    assert shared[4].startswith("  then only")
+    # Registry caches with the default first_export: neither line.
+    project(tmp_path, '[project]\nimage = "reg.example.com/app"\n[cache]\nmode = "registry"\n')
+    per_stage = runner.invoke(app, ["plan", "-C", str(tmp_path)]).output
+    assert "first export shared" not in per_stage and "first_export" not in per_stage
+    assert per_stage.split("commands:\n", 1)[1].splitlines()[3].startswith("  then only")
+    project(tmp_path, '[project]\nimage = "reg.example.com/app"\n[cache]\nmode = "registry"\nfirst_export = "shared"\n')
     local = runner.invoke(app, ["plan", "-C", str(tmp_path), "--cache-mode", "local"]).output
     assert "warning: [cache].first_export = \"shared\" applies only to cache mode 'registry'; with 'local'" in local
     project(tmp_path, '[project]\nimage = "reg.example.com/app"\n[build.args]\nGITHUB_TOKEN = "ghp_value"\n')

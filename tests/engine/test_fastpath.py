@@ -185,7 +185,7 @@ def test_registry_a_first_bake_exports_one_cache_and_copies_it_to_the_other_stag
     changed = p.bake()
     exported = {s.stage: s.cache_to for s in changed.stages if s.cache_to}
     # deps-a too when a step of it missed with the shared cache (the hit such a cache can lose:
-    # benchmarks/results/shared-first-export.json); it then exports its own.
+    # benchmarks/results/shared-first-export-diamond-copy.txt); it then exports its own.
     assert {"deps-b", "app", "runtime"} <= set(exported) <= {"deps-a", "deps-b", "app", "runtime"}
     assert all(spec.endswith(",mode=min,ignore-error=true") for specs in exported.values() for spec in specs)
     p.fresh_runner()
