@@ -122,8 +122,10 @@ def test_bench_matrix_on_a_fresh_runner(make_project, tmp_path: Path) -> None:
         elif name in KEEP_TOOLCHAIN:
             assert got == TOOLCHAIN_KEPT, name
         elif name in MAY_LOSE_TOOLCHAIN:
-            lost_toolchain = dict(TOOLCHAIN_KEPT, **{"compile-image": dict.fromkeys((2, 3, 4, 5), False)})
-            assert got in (TOOLCHAIN_KEPT, lost_toolchain), (name, got)
+            # It may lose the toolchain, and with it WORKDIR, or the toolchain alone (the CI
+            # simulation at 90eed28 saw WORKDIR kept and the toolchain RUN lost), never a step the
+            # edit must miss.
+            assert only_lost_untouched_steps(got), (name, got)
         else:
             assert name in LOSE_TOOLCHAIN
             assert got["compile-image"] == dict.fromkeys((2, 3, 4, 5), False), name
