@@ -7,9 +7,9 @@ build when nothing changed.
    forecast that the target alone will miss, the probe also exports the target's cache and
    pushes its image (plan.probe_export: :func:`first_build`).
    With ``[cache].first_export = "shared"``, on a project's first bake with registry caches
-   (:func:`shares_first_cache`), the probe
-   exports the target's cache with ``mode=max``, and the other stages without a cache get
-   copies of its manifest instead of builds of their own (stagecache.branchcopy.choose_first).
+   (:func:`shares_first_cache`), the probe exports the target's cache with ``mode=max``, and
+   the other stages without a cache get copies of its manifest instead of builds of their own
+   (stagecache.branchcopy.choose_first).
 2. Only the stages that need it are then built on their own (by the scheduler, or by one
    bake session), to export their cache and push their image. BuildKit holds their results
    from the probe by then, so these builds run no step again: they export. A stage needs its
@@ -122,10 +122,11 @@ def _importing(plan: BuildPlan, probe: StageBuild, misses: Collection[str], reco
     # The same manifest under several stages' own refs in a registry (copies of the first
     # build's cache: stagecache.branchcopy.choose_first) is imported once.
     seen: set[str] = set()
+    registry = plan.mode.name == "registry"
     digests = {
         str(b.cache.cache_from[0]): record.before.get(b.stage, "")
         for b in plan.builds
-        if b.cache.cache_from and plan.mode.name == "registry"
+        if registry and b.cache.cache_from
     }
     for spec in map(str, probe.cache.cache_from):
         if spec in skip:

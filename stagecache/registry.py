@@ -538,20 +538,22 @@ class RegistryClient:
         data["_digest"] = headers.get("Docker-Content-Digest", "")
         return data
 
-    def digest(self, repository: str, reference: str) -> str:
-        """The digest of the manifest ``repository:reference`` points to ("" when none)."""
+    def _head(self, repository: str, reference: str) -> tuple[int, Any]:
+        """The status and headers of a HEAD request for the manifest ``repository:reference``."""
         status, headers, _ = self._get(
             f"/{repository}/manifests/{reference}", accept=_ACCEPT, method="HEAD", scope=f"repository:{repository}:pull"
         )
+        return status, headers
+
+    def digest(self, repository: str, reference: str) -> str:
+        """The digest of the manifest ``repository:reference`` points to ("" when none)."""
+        status, headers = self._head(repository, reference)
         return str(headers.get("Docker-Content-Digest", "")) if status == 200 else ""
 
     def absent(self, repository: str, reference: str) -> bool:
         """Whether the registry answers that ``repository:reference`` does not exist (HTTP 404),
         not merely that it cannot be read (401, 429, 5xx: :meth:`digest` says "" for those too)."""
-        status, _, _ = self._get(
-            f"/{repository}/manifests/{reference}", accept=_ACCEPT, method="HEAD", scope=f"repository:{repository}:pull"
-        )
-        return status == 404
+        return self._head(repository, reference)[0] == 404
 
     def copy_manifest(self, repository: str, reference: str, tag: str) -> str:
         """Put the manifest (or index) at ``repository:reference`` under ``tag`` in the same
